@@ -1,0 +1,1 @@
+"""driftline engine: everything that is not HTTP."""

@@ -1,0 +1,1 @@
+"""Pure algorithms: numpy / scipy / scikit-learn / polars / river in, plain results out. No I/O."""
