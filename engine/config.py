@@ -1,0 +1,97 @@
+"""Typed settings, read from the environment once when the app, worker or CLI starts, then passed in."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/driftline"
+_INTERVAL = re.compile(r"^\s*\d+\s*(second|minute|hour|day|week|month)s?\s*$", re.IGNORECASE)
+
+
+class SettingsError(ValueError):
+    """A setting has a value driftline cannot use."""
+
+
+def _interval(env: Mapping[str, str], key: str, default: str | None) -> str | None:
+    value = env.get(key, default)
+    if value is None or value == "" or value.lower() == "none":
+        return None
+    if not _INTERVAL.match(value):
+        raise SettingsError(f"{key}={value!r} is not an interval like '1 day' or '12 hours'")
+    return value.strip()
+
+
+def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise SettingsError(f"{key}={value} must be >= {minimum}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Physical layout choices for the hypertables (applied by the migrations)."""
+
+    # One day per chunk: at ~1M predictions/day/model a chunk and its indexes stay well inside memory,
+    # and a 30-day window touches 30 chunks.
+    chunk_interval: str = "1 day"
+    # Columnstore compression (full edition only). Labels arrive for days; compressing later than
+    # that keeps label UPDATEs on uncompressed chunks.
+    compress_after: str | None = "7 days"
+    # Raw-row retention; None keeps everything. Full edition: a retention policy. Apache: the worker
+    # calls drop_chunks.
+    retention: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # Bounds on what one ingest request may carry.
+    max_batch_rows: int = 100_000
+    max_body_bytes: int = 256 * 1024 * 1024
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    api_key: str | None = None
+    store: StoreSettings = field(default_factory=StoreSettings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            database_url=env.get("DRIFTLINE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            api_host=env.get("DRIFTLINE_API_HOST") or "127.0.0.1",
+            api_port=_int(env, "DRIFTLINE_API_PORT", 8000),
+            max_batch_rows=_int(env, "DRIFTLINE_MAX_BATCH_ROWS", 100_000),
+            max_body_bytes=_int(env, "DRIFTLINE_MAX_BODY_BYTES", 256 * 1024 * 1024),
+            pool_min_size=_int(env, "DRIFTLINE_POOL_MIN", 1),
+            pool_max_size=_int(env, "DRIFTLINE_POOL_MAX", 10),
+            api_key=env.get("DRIFTLINE_API_KEY") or None,
+            store=StoreSettings(
+                chunk_interval=_interval(env, "DRIFTLINE_CHUNK_INTERVAL", "1 day") or "1 day",
+                compress_after=_interval(env, "DRIFTLINE_COMPRESS_AFTER", "7 days"),
+                retention=_interval(env, "DRIFTLINE_RETENTION", None),
+            ),
+        )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return to_sqlalchemy_url(self.database_url)
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """`postgresql://…` → `postgresql+asyncpg://…` for SQLAlchemy/Alembic."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise SettingsError(f"DRIFTLINE_DATABASE_URL must be a postgresql:// URL, got {url.split('://')[0]}://…")

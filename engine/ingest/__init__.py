@@ -1,0 +1,1 @@
+"""Validated, idempotent, COPY-based ingest of predictions, labels and metrics."""

@@ -1,0 +1,1 @@
+"""Database access: connection pools, edition detection, named SQL statements."""

@@ -1,0 +1,56 @@
+"""Named SQL statements kept in `sql/`.
+
+`sql/queries/*.sql` files hold statements separated by `-- name: <name>` lines; statements are looked up
+by `<file stem>.<name>`. `sql/schema/*.sql` hold the DDL that migrations apply.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+_NAME = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
+
+
+def schema_sql(filename: str, **params: str) -> str:
+    text = (SQL_DIR / "schema" / filename).read_text()
+    for key, value in params.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+@functools.cache
+def _load(stem: str) -> dict[str, str]:
+    text = (SQL_DIR / "queries" / f"{stem}.sql").read_text()
+    parts = _NAME.split(text)
+    statements: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        statements[name] = body.strip().rstrip(";")
+    return statements
+
+
+def query(qualified_name: str) -> str:
+    """The statement `file.name` from sql/queries/file.sql."""
+    stem, _, name = qualified_name.partition(".")
+    statements = _load(stem)
+    try:
+        return statements[name]
+    except KeyError:
+        raise KeyError(f"no statement {name!r} in sql/queries/{stem}.sql; known: {sorted(statements)}") from None
+
+
+def execute_script(bind: Connection, sql: str) -> None:
+    """Run a multi-statement SQL script on an Alembic/SQLAlchemy connection backed by asyncpg.
+
+    SQLAlchemy's asyncpg dialect prepares every statement, and a prepared statement holds one command;
+    asyncpg's own `execute` without arguments uses the simple query protocol, which takes a whole script."""
+    from sqlalchemy.util import await_only
+
+    raw = bind.connection.driver_connection
+    await_only(raw.execute(sql))

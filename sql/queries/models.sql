@@ -1,0 +1,53 @@
+-- name: insert_model
+INSERT INTO models (name, task, class_labels, threshold, dimensions, description)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id;
+
+-- name: insert_feature
+INSERT INTO model_features (model_id, name, kind, position, min_value, max_value, categories, nullable)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: select_model_by_name
+SELECT id, name, task, class_labels, threshold, dimensions, description, created_at
+FROM models WHERE name = $1;
+
+-- name: select_models
+SELECT id, name, task, class_labels, threshold, dimensions, description, created_at
+FROM models ORDER BY name;
+
+-- name: select_features
+SELECT model_id, name, kind, position, min_value, max_value, categories, nullable
+FROM model_features WHERE model_id = ANY($1::int[]) ORDER BY model_id, kind, position;
+
+-- name: insert_version
+INSERT INTO model_versions (model_id, version, stage, description, promoted_at)
+VALUES ($1, $2, $3, $4, CASE WHEN $3 = 'production' THEN now() END)
+RETURNING id, model_id, version, stage, description, created_at, promoted_at, archived_at;
+
+-- name: select_versions
+SELECT id, model_id, version, stage, description, created_at, promoted_at, archived_at
+FROM model_versions WHERE model_id = $1 ORDER BY created_at, id;
+
+-- name: select_version
+SELECT id, model_id, version, stage, description, created_at, promoted_at, archived_at
+FROM model_versions WHERE model_id = $1 AND version = $2;
+
+-- name: select_version_for_update
+SELECT id, model_id, version, stage, description, created_at, promoted_at, archived_at
+FROM model_versions WHERE model_id = $1 AND version = $2 FOR UPDATE;
+
+-- name: select_production_version
+SELECT id, model_id, version, stage, description, created_at, promoted_at, archived_at
+FROM model_versions WHERE model_id = $1 AND stage = 'production';
+
+-- name: demote_production
+-- The version that loses production goes back to staging (it stays usable for A/B comparisons).
+UPDATE model_versions SET stage = 'staging' WHERE model_id = $1 AND stage = 'production' AND id <> $2;
+
+-- name: set_stage
+UPDATE model_versions
+SET stage = $2,
+    promoted_at = CASE WHEN $2 IN ('staging', 'production') THEN now() ELSE promoted_at END,
+    archived_at = CASE WHEN $2 = 'archived' THEN now() ELSE NULL END
+WHERE id = $1
+RETURNING id, model_id, version, stage, description, created_at, promoted_at, archived_at;
