@@ -1,0 +1,56 @@
+"""Custom metric rows → COPY records.
+
+A metric row: `{"name": "cost_usd", "value": 0.0123, "time": "…Z", "tags": {"region": "eu"}}`.
+Names: letters, digits, '_', '.', '-', '/' (1–200 characters). Values: finite numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from engine.errors import RowError
+from engine.ingest.timeparse import parse_time
+
+METRIC_KEYS = frozenset({"name", "value", "time", "tags"})
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,199}$")
+
+
+def metric_records(rows: Sequence[Any], model_id: int | None) -> tuple[list[tuple[object, ...]], list[RowError]]:
+    errors: list[RowError] = []
+    records: list[tuple[object, ...]] = []
+    tag_cache: dict[tuple[tuple[str, str], ...], str] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            errors.append(RowError(i, None, f"expected an object, got {type(row).__name__}"))
+            continue
+        before = len(errors)
+        for key in sorted(row.keys() - METRIC_KEYS):
+            errors.append(RowError(i, key, f"unknown field; known: {', '.join(sorted(METRIC_KEYS))}"))
+        name = row.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            errors.append(RowError(i, "name", "required; letters, digits, '_', '.', '-', '/', at most 200"))
+        value = row.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            errors.append(RowError(i, "value", "required, a number"))
+        elif not math.isfinite(value):
+            errors.append(RowError(i, "value", "NaN and infinite values are not allowed"))
+        time = parse_time(row.get("time")) if row.get("time") is not None else "required"
+        if isinstance(time, str):
+            errors.append(RowError(i, "time", time))
+        tags = row.get("tags")
+        tags_json: str | None = None
+        if tags is not None:
+            if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+                errors.append(RowError(i, "tags", "expected an object of string values"))
+            elif tags:
+                key = tuple(sorted(tags.items()))
+                tags_json = tag_cache.get(key)
+                if tags_json is None:
+                    tags_json = tag_cache[key] = json.dumps(dict(key))
+        if len(errors) == before:
+            records.append((time, model_id, name, float(value), tags_json))  # type: ignore[arg-type]
+    return records, errors

@@ -1,0 +1,284 @@
+"""The one ingest service behind every entry point (REST, SDK, CLI).
+
+Atomic by default: any invalid row refuses the whole batch and nothing is written. `partial=True` writes the
+valid rows and keeps every refused row, with its reason, in `rejected_rows`; the result says so.
+Idempotent: predictions by (model, prediction_id, time) — a batch sent twice is stored once; any batch
+(predictions, labels, metrics) may also carry an idempotency key, and a batch with a key already seen is
+answered from the stored result without writing anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import asyncpg
+import polars as pl
+
+from engine.domain import ModelSpec
+from engine.errors import RowError, ValidationError
+from engine.ingest import labels as label_rows
+from engine.ingest import metrics as metric_rows
+from engine.ingest.canonical import frame_to_canonical
+from engine.ingest.records import METRIC_COLUMNS, PREDICTION_COLUMNS, prediction_records
+from engine.ingest.rows import prediction_rows_to_frame
+from engine.ingest.validate import validate_predictions
+from engine.store import models_repo
+from engine.store.sqlfiles import query
+
+Kind = Literal["predictions", "labels", "metrics"]
+MAX_REPORTED_ERRORS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    kind: Kind
+    received: int
+    written: int  # rows stored (predictions, metrics) or labelled (labels)
+    duplicates: int = 0  # predictions already stored under the same id and time
+    rejected: int = 0  # rows refused (partial mode) and kept in rejected_rows
+    errors: tuple[RowError, ...] = ()
+    error_count: int = 0
+    replayed: bool = False  # answered from an earlier batch with the same idempotency key
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "received": self.received,
+            "written": self.written,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": [e.to_dict() for e in self.errors],
+            "error_count": self.error_count,
+            "replayed": self.replayed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestResult:
+        return cls(
+            kind=data["kind"],
+            received=data["received"],
+            written=data["written"],
+            duplicates=data["duplicates"],
+            rejected=data["rejected"],
+            errors=tuple(RowError(e["row"], e["field"], e["reason"]) for e in data["errors"]),
+            error_count=data["error_count"],
+            replayed=True,
+        )
+
+
+@dataclass(slots=True)
+class _Checked:
+    """A batch after validation: the rows to write, and what was refused."""
+
+    received: int
+    errors: list[RowError] = field(default_factory=list)
+
+    def bad_rows(self) -> list[int]:
+        return sorted({e.row for e in self.errors if e.row is not None})
+
+
+def _json_default(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _payload(item: object) -> str:
+    return json.dumps(item, default=_json_default)
+
+
+class IngestService:
+    def __init__(self, pool: asyncpg.Pool, max_batch_rows: int = 100_000) -> None:
+        self.pool = pool
+        self.max_batch_rows = max_batch_rows
+
+    def _check_size(self, n: int) -> None:
+        if n == 0:
+            raise ValidationError([RowError(None, None, "empty batch")])
+        if n > self.max_batch_rows:
+            raise ValidationError(
+                [RowError(None, None, f"batch of {n} rows exceeds the limit of {self.max_batch_rows}; split it")]
+            )
+
+    @staticmethod
+    def _decide(errors: list[RowError], partial: bool) -> None:
+        batch_level = [e for e in errors if e.row is None]
+        if batch_level or (errors and not partial):
+            raise ValidationError(errors[:MAX_REPORTED_ERRORS] if len(errors) > MAX_REPORTED_ERRORS else errors)
+
+    async def log_predictions(
+        self,
+        model_name: str,
+        rows: Sequence[Any] | pl.DataFrame,
+        version: str | None = None,
+        partial: bool = False,
+        idempotency_key: str | None = None,
+        segment_columns: Sequence[str] = (),
+    ) -> IngestResult:
+        """Validate and store predictions given as JSON-shaped dicts or as a DataFrame."""
+        async with self.pool.acquire() as conn:
+            model = await models_repo.get_model(conn, model_name)
+            ver = await models_repo.get_version(conn, model, version)
+            is_frame = isinstance(rows, pl.DataFrame)
+            n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
+            self._check_size(n)
+            if isinstance(rows, pl.DataFrame):
+                frame, errors = frame_to_canonical(model, rows, segment_columns)
+                self._decide(errors, partial)
+            else:
+                frame, errors = prediction_rows_to_frame(model, rows)
+            frame, more = validate_predictions(model, frame, {(e.row, e.field) for e in errors if e.row is not None
+                                                              and e.field is not None})
+            errors = sorted(errors + more, key=lambda e: (e.row if e.row is not None else -1))
+            self._decide(errors, partial)
+            checked = _Checked(received=n, errors=errors)
+            bad = checked.bad_rows()
+            good = frame
+            if bad:
+                keep = pl.Series([True] * n)
+                keep[bad] = False
+                good = frame.filter(keep)
+            received_at = datetime.now(UTC)
+            records = prediction_records(model, ver.id, good, received_at)
+
+            def payload(i: int) -> str:
+                item = rows.row(i, named=True) if is_frame else rows[i]  # type: ignore[union-attr,index]
+                return _payload(item)
+
+            async with conn.transaction():
+                replay = await self._claim_key(conn, idempotency_key, "predictions", model.id)
+                if replay is not None:
+                    return replay
+                written, duplicates = await self._write_predictions(conn, records)
+                await self._reject(conn, "predictions", model.id, idempotency_key, checked, payload)
+                result = self._result("predictions", checked, written, duplicates)
+                await self._store_key(conn, idempotency_key, result)
+            return result
+
+    async def _write_predictions(self, conn: asyncpg.Connection, records: list[tuple[object, ...]]) -> tuple[int, int]:
+        if not records:
+            return 0, 0
+        try:
+            # Fast path: straight binary COPY into the hypertable. A savepoint, so that a batch containing
+            # already-stored ids can fall back to the de-duplicating path in the same transaction.
+            async with conn.transaction():
+                await conn.copy_records_to_table("predictions", records=records, columns=PREDICTION_COLUMNS)
+            return len(records), 0
+        except asyncpg.UniqueViolationError:
+            pass
+        await conn.execute(query("ingest.create_predictions_stage"))
+        await conn.execute("TRUNCATE predictions_stage")
+        await conn.copy_records_to_table("predictions_stage", records=records, columns=PREDICTION_COLUMNS)
+        inserted: int = await conn.fetchval(query("ingest.insert_predictions_from_stage"))
+        return inserted, len(records) - inserted
+
+    async def log_labels(
+        self,
+        model_name: str,
+        rows: Sequence[Any] | pl.DataFrame,
+        partial: bool = False,
+        idempotency_key: str | None = None,
+    ) -> IngestResult:
+        """Attach ground truth to stored predictions by prediction id. A label for an id that is not
+        stored is an error for that row (atomic: the batch is refused; partial: it is kept in rejected_rows)."""
+        async with self.pool.acquire() as conn:
+            model = await models_repo.get_model(conn, model_name)
+            n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
+            self._check_size(n)
+            items = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
+            records, errors = label_rows.label_records(model, items, datetime.now(UTC))
+            self._decide(errors, partial)
+            checked = _Checked(received=n, errors=errors)
+            async with conn.transaction():
+                replay = await self._claim_key(conn, idempotency_key, "labels", model.id)
+                if replay is not None:
+                    return replay
+                await conn.execute(query("ingest.create_labels_stage"))
+                await conn.execute("TRUNCATE labels_stage")
+                await conn.copy_records_to_table("labels_stage", records=records, columns=label_rows.STAGE_COLUMNS)
+                matched = {r[0] for r in await conn.fetch(query("ingest.apply_labels"), model.id)}
+                unknown = [rec[0] for rec in records if rec[0] not in matched]
+                if unknown:
+                    checked.errors.extend(RowError(i, "prediction_id", "no stored prediction with this id"
+                                                   + (" and time" if items[i].get("time") else "")) for i in unknown)
+                    checked.errors.sort(key=lambda e: e.row if e.row is not None else -1)
+                    if not partial:
+                        raise ValidationError(checked.errors)
+                await self._reject(conn, "labels", model.id, idempotency_key, checked, lambda i: _payload(items[i]))
+                result = self._result("labels", checked, len(matched), 0)
+                await self._store_key(conn, idempotency_key, result)
+            return result
+
+    async def log_metrics(
+        self,
+        rows: Sequence[Any] | pl.DataFrame,
+        model_name: str | None = None,
+        partial: bool = False,
+        idempotency_key: str | None = None,
+    ) -> IngestResult:
+        """Store named custom metrics (cost, resource use, business KPIs), optionally tied to a model."""
+        async with self.pool.acquire() as conn:
+            model: ModelSpec | None = await models_repo.get_model(conn, model_name) if model_name else None
+            n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
+            self._check_size(n)
+            items = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
+            model_id = model.id if model else None
+            records, errors = metric_rows.metric_records(items, model_id)
+            self._decide(errors, partial)
+            checked = _Checked(received=n, errors=errors)
+            async with conn.transaction():
+                replay = await self._claim_key(conn, idempotency_key, "metrics", model_id)
+                if replay is not None:
+                    return replay
+                if records:
+                    await conn.copy_records_to_table("metrics", records=records, columns=METRIC_COLUMNS)
+                await self._reject(conn, "metrics", model_id, idempotency_key, checked, lambda i: _payload(items[i]))
+                result = self._result("metrics", checked, len(records), 0)
+                await self._store_key(conn, idempotency_key, result)
+            return result
+
+    @staticmethod
+    def _result(kind: Kind, checked: _Checked, written: int, duplicates: int) -> IngestResult:
+        return IngestResult(
+            kind=kind,
+            received=checked.received,
+            written=written,
+            duplicates=duplicates,
+            rejected=len(checked.bad_rows()),
+            errors=tuple(checked.errors[:MAX_REPORTED_ERRORS]),
+            error_count=len(checked.errors),
+        )
+
+    @staticmethod
+    async def _claim_key(
+        conn: asyncpg.Connection, key: str | None, kind: Kind, model_id: int | None
+    ) -> IngestResult | None:
+        """Claim an idempotency key inside the batch's transaction. A concurrent batch with the same key
+        waits on the primary key until this one commits, then sees it as already done."""
+        if key is None:
+            return None
+        if await conn.fetchval(query("ingest.insert_batch_key"), key, kind, model_id) is not None:
+            return None
+        row = await conn.fetchrow(query("ingest.select_batch_result"), key)
+        if row["kind"] != kind or row["model_id"] != model_id:
+            raise ValidationError([RowError(None, "idempotency_key", "key already used for a different batch")])
+        return IngestResult.from_dict(json.loads(row["result"]))
+
+    @staticmethod
+    async def _store_key(conn: asyncpg.Connection, key: str | None, result: IngestResult) -> None:
+        if key is not None:
+            await conn.execute(query("ingest.update_batch_result"), key, json.dumps(result.to_dict()))
+
+    @staticmethod
+    async def _reject(
+        conn: asyncpg.Connection, kind: Kind, model_id: int | None, key: str | None, checked: _Checked, payload: Any
+    ) -> None:
+        if not checked.errors:
+            return
+        errs = [e for e in checked.errors if e.row is not None]
+        await conn.execute(
+            query("ingest.insert_rejected"), kind, model_id, key,
+            [e.row for e in errs], [e.field for e in errs], [e.reason for e in errs], [payload(e.row) for e in errs],
+        )
