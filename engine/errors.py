@@ -47,3 +47,7 @@ class ValidationError(DriftlineError):
         first = "; ".join(str(e) for e in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         super().__init__(message or f"{len(errors)} invalid input(s): {first}{more}")
+
+
+class MalformedBodyError(ValidationError):
+    """The request body cannot be decoded at all (bad JSON, corrupt Arrow/Parquet, wrong content type)."""

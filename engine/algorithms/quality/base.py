@@ -47,6 +47,7 @@ class CheckResult:
     failed_rows: tuple[int, ...] = ()
     failed_values: tuple[Any, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    tolerated_rate: float = 0.0
 
     @property
     def failed_rate(self) -> float:
@@ -55,7 +56,8 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.n_failed == 0
+        """No failures, or no more than the check's tolerated share (e.g. `max_null_rate`)."""
+        return self.n_failed == 0 or self.failed_rate <= self.tolerated_rate
 
     @property
     def failed_rows_truncated(self) -> bool:
@@ -68,6 +70,7 @@ class CheckResult:
             "n_rows": self.n_rows,
             "n_failed": self.n_failed,
             "failed_rate": self.failed_rate,
+            "tolerated_rate": self.tolerated_rate,
             "passed": self.passed,
             "reason": self.reason,
             "failed_rows": list(self.failed_rows),
@@ -125,11 +128,16 @@ def failures(
     failed: pl.Expr,
     *,
     reason: str,
-    value_column: str | None,
+    value_columns: Sequence[str],
     max_rows: int,
     details: dict[str, Any] | None = None,
+    tolerated_rate: float = 0.0,
 ) -> CheckResult:
-    """Evaluate the boolean expression `failed` (null counts as passing) and build the result."""
+    """Evaluate the boolean expression `failed` (null counts as passing) and build the result.
+
+    The offending values reported are those of `value_columns`: plain values for one column, a
+    {column: value} dict per row for several.
+    """
     if max_rows < 0:
         raise QualityCheckError(f"{check}: max_rows must be >= 0")
     try:
@@ -138,7 +146,11 @@ def failures(
         offenders = flagged.filter(pl.col(_FAILED)).head(max_rows)
     except pl.exceptions.PolarsError as exc:
         raise QualityCheckError(f"{check}: cannot be evaluated on {target!r}: {exc}") from exc
-    values: Sequence[Any] = offenders[value_column].to_list() if value_column is not None else ()
+    values: Sequence[Any]
+    if len(value_columns) == 1:
+        values = offenders[value_columns[0]].to_list()
+    else:
+        values = offenders.select(value_columns).to_dicts() if value_columns else ()
     return CheckResult(
         check=check,
         target=target,
@@ -148,6 +160,7 @@ def failures(
         failed_rows=tuple(int(i) for i in offenders[_ROW].to_list()),
         failed_values=tuple(values),
         details=details or {},
+        tolerated_rate=tolerated_rate,
     )
 
 

@@ -1,0 +1,1 @@
+"""driftline REST API (Litestar): schemas, routing, auth and error mapping. No SQL, no statistics."""

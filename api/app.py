@@ -1,0 +1,61 @@
+"""The Litestar application: `create_app(settings)`; `api.app:app` builds one from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Request
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from api.controllers.health import HealthController
+from api.controllers.ingest import IngestController
+from api.controllers.models import ModelController
+from api.deps import provide_ingest_service, provide_model_service, provide_settings, provide_store_service
+from api.errors import EXCEPTION_HANDLERS
+from engine.config import Settings
+from engine.store.db import create_pool
+
+CONTROLLERS: list[type] = [HealthController, ModelController, IngestController]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.pool = await create_pool(settings.database_url, settings.pool_min_size, settings.pool_max_size)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    async def check_api_key(request: Request) -> None:  # type: ignore[type-arg]
+        if settings.api_key and not request.url.path.startswith(("/health", "/schema")):
+            if request.headers.get("x-api-key") != settings.api_key:
+                raise NotAuthorizedException("missing or wrong X-API-Key")
+
+    return Litestar(
+        route_handlers=CONTROLLERS,
+        lifespan=[lifespan],
+        dependencies={
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "model_service": Provide(provide_model_service, sync_to_thread=False),
+            "ingest_service": Provide(provide_ingest_service, sync_to_thread=False),
+            "store_service": Provide(provide_store_service, sync_to_thread=False),
+        },
+        before_request=check_api_key,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="driftline", version="0.1.0", path="/schema",
+                                     render_plugins=[SwaggerRenderPlugin()]),
+    )
+
+
+def app_from_env() -> Litestar:
+    """Factory for `uvicorn --factory api.app:app_from_env`."""
+    return create_app(Settings.from_env())

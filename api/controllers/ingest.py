@@ -1,0 +1,70 @@
+"""Batch ingest of predictions, labels and metrics (JSON, NDJSON, Arrow IPC or Parquet bodies).
+
+`?partial=true` stores the valid rows and keeps the refused ones in rejected_rows; the default refuses the
+whole batch on any invalid row (422, nothing written). An `Idempotency-Key` header makes a retried batch
+return the first answer without writing again."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from api.bodies import decode_rows
+from api.schemas import IngestOut, RejectedOut
+from engine.ingest.service import IngestResult, IngestService
+from engine.services.store import StoreService
+
+IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
+
+
+def _out(result: IngestResult) -> Response[IngestOut]:
+    body = msgspec.convert(result.to_dict(), IngestOut)
+    return Response(body, status_code=200 if result.replayed else 201)
+
+
+async def _rows(request: Request[Any, Any, Any]) -> Any:
+    return decode_rows(await request.body(), request.headers.get("content-type", "application/json"))
+
+
+class IngestController(Controller):
+    path = "/api/v1"
+    tags = ["ingest"]
+
+    @post("/models/{name:str}/predictions")
+    async def predictions(
+        self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
+        idempotency_key: IdempotencyKey = None, version: str | None = None, partial: bool = False,
+        segment_columns: str | None = None,
+    ) -> Response[IngestOut]:
+        segs = [s for s in (segment_columns or "").split(",") if s]
+        result = await ingest_service.log_predictions(name, await _rows(request), version=version, partial=partial,
+                                                      idempotency_key=idempotency_key, segment_columns=segs)
+        return _out(result)
+
+    @post("/models/{name:str}/labels")
+    async def labels(
+        self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
+        idempotency_key: IdempotencyKey = None, partial: bool = False,
+    ) -> Response[IngestOut]:
+        result = await ingest_service.log_labels(name, await _rows(request), partial=partial,
+                                                 idempotency_key=idempotency_key)
+        return _out(result)
+
+    @post("/metrics")
+    async def metrics(
+        self, request: Request[Any, Any, Any], ingest_service: IngestService,
+        idempotency_key: IdempotencyKey = None, model: str | None = None, partial: bool = False,
+    ) -> Response[IngestOut]:
+        result = await ingest_service.log_metrics(await _rows(request), model_name=model, partial=partial,
+                                                  idempotency_key=idempotency_key)
+        return _out(result)
+
+    @get("/rejected")
+    async def rejected(
+        self, store_service: StoreService, model: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=10_000)] = 100,
+    ) -> list[RejectedOut]:
+        return [msgspec.convert(r, RejectedOut) for r in await store_service.rejected(model, limit)]

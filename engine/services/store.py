@@ -1,0 +1,44 @@
+"""Store status and rejected input, for health checks and the operators' view."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from engine.errors import StoreUnavailableError
+from engine.store import models_repo
+from engine.store.db import Edition, detect_edition
+from engine.store.sqlfiles import query
+
+
+class StoreService:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def edition(self) -> Edition:
+        try:
+            async with self.pool.acquire() as conn:
+                return await detect_edition(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreUnavailableError(f"database unavailable: {exc}") from exc
+
+    async def schema_revision(self) -> str | None:
+        async with self.pool.acquire() as conn:
+            try:
+                rev: str | None = await conn.fetchval("SELECT version_num FROM alembic_version")
+            except asyncpg.UndefinedTableError:
+                return None
+            return rev
+
+    async def rejected(self, model_name: str | None, limit: int = 100) -> list[dict[str, Any]]:
+        async with self.pool.acquire() as conn:
+            model_id = (await models_repo.get_model(conn, model_name)).id if model_name else None
+            rows = await conn.fetch(query("ingest.select_rejected"), model_id, limit)
+        out = []
+        for r in rows:
+            item = dict(r)
+            item["payload"] = json.loads(item["payload"]) if item["payload"] is not None else None
+            out.append(item)
+        return out
