@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: setup (venv, TimescaleDB, local cluster), static checks, pytest.
+# Extra arguments go to pytest, e.g. `scripts/test.sh tests/ingest -x`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+if [ -z "${DRIFTLINE_DATABASE_URL:-}" ]; then
+  export DRIFTLINE_DATABASE_URL="$(bash scripts/cluster.sh url)"
+fi
+export DRIFTLINE_TEST_DATABASE_URL="${DRIFTLINE_TEST_DATABASE_URL:-$DRIFTLINE_DATABASE_URL}"
+
+echo "[test] ruff" >&2
+.venv/bin/ruff check engine api tests bench migrations
+echo "[test] import-linter (layer contracts)" >&2
+.venv/bin/lint-imports
+echo "[test] mypy (engine, api)" >&2
+.venv/bin/mypy
+echo "[test] pytest" >&2
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "[test] pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$rc"
