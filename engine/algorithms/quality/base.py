@@ -106,8 +106,17 @@ class QualityCheck(ABC):
     def evaluate(self, frame: pl.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS) -> CheckResult:
         """Apply the check to `frame`."""
 
-    def params(self) -> dict[str, Any]:
-        return {f.name: json_value(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+    def to_spec(self) -> dict[str, Any]:
+        """JSON-style spec of this check; `check_from_dict(check.to_spec())` rebuilds it."""
+        return {"check": self.name} | {
+            f.name: _spec_value(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+        }
+
+
+def _spec_value(value: Any) -> Any:
+    to_spec = getattr(value, "to_spec", None)
+    return to_spec() if callable(to_spec) else json_value(value)
 
 
 QUALITY_CHECKS: Registry[type[QualityCheck]] = Registry("data-quality check")
@@ -186,7 +195,7 @@ def check_from_dict(spec: dict[str, Any]) -> QualityCheck:
     cls = QUALITY_CHECKS.get(kind)
     from_spec = getattr(cls, "from_spec", None)
     if from_spec is not None:
-        return from_spec(spec)  # type: ignore[no-any-return]
+        return from_spec(spec)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(spec) - names)
     if unknown:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -86,8 +87,30 @@ class FreshnessCheck(QualityCheck):
     name = "freshness"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.now, dt.datetime) or not isinstance(self.max_lag, dt.timedelta):
+            raise QualityCheckError("freshness: now must be a datetime and max_lag a timedelta")
         if self.max_lag < dt.timedelta(0):
             raise QualityCheckError("freshness: max_lag must be >= 0")
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> FreshnessCheck:
+        """`now` as an ISO-8601 string, `max_lag` in seconds (the form `to_spec` writes)."""
+        unknown = sorted(set(spec) - {"column", "now", "max_lag", "arrival_column"})
+        if unknown:
+            raise QualityCheckError(f"freshness: unknown field(s) {unknown}")
+        try:
+            now = spec["now"]
+            max_lag = spec["max_lag"]
+            return cls(
+                column=spec["column"],
+                now=dt.datetime.fromisoformat(now) if isinstance(now, str) else now,
+                max_lag=dt.timedelta(seconds=max_lag) if isinstance(max_lag, (int, float)) else max_lag,
+                arrival_column=spec.get("arrival_column"),
+            )
+        except KeyError as exc:
+            raise QualityCheckError(f"freshness: missing field {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise QualityCheckError(f"freshness: {exc}") from exc
 
     def evaluate(self, frame: pl.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS) -> CheckResult:
         columns = [self.column] + ([self.arrival_column] if self.arrival_column else [])
