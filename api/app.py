@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar, Request
 from litestar.di import Provide
@@ -34,10 +35,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await app.state.pool.close()
 
-    async def check_api_key(request: Request) -> None:  # type: ignore[type-arg]
-        if settings.api_key and not request.url.path.startswith(("/health", "/schema")):
-            if request.headers.get("x-api-key") != settings.api_key:
-                raise NotAuthorizedException("missing or wrong X-API-Key")
+    async def check_api_key(request: Request[Any, Any, Any]) -> None:
+        open_path = request.url.path.startswith(("/health", "/schema"))
+        if settings.api_key and not open_path and request.headers.get("x-api-key") != settings.api_key:
+            raise NotAuthorizedException("missing or wrong X-API-Key")
 
     return Litestar(
         route_handlers=CONTROLLERS,
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "store_service": Provide(provide_store_service, sync_to_thread=False),
         },
         before_request=check_api_key,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="driftline", version="0.1.0", path="/schema",
                                      render_plugins=[SwaggerRenderPlugin()]),

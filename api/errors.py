@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from engine.algorithms.registry import UnknownMethodError
 from engine.errors import (
     ConflictError,
-    MalformedBodyError,
     DriftlineError,
+    MalformedBodyError,
     NotFoundError,
     RowError,
     StoreUnavailableError,
@@ -55,7 +57,7 @@ def http_error(_: Request, exc: Exception) -> Response[dict[str, object]]:
     return _response(exc.status_code, exc.detail)
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     DriftlineError: driftline_error,
     UnknownMethodError: driftline_error,
     ValidationException: litestar_validation,

@@ -28,7 +28,7 @@ ROW_KEYS = frozenset(
 )
 
 
-def _number(value: object) -> float | None | str:
+def _number(value: object) -> float | str | None:
     """A float, None, or the reason it is not a number. bool is not a number."""
     if value is None:
         return None
@@ -177,10 +177,9 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
                             RowError(i, f"segments.{key}", f"expected a string, got {type(v).__name__}")
                         )
                         continue
-                    col = segments.get(key)
-                    if col is None:
-                        col = segments[key] = [None] * n
-                    col[i] = v
+                    if key not in segments:
+                        segments[key] = [None] * n
+                    segments[key][i] = v
 
     schema = canonical_schema(model, segment_keys=list(segments))
     data: dict[str, list[object]] = {

@@ -144,7 +144,7 @@ class IngestService:
             records = prediction_records(model, ver.id, good, received_at)
 
             def payload(i: int) -> str:
-                item = rows.row(i, named=True) if is_frame else rows[i]  # type: ignore[union-attr,index]
+                item = rows.row(i, named=True) if is_frame else rows[i]  # type: ignore[union-attr]
                 return _payload(item)
 
             async with conn.transaction():
@@ -199,7 +199,7 @@ class IngestService:
                 await conn.execute("TRUNCATE labels_stage")
                 await conn.copy_records_to_table("labels_stage", records=records, columns=label_rows.STAGE_COLUMNS)
                 matched = {r[0] for r in await conn.fetch(query("ingest.apply_labels"), model.id)}
-                unknown = [rec[0] for rec in records if rec[0] not in matched]
+                unknown = [int(rec[0]) for rec in records if rec[0] not in matched]  # type: ignore[call-overload]
                 if unknown:
                     checked.errors.extend(RowError(i, "prediction_id", "no stored prediction with this id"
                                                    + (" and time" if items[i].get("time") else "")) for i in unknown)

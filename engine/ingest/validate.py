@@ -106,7 +106,7 @@ def validate_predictions(
                 .fill_nan(None)
                 .alias("score")
             )
-            derived = (
+            derived: pl.Expr = (
                 pl.when(pl.col("score") >= model.threshold).then(pl.lit(labels[1]))
                 .when(pl.col("score").is_not_null()).then(pl.lit(labels[0]))
             )

@@ -53,4 +53,5 @@ def execute_script(bind: Connection, sql: str) -> None:
     from sqlalchemy.util import await_only
 
     raw = bind.connection.driver_connection
+    assert raw is not None, "the Alembic connection has no driver connection"
     await_only(raw.execute(sql))
