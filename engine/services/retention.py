@@ -1,0 +1,35 @@
+"""Raw-row retention.
+
+On the full edition the migration installs retention policies and TimescaleDB's job scheduler applies them.
+The Apache edition has no job scheduler, so the worker calls `apply_retention` periodically: it drops whole
+chunks older than the configured interval with `drop_chunks` (cheap: no row-by-row DELETE)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from engine.store.db import detect_edition
+
+RETAINED_TABLES = ("predictions", "metrics")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    dropped_chunks: dict[str, int]
+    skipped_reason: str | None = None
+
+
+async def apply_retention(pool: asyncpg.Pool, retention: str | None) -> RetentionReport:
+    if retention is None:
+        return RetentionReport({}, "no retention configured (DRIFTLINE_RETENTION unset)")
+    async with pool.acquire() as conn:
+        edition = await detect_edition(conn)
+        if edition.license == "timescale":
+            return RetentionReport({}, "full edition: retention policies run in TimescaleDB's job scheduler")
+        dropped: dict[str, int] = {}
+        for table in RETAINED_TABLES:
+            rows = await conn.fetch("SELECT drop_chunks($1::regclass, older_than => $2::interval)", table, retention)
+            dropped[table] = len(rows)
+    return RetentionReport(dropped)
