@@ -30,6 +30,6 @@ async def apply_retention(pool: asyncpg.Pool, retention: str | None) -> Retentio
             return RetentionReport({}, "full edition: retention policies run in TimescaleDB's job scheduler")
         dropped: dict[str, int] = {}
         for table in RETAINED_TABLES:
-            rows = await conn.fetch("SELECT drop_chunks($1::regclass, older_than => $2::interval)", table, retention)
+            rows = await conn.fetch("SELECT drop_chunks($1::regclass, older_than => $2::text::interval)", table, retention)
             dropped[table] = len(rows)
     return RetentionReport(dropped)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from engine.services.retention import apply_retention
+
+
+async def test_retention_drops_only_chunks_older_than_the_interval(pool: asyncpg.Pool) -> None:
+    now = datetime.now(UTC)
+    times = [now - timedelta(days=d) for d in (0, 1, 10, 40, 41, 90)]
+    async with pool.acquire() as conn:
+        await conn.copy_records_to_table(
+            "metrics", records=[(t, None, "m", float(i), None) for i, t in enumerate(times)],
+            columns=("time", "model_id", "name", "value", "tags"),
+        )
+    report = await apply_retention(pool, "30 days")
+    assert report.skipped_reason is None
+    async with pool.acquire() as conn:
+        kept = sorted(r["value"] for r in await conn.fetch("SELECT value FROM metrics"))
+    # Daily chunks: everything older than 30 days (plus the chunk boundary) is gone, the rest is intact.
+    assert kept == [0.0, 1.0, 2.0]
+    assert report.dropped_chunks["metrics"] == 3
+
+
+async def test_no_retention_configured_changes_nothing(pool: asyncpg.Pool) -> None:
+    report = await apply_retention(pool, None)
+    assert report.dropped_chunks == {} and report.skipped_reason
