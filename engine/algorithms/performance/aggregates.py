@@ -180,13 +180,18 @@ class ScoreHistogram:
 
 
 def class_probabilities(
-    y_true: ArrayLike, y_score: ArrayLike, *, labels: Sequence[Label] | None, pos_label: Label
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    labels: Sequence[Label] | None,
+    pos_label: Label,
+    ranking_only: bool = False,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Index of the true class per row and an (n, k) probability matrix.
 
     A 1-D `y_score` is P(y == pos_label) for a binary problem (columns: [other, pos_label]); a 2-D one
     has a column per label in `labels` order (default: sorted labels of `y_true`, which must then cover
-    every column).
+    every column). `ranking_only`: a 1-D score may be any real (a margin); only its order is used.
     """
     t = as_1d(y_true, "y_true", numeric=False)
     s = np.asarray(y_score)
@@ -197,7 +202,8 @@ def class_probabilities(
         raise ValueError("y_score contains NaN or infinite values")
     if s.ndim == 1:
         check_same_length(y_true=t, y_score=s)
-        check_probabilities(s, "y_score")
+        if not ranking_only:
+            check_probabilities(s, "y_score")
         return (t == pos_label).astype(np.int64), np.column_stack([1.0 - s, s])
     if s.ndim != 2:
         raise ValueError(f"y_score must be 1-D or 2-D, got shape {s.shape}")

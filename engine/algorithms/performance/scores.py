@@ -68,7 +68,7 @@ def _binary_or_ovr(
     data: ClassificationData, name: str, fn: Callable[[NDArray[np.bool_], NDArray[np.float64]], float]
 ) -> MetricValue:
     true_idx, proba = class_probabilities(
-        data.y_true, data.need_score(name), labels=data.labels, pos_label=data.pos_label
+        data.y_true, data.need_score(name), labels=data.labels, pos_label=data.pos_label, ranking_only=True
     )
     n = int(true_idx.size)
     if proba.shape[1] == 2:
