@@ -4,7 +4,7 @@ PSI, Jensen–Shannon, KL and Hellinger are *binned* statistics by definition: r
 the reference quantile edges (see `binning`), binned counts are used as given, so raw and binned
 inputs give identical values.
 
-Wasserstein-1 on raw samples is scipy's ``wasserstein_distance``. From binned counts each bin's mass
+Wasserstein-1 on raw samples is `ecdf.compare_ecdfs` (equal to scipy's ``wasserstein_distance``). From binned counts each bin's mass
 is placed at one point (its mean when per-bin sums are known, else the midpoint / finite outer edge)
 and the distance between the two discrete distributions is returned. By the triangle inequality the
 error is at most ``W(ref, ref_binned) + W(cur, cur_binned)``, the mean distance of the values to
@@ -25,6 +25,7 @@ from scipy import stats
 
 from engine.algorithms.drift import divergences
 from engine.algorithms.drift.binning import BinnedCounts, NumericInput, binned_pair, is_binned
+from engine.algorithms.drift.ecdf import compare_ecdfs
 from engine.algorithms.drift.method import Statistic, register
 from engine.algorithms.drift.samples import binned_details, binned_scale, raw_pair, raw_scale
 
@@ -66,7 +67,7 @@ def hellinger(reference: NumericInput, current: NumericInput) -> Statistic:
 def _wasserstein(reference: NumericInput, current: NumericInput, normed: bool) -> Statistic:
     if not is_binned(reference, current):
         ref, cur, details = raw_pair(reference, current, "wasserstein")
-        raw = float(stats.wasserstein_distance(ref, cur))
+        raw = compare_ecdfs(ref, cur).wasserstein
         scale = raw_scale(ref, cur)
     else:
         ref_b, cur_b = binned_pair(reference, current)

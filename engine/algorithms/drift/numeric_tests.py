@@ -1,6 +1,7 @@
 """Two-sample hypothesis tests on numeric features: Kolmogorov–Smirnov, Anderson–Darling, Cramér–von Mises.
 
-On raw samples each is scipy's implementation, unchanged. KS also works from binned counts: the two
+On raw samples AD and CvM are scipy's implementations, unchanged; KS is `ecdf.compare_ecdfs`, equal
+to ``scipy.stats.ks_2samp`` (statistic and p-value) but sharing its sort with Wasserstein. KS also works from binned counts: the two
 empirical CDFs are compared at the bin edges only, which gives a lower bound ``D_binned`` of the raw
 statistic with ``0 <= D_raw - D_binned <= max_b max(p_ref[b], p_cur[b])`` (within one bin each CDF
 rises by at most that bin's mass), reported as ``details["approximation_bound"]``. Its p-value is the
@@ -16,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from engine.algorithms.drift.binning import NumericInput, binned_pair, is_binned, proportions
+from engine.algorithms.drift.ecdf import compare_ecdfs
 from engine.algorithms.drift.method import Statistic, register
 from engine.algorithms.drift.samples import binned_details, raw_pair, single_distinct_value
 
@@ -27,8 +29,8 @@ def ks(reference: NumericInput, current: NumericInput) -> Statistic:
     """Two-sample Kolmogorov–Smirnov test (raw: scipy ks_2samp; binned: ECDFs at the bin edges)."""
     if not is_binned(reference, current):
         ref, cur, details = raw_pair(reference, current, "ks")
-        res = stats.ks_2samp(ref, cur)
-        return Statistic(float(res.statistic), float(res.pvalue), details)
+        cmp = compare_ecdfs(ref, cur)
+        return Statistic(cmp.ks_statistic, cmp.ks_p_value, details)
     ref_b, cur_b = binned_pair(reference, current)
     details = binned_details(ref_b, cur_b)
     p_ref, p_cur = proportions(ref_b.counts), proportions(cur_b.counts)
