@@ -21,6 +21,8 @@ from engine.errors import RowError
 FEATURE_PREFIX = "feature."
 SEGMENT_PREFIX = "segment."
 UTC_TIME = pl.Datetime("us", "UTC")
+# An ISO 8601 timestamp that ends with a time of day and a zone designator.
+_AWARE_STAMP = r"[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 BASE_COLUMNS = ("prediction_id", "time", "prediction", "score", "probabilities", "latency_ms", "label")
 
 
@@ -60,6 +62,13 @@ def _cast(series: pl.Series, dtype: pl.DataType, field: str) -> pl.Series | RowE
                                 "use .dt.replace_time_zone('UTC') if the values are UTC)")
             return series.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
         if src == pl.Utf8:
+            # str.to_datetime(time_zone="UTC") would read a naive string as UTC; refuse it as a naive
+            # datetime column is refused (timeparse.py's policy).
+            naive = series.is_not_null() & ~series.str.contains(_AWARE_STAMP).fill_null(True)
+            if naive.any():
+                first = int(naive.arg_max() or 0)
+                return RowError(None, field, f"timestamp strings without a timezone (first at row {first}: "
+                                f"{str(series[first])[:64]!r}); add 'Z' or an offset")
             try:
                 return series.str.to_datetime(time_zone="UTC", time_unit="us")
             except pl.exceptions.PolarsError as exc:
