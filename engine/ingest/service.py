@@ -10,6 +10,7 @@ answered from the stored result without writing anything.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,8 +86,22 @@ def _json_default(value: object) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+def _finite_json(value: object) -> object:
+    """PostgreSQL's json has no NaN or Infinity: keep such numbers as the strings 'NaN', 'Infinity'."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value).replace("inf", "Infinity").replace("nan", "NaN")
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(v) for v in value]
+    return value
+
+
 def _payload(item: object) -> str:
-    return json.dumps(item, default=_json_default)
+    try:
+        return json.dumps(item, default=_json_default, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite_json(item), default=_json_default, allow_nan=False)
 
 
 class IngestService:
