@@ -192,11 +192,13 @@ def test_lof_matches_sklearn(standardize: bool) -> None:
     features = _standardised(matrix) if standardize else matrix
     model = LocalOutlierFactor(n_neighbors=20)
     labels = model.fit_predict(features)
-    result = detect("lof", matrix, LOFParams(standardize=standardize))
+    result = detect("lof", matrix, LOFParams(standardize=standardize, score_threshold=None))
     np.testing.assert_allclose(result.scores, -model.negative_outlier_factor_, rtol=0, atol=TOL)
     np.testing.assert_array_equal(result.is_anomaly, labels == -1)
+    default = detect("lof", matrix, LOFParams(standardize=standardize))
+    np.testing.assert_array_equal(default.is_anomaly, -model.negative_outlier_factor_ > 3.0)
     if standardize:
-        assert {17, 150} <= set(result.anomaly_indices.tolist())
+        assert set(default.anomaly_indices.tolist()) == {17, 150}
 
 
 def test_lof_caps_neighbours_for_few_windows() -> None:

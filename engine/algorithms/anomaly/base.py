@@ -169,23 +169,41 @@ def _validated_timestamps(name: str, timestamps: Any, n: int) -> np.ndarray | No
     return stamps
 
 
-def robust_z(values: np.ndarray, center: float, mad: float) -> np.ndarray:
+def robust_z(values: np.ndarray, center: float, mad: float, *, scale: float = 0.0) -> np.ndarray:
     """Iglewicz–Hoaglin modified z-score 0.6745·(x − median)/MAD; ±inf off-centre when MAD is 0."""
-    return ratio(0.6745 * (values - center), mad)
+    return ratio(0.6745 * (values - center), mad, scale=scale)
 
 
-def ratio(numerator: np.ndarray, denominator: float | np.ndarray) -> np.ndarray:
+# Relative size below which a spread or a deviation is rounding noise rather than signal: a constant
+# series must not turn into ±inf scores because a mean came out as 7.000000000000002.
+_RELATIVE_NOISE = 1e-10
+
+
+def ratio(numerator: np.ndarray, denominator: float | np.ndarray, *, scale: float = 0.0) -> np.ndarray:
     """numerator / denominator, with 0/0 → 0 and x/0 → ±inf (no warnings): a zero spread means any
-    departure from the centre is infinitely unusual, and no departure is not unusual at all."""
-    num = np.asarray(numerator, dtype=float)
-    den = np.broadcast_to(np.asarray(denominator, dtype=float), num.shape)
+    departure from the centre is infinitely unusual, and no departure is not unusual at all.
+
+    With `scale` (the magnitude of the data, e.g. max |x|), spreads and deviations smaller than
+    1e-10 · scale count as exactly zero.
+    """
+    num = np.asarray(numerator, dtype=float).copy()
+    den = np.broadcast_to(np.asarray(denominator, dtype=float), num.shape).copy()
+    if scale > 0:
+        tol = _RELATIVE_NOISE * scale
+        den[np.abs(den) <= tol] = 0.0
+        num[(den == 0) & (np.abs(num) <= tol)] = 0.0
     out = np.zeros_like(num)
     nonzero = den != 0
     np.divide(num, den, out=out, where=nonzero)
     zero_den = ~nonzero & (num != 0) & ~np.isnan(num)
     out[zero_den] = np.copysign(np.inf, num[zero_den])
-    out[~nonzero & np.isnan(num)] = np.nan
+    out[np.isnan(num) | np.isnan(den)] = np.nan
     return out
+
+
+def magnitude(values: np.ndarray) -> float:
+    """max |x|: the scale against which rounding noise is judged in `ratio`."""
+    return float(np.max(np.abs(values))) if values.size else 0.0
 
 
 def flags(scores: np.ndarray, threshold: float) -> np.ndarray:

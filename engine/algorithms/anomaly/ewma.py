@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
-from engine.algorithms.anomaly.base import AnomalyResult, anomaly_method, flags, ratio
+from engine.algorithms.anomaly.base import AnomalyResult, anomaly_method, flags, magnitude, ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ def ewma(values: np.ndarray, params: EWMAParams) -> AnomalyResult:
     statistic, _ = lfilter([lam], [1.0, -(1.0 - lam)], values, zi=[(1.0 - lam) * mean])
     steps = np.arange(1, n + 1, dtype=float)
     sigma_z = sigma * np.sqrt(lam / (2.0 - lam) * (1.0 - (1.0 - lam) ** (2.0 * steps)))
-    scores = ratio(statistic - mean, sigma_z)
+    scores = ratio(statistic - mean, sigma_z, scale=magnitude(values))
     return AnomalyResult(
         method="ewma",
         scores=scores,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.algorithms.anomaly.base import AnomalyResult, anomaly_method, flags, robust_z
+from engine.algorithms.anomaly.base import AnomalyResult, anomaly_method, flags, magnitude, robust_z
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ def seasonal(values: np.ndarray, params: SeasonalParams) -> AnomalyResult:
     scored = resid[~np.isnan(resid)]
     center = float(np.median(scored))
     spread = float(np.median(np.abs(scored - center)))
-    scores = robust_z(resid, center, spread)
+    scores = robust_z(resid, center, spread, scale=magnitude(values))
     fit = trend + season + center
     half_width = params.threshold * spread / 0.6745
     return AnomalyResult(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engine.algorithms.anomaly.base import AnomalyResult, anomaly_method, flags, ratio, robust_z
+from engine.algorithms.anomaly.base import AnomalyResult, anomaly_method, flags, magnitude, ratio, robust_z
 
 _CHUNK = 65_536  # rows of the sliding-window view reduced at once: bounds memory at n·window floats
 
@@ -44,7 +44,7 @@ def rolling_zscore(values: np.ndarray, params: RollingZScoreParams) -> AnomalyRe
             block = windows[start : start + _CHUNK]
             mean[w + start : w + start + block.shape[0]] = block.mean(axis=1)
             std[w + start : w + start + block.shape[0]] = block.std(axis=1, ddof=1)
-    scores = ratio(values - mean, std)
+    scores = ratio(values - mean, std, scale=magnitude(values))
     return AnomalyResult(
         method="rolling_zscore",
         scores=scores,
@@ -73,7 +73,7 @@ def iqr(values: np.ndarray, params: IQRParams) -> AnomalyResult:
     q1, q3 = (float(q) for q in np.percentile(values, [25.0, 75.0]))
     spread = q3 - q1
     beyond = np.where(values > q3, values - q3, np.where(values < q1, values - q1, 0.0))
-    scores = ratio(beyond, spread)
+    scores = ratio(beyond, spread, scale=magnitude(values))
     n = values.size
     return AnomalyResult(
         method="iqr",
@@ -101,7 +101,7 @@ def mad(values: np.ndarray, params: MADParams) -> AnomalyResult:
     """Median absolute deviation (unscaled, as in scipy's `median_abs_deviation(scale=1)`)."""
     center = float(np.median(values))
     spread = float(np.median(np.abs(values - center)))
-    scores = robust_z(values, center, spread)
+    scores = robust_z(values, center, spread, scale=magnitude(values))
     half_width = params.threshold * spread / 0.6745
     n = values.size
     return AnomalyResult(
