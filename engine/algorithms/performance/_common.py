@@ -88,12 +88,12 @@ def as_1d(values: ArrayLike, name: str, *, numeric: bool = True) -> NDArray[Any]
     return arr
 
 
-def check_same_length(**arrays: NDArray[Any]) -> int:
+def check_same_length(allow_empty: bool = False, **arrays: NDArray[Any]) -> int:
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"inputs differ in length: {lengths}")
     n = next(iter(lengths.values()))
-    if n == 0:
+    if n == 0 and not allow_empty:
         raise ValueError(f"empty input: {', '.join(lengths)} have no rows")
     return n
 

@@ -291,10 +291,12 @@ class RegressionSums:
     def from_arrays(cls, y_true: ArrayLike, y_pred: ArrayLike) -> RegressionSums:
         t = as_1d(y_true, "y_true")
         p = as_1d(y_pred, "y_pred")
-        n = check_same_length(y_true=t, y_pred=p)
+        n = check_same_length(allow_empty=True, y_true=t, y_pred=p)  # an empty bucket is a valid part
         err = p - t
         abs_err = np.abs(err)
         nonzero = t != 0
+        with np.errstate(over="ignore"):  # |err| / tiny |y| may overflow to inf: MAPE is then inf
+            ape = abs_err[nonzero] / np.abs(t[nonzero])
         denom = np.abs(t) + np.abs(p)
         sape = np.zeros_like(denom)
         np.divide(2.0 * abs_err, denom, out=sape, where=denom > 0)
@@ -303,7 +305,7 @@ class RegressionSums:
             sum_err=float(err.sum()),
             sum_abs_err=float(abs_err.sum()),
             sum_sq_err=float((err**2).sum()),
-            sum_ape=float((abs_err[nonzero] / np.abs(t[nonzero])).sum()),
+            sum_ape=float(ape.sum()),
             n_ape=int(nonzero.sum()),
             sum_sape=float(sape.sum()),
             n_sape=n,
