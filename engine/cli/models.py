@@ -1,0 +1,121 @@
+"""`driftline models list|show|create` and `driftline versions list|create|promote|archive`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from engine.cli.context import CliContext, run_with_pool
+from engine.cli.output import emit_json, table
+from engine.cli.spec import load_spec
+from engine.domain import ModelSpec, VersionInfo
+from engine.services.models import ModelService
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    models = sub.add_parser("models", help="list, show or register models")
+    msub = models.add_subparsers(dest="action", required=True)
+    p = msub.add_parser("list", help="list registered models")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=models_list)
+    p = msub.add_parser("show", help="show one model with its features and versions (JSON)")
+    p.add_argument("name")
+    p.set_defaults(handler=models_show)
+    p = msub.add_parser("create", help="register a model from a JSON spec (same shape as the REST body)")
+    p.add_argument("--file", "-f", type=Path, required=True, help="JSON spec file")
+    p.set_defaults(handler=models_create)
+
+    versions = sub.add_parser("versions", help="list, create, promote or archive model versions")
+    vsub = versions.add_subparsers(dest="action", required=True)
+    p = vsub.add_parser("list", help="list the versions of a model")
+    p.add_argument("model")
+    p.set_defaults(handler=versions_list)
+    p = vsub.add_parser("create", help="add a version to a model")
+    p.add_argument("model")
+    p.add_argument("version")
+    p.add_argument("--stage", default="development", choices=("development", "staging", "production"))
+    p.add_argument("--description", default="")
+    p.set_defaults(handler=versions_create)
+    p = vsub.add_parser("promote", help="promote a version (production demotes the current one to staging)")
+    p.add_argument("model")
+    p.add_argument("version")
+    p.add_argument("--stage", default="production", choices=("staging", "production"))
+    p.set_defaults(handler=versions_promote)
+    p = vsub.add_parser("archive", help="archive a version")
+    p.add_argument("model")
+    p.add_argument("version")
+    p.set_defaults(handler=versions_archive)
+
+
+def model_dict(m: ModelSpec) -> dict[str, Any]:
+    return {
+        "id": m.id, "name": m.name, "task": m.task,
+        "class_labels": list(m.class_labels) if m.class_labels is not None else None,
+        "threshold": m.threshold, "dimensions": list(m.dimensions), "description": m.description,
+        "created_at": m.created_at.isoformat(), "features": [f.to_dict() for f in m.features],
+    }
+
+
+def version_dict(v: VersionInfo) -> dict[str, Any]:
+    return {
+        "version": v.version, "stage": v.stage, "description": v.description,
+        "created_at": v.created_at.isoformat(),
+        "promoted_at": v.promoted_at.isoformat() if v.promoted_at else None,
+        "archived_at": v.archived_at.isoformat() if v.archived_at else None,
+    }
+
+
+def models_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    models = run_with_pool(ctx.settings, lambda pool: ModelService(pool).list_models())
+    if args.json:
+        emit_json([model_dict(m) for m in models])
+    else:
+        table([(m.name, m.task, len(m.features), ",".join(m.class_labels or ()), m.created_at.strftime("%Y-%m-%d %H:%M"))
+               for m in models], ("NAME", "TASK", "FEATURES", "CLASSES", "CREATED"))
+    return 0
+
+
+def models_show(args: argparse.Namespace, ctx: CliContext) -> int:
+    async def work(pool: Any) -> dict[str, Any]:
+        svc = ModelService(pool)
+        data = model_dict(await svc.get_model(args.name))
+        data["versions"] = [version_dict(v) for v in await svc.list_versions(args.name)]
+        return data
+
+    emit_json(run_with_pool(ctx.settings, work))
+    return 0
+
+
+def models_create(args: argparse.Namespace, ctx: CliContext) -> int:
+    new = load_spec(args.file)
+    model = run_with_pool(ctx.settings, lambda pool: ModelService(pool).create_model(new))
+    print(f"created model {model.name!r} ({model.task}, {len(model.features)} features)")
+    return 0
+
+
+def versions_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    versions = run_with_pool(ctx.settings, lambda pool: ModelService(pool).list_versions(args.model))
+    table([(v.version, v.stage, v.created_at.strftime("%Y-%m-%d %H:%M"),
+            v.promoted_at.strftime("%Y-%m-%d %H:%M") if v.promoted_at else None) for v in versions],
+          ("VERSION", "STAGE", "CREATED", "PROMOTED"))
+    return 0
+
+
+def versions_create(args: argparse.Namespace, ctx: CliContext) -> int:
+    v = run_with_pool(ctx.settings, lambda pool: ModelService(pool).create_version(
+        args.model, args.version, args.stage, args.description))
+    print(f"created {args.model} version {v.version} ({v.stage})")
+    return 0
+
+
+def versions_promote(args: argparse.Namespace, ctx: CliContext) -> int:
+    v = run_with_pool(ctx.settings, lambda pool: ModelService(pool).promote(args.model, args.version, args.stage))
+    print(f"{args.model} version {v.version} is now {v.stage}")
+    return 0
+
+
+def versions_archive(args: argparse.Namespace, ctx: CliContext) -> int:
+    v = run_with_pool(ctx.settings, lambda pool: ModelService(pool).archive(args.model, args.version))
+    print(f"{args.model} version {v.version} is now {v.stage}")
+    return 0
