@@ -1,0 +1,193 @@
+"""The REST API as request descriptions and response parsers, shared by the sync and async clients (they
+differ only in how they send)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import msgspec
+
+from engine.domain import FeatureSpec
+from engine.errors import RowError
+from engine.sdk.errors import DriftlineAPIError
+from engine.sdk.payloads import JSON, Batch
+from engine.sdk.results import BatchResult, IngestSummary, Model, ModelVersion
+
+API = "/api/v1"
+_encoder = msgspec.json.Encoder()
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    method: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    repeatable: bool = True  # safe to send again when the first answer was lost
+
+    @property
+    def what(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _json_call(method: str, path: str, body: object, repeatable: bool) -> Call:
+    return Call(method, path, content=_encoder.encode(body), headers={"content-type": JSON}, repeatable=repeatable)
+
+
+def _feature_dict(f: Mapping[str, Any] | FeatureSpec) -> dict[str, Any]:
+    if isinstance(f, FeatureSpec):
+        d = f.to_dict()
+        d.pop("position")
+        return d
+    if isinstance(f, Mapping):
+        return dict(f)
+    raise TypeError(f"a feature is a dict like {{'name': 'age', 'kind': 'numeric'}} or a FeatureSpec, "
+                    f"got {type(f).__name__}")
+
+
+def create_model(
+    name: str, task: str, features: Sequence[Mapping[str, Any] | FeatureSpec], class_labels: Sequence[str] | None,
+    threshold: float, dimensions: Sequence[str], description: str,
+) -> Call:
+    body = {"name": name, "task": task, "features": [_feature_dict(f) for f in features],
+            "class_labels": list(class_labels) if class_labels is not None else None,
+            "threshold": threshold, "dimensions": list(dimensions), "description": description}
+    return _json_call("POST", f"{API}/models/", body, repeatable=False)
+
+
+def get_model(name: str) -> Call:
+    return Call("GET", f"{API}/models/{_q(name)}")
+
+
+def list_models() -> Call:
+    return Call("GET", f"{API}/models/")
+
+
+def create_version(model: str, version: str, stage: str, description: str) -> Call:
+    body = {"version": version, "stage": stage, "description": description}
+    return _json_call("POST", f"{API}/models/{_q(model)}/versions", body, repeatable=False)
+
+
+def list_versions(model: str) -> Call:
+    return Call("GET", f"{API}/models/{_q(model)}/versions")
+
+
+def promote(model: str, version: str, stage: str) -> Call:
+    return _json_call("POST", f"{API}/models/{_q(model)}/versions/{_q(version)}/promote", {"stage": stage}, repeatable=True)
+
+
+def archive(model: str, version: str) -> Call:
+    return Call("POST", f"{API}/models/{_q(model)}/versions/{_q(version)}/archive")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestTarget:
+    kind: str
+    path: str
+    params: dict[str, str]
+
+
+def predictions_target(model: str, version: str | None, partial: bool, segment_columns: Sequence[str]) -> IngestTarget:
+    if isinstance(segment_columns, str):
+        raise TypeError("segment_columns is a list of column names, not a string")
+    params = {"partial": "true" if partial else "false"}
+    if version is not None:
+        params["version"] = version
+    if segment_columns:
+        params["segment_columns"] = ",".join(segment_columns)
+    return IngestTarget("predictions", f"{API}/models/{_q(model)}/predictions", params)
+
+
+def labels_target(model: str, partial: bool) -> IngestTarget:
+    return IngestTarget("labels", f"{API}/models/{_q(model)}/labels", {"partial": "true" if partial else "false"})
+
+
+def metrics_target(model: str | None, partial: bool) -> IngestTarget:
+    params = {"partial": "true" if partial else "false"}
+    if model is not None:
+        params["model"] = model
+    return IngestTarget("metrics", f"{API}/metrics", params)
+
+
+def ingest_call(target: IngestTarget, batch: Batch, key: str) -> Call:
+    return Call("POST", target.path, params=target.params, content=batch.content,
+                headers={"content-type": batch.content_type, "idempotency-key": key})
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        return response.text
+
+
+def _row_errors(raw: object, offset: int) -> tuple[RowError, ...]:
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for e in raw:
+        if isinstance(e, dict):
+            row = e.get("row")
+            out.append(RowError(row + offset if isinstance(row, int) else None, e.get("field"), str(e.get("reason"))))
+    return tuple(out)
+
+
+def api_error(response: httpx.Response, attempts: int, batch: Batch | None = None,
+              completed: IngestSummary | None = None) -> DriftlineAPIError:
+    body = _body(response)
+    detail = body.get("detail", "") if isinstance(body, dict) else str(body)[:500]
+    raw_errors = body.get("errors") if isinstance(body, dict) else None
+    return DriftlineAPIError(
+        response.status_code, str(detail or response.reason_phrase), _row_errors(raw_errors, batch.offset if batch else 0),
+        body=body, batch=batch.index if batch else None, batch_offset=batch.offset if batch else 0,
+        attempts=attempts, completed=completed,
+    )
+
+
+def parse(response: httpx.Response, attempts: int, type_: type[Any]) -> Any:
+    if response.status_code >= 400:
+        raise api_error(response, attempts)
+    return msgspec.json.decode(response.content, type=type_)
+
+
+def parse_model(response: httpx.Response, attempts: int) -> Model:
+    model: Model = parse(response, attempts, Model)
+    return model
+
+
+def parse_models(response: httpx.Response, attempts: int) -> list[Model]:
+    models: list[Model] = parse(response, attempts, list[Model])
+    return models
+
+
+def parse_version(response: httpx.Response, attempts: int) -> ModelVersion:
+    version: ModelVersion = parse(response, attempts, ModelVersion)
+    return version
+
+
+def parse_versions(response: httpx.Response, attempts: int) -> list[ModelVersion]:
+    versions: list[ModelVersion] = parse(response, attempts, list[ModelVersion])
+    return versions
+
+
+def batch_result(response: httpx.Response, attempts: int, batch: Batch, key: str,
+                 completed: Sequence[BatchResult], kind: str) -> BatchResult:
+    """The batch's result, or a `DriftlineAPIError` (raised) carrying the batches that went through."""
+    if response.status_code >= 400:
+        raise api_error(response, attempts, batch, IngestSummary(kind, tuple(completed)))
+    body = msgspec.json.decode(response.content)
+    return BatchResult(
+        index=batch.index, offset=batch.offset, rows=batch.rows, idempotency_key=key,
+        status_code=response.status_code, written=body["written"], duplicates=body["duplicates"],
+        rejected=body["rejected"], errors=_row_errors(body.get("errors"), batch.offset),
+        error_count=body["error_count"], replayed=body["replayed"], attempts=attempts,
+    )

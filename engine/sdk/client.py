@@ -1,0 +1,139 @@
+"""The synchronous client.
+
+    with Client("http://127.0.0.1:8000") as dl:
+        dl.create_model("churn", "binary", [{"name": "age", "kind": "numeric"}], class_labels=["no", "yes"])
+        summary = dl.log_predictions("churn", frame, segment_columns=["region"])
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from engine.domain import FeatureSpec
+from engine.sdk import calls
+from engine.sdk.errors import DriftlineClientError
+from engine.sdk.options import ClientOptions
+from engine.sdk.payloads import DEFAULT_BATCH_SIZE, iter_batches
+from engine.sdk.results import BatchResult, IngestSummary, Model, ModelVersion
+from engine.sdk.retry import Attempts, RetryPolicy
+
+BatchCallback = Callable[[BatchResult], None]
+
+
+class Client:
+    """Sync driftline client over `httpx.Client`. Base URL: argument, else `DRIFTLINE_URL`, else
+    http://127.0.0.1:8000; API key: argument, else `DRIFTLINE_API_KEY`. See `engine.sdk` for the contract."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.options = ClientOptions.resolve(base_url, api_key, timeout, retry, batch_size)
+        self._rng = rng or random.Random()
+        self._http = httpx.Client(base_url=self.options.base_url, headers=self.options.headers,
+                                  timeout=self.options.timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _send(self, call: calls.Call) -> tuple[httpx.Response, int]:
+        state = Attempts(self.options.retry, self._rng, call.repeatable, call.what)
+        while True:
+            state.start()
+            try:
+                response = self._http.request(call.method, call.path, params=call.params, content=call.content,
+                                              headers=call.headers)
+            except httpx.TransportError as exc:
+                time.sleep(state.after_exception(exc))
+                continue
+            delay = state.after_response(response)
+            if delay is None:
+                return response, state.attempt
+            response.close()
+            time.sleep(delay)
+
+    # registry
+
+    def create_model(
+        self, name: str, task: str, features: Sequence[Mapping[str, Any] | FeatureSpec] = (), *,
+        class_labels: Sequence[str] | None = None, threshold: float = 0.5, dimensions: Sequence[str] = (),
+        description: str = "",
+    ) -> Model:
+        call = calls.create_model(name, task, features, class_labels, threshold, dimensions, description)
+        return calls.parse_model(*self._send(call))
+
+    def get_model(self, name: str) -> Model:
+        return calls.parse_model(*self._send(calls.get_model(name)))
+
+    def list_models(self) -> list[Model]:
+        return calls.parse_models(*self._send(calls.list_models()))
+
+    def create_version(self, model: str, version: str, *, stage: str = "development",
+                       description: str = "") -> ModelVersion:
+        return calls.parse_version(*self._send(calls.create_version(model, version, stage, description)))
+
+    def list_versions(self, model: str) -> list[ModelVersion]:
+        return calls.parse_versions(*self._send(calls.list_versions(model)))
+
+    def promote(self, model: str, version: str, stage: str = "production") -> ModelVersion:
+        return calls.parse_version(*self._send(calls.promote(model, version, stage)))
+
+    def archive(self, model: str, version: str) -> ModelVersion:
+        return calls.parse_version(*self._send(calls.archive(model, version)))
+
+    # ingest
+
+    def log_predictions(
+        self, model: str, rows_or_frame: object, version: str | None = None, partial: bool = False,
+        segment_columns: Sequence[str] = (), *, batch_size: int | None = None, on_batch: BatchCallback | None = None,
+    ) -> IngestSummary:
+        target = calls.predictions_target(model, version, partial, segment_columns)
+        return self._ingest(target, rows_or_frame, batch_size, on_batch)
+
+    def log_labels(
+        self, model: str, rows_or_frame: object, partial: bool = False, *, batch_size: int | None = None,
+        on_batch: BatchCallback | None = None,
+    ) -> IngestSummary:
+        return self._ingest(calls.labels_target(model, partial), rows_or_frame, batch_size, on_batch)
+
+    def log_metrics(
+        self, rows_or_frame: object, model: str | None = None, partial: bool = False, *,
+        batch_size: int | None = None, on_batch: BatchCallback | None = None,
+    ) -> IngestSummary:
+        return self._ingest(calls.metrics_target(model, partial), rows_or_frame, batch_size, on_batch)
+
+    def _ingest(self, target: calls.IngestTarget, data: object, batch_size: int | None,
+                on_batch: BatchCallback | None) -> IngestSummary:
+        done: list[BatchResult] = []
+        for batch in iter_batches(data, batch_size or self.options.batch_size):
+            key = str(uuid.uuid4())  # one key per batch, reused by its retries
+            try:
+                response, attempts = self._send(calls.ingest_call(target, batch, key))
+            except DriftlineClientError as exc:
+                exc.completed = IngestSummary(target.kind, tuple(done))
+                raise
+            result = calls.batch_result(response, attempts, batch, key, done, target.kind)
+            done.append(result)
+            if on_batch is not None:
+                on_batch(result)
+        return IngestSummary(target.kind, tuple(done))
