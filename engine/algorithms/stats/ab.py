@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
@@ -30,7 +32,9 @@ def two_proportion_z(
 ) -> TestResult:
     check_confidence(confidence)
     for name, s, n in (("a", successes_a, n_a), ("b", successes_b, n_b)):
-        if int(n) != n or int(s) != s or n <= 0 or not 0 <= s <= n:
+        if not all(math.isfinite(v) and float(v).is_integer() for v in (s, n)):
+            raise ValueError(f"version {name}: counts must be whole numbers, got {s}/{n}")
+        if n <= 0 or not 0 <= s <= n:
             raise ValueError(
                 f"version {name}: need integer counts 0 <= successes <= n and n > 0, got {s}/{n}"
             )
