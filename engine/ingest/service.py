@@ -155,6 +155,10 @@ class IngestService:
                 keep = pl.Series([True] * n)
                 keep[bad] = False
                 good = frame.filter(keep)
+            # Concurrent batches that share ids must take the unique index's row locks in one global order,
+            # or two of them can each wait for the other (deadlock). Byte order of the id, then time; the
+            # de-duplicating path inserts from its freshly filled stage table in this same order.
+            good = good.sort(["prediction_id", "time"])
             received_at = datetime.now(UTC)
             records = prediction_records(model, ver.id, good, received_at)
 
