@@ -1,0 +1,106 @@
+"""DDL of the window relations per TimescaleDB edition, run by the `0002_windows` migration.
+
+Both editions get the same relation names and columns. Each level's definition is a view
+`<family>_<level>_source` (sql/schema/0002_windows*.up.sql); the level itself is
+- Apache edition: a rollup hypertable `CREATE TABLE … AS SELECT * FROM <source> WITH NO DATA`, filled by
+  the engine's refresher (`engine.windows.refresher`);
+- full edition: a continuous aggregate created from that same view definition (`pg_get_viewdef`), `WITH NO
+  DATA`, real-time (`materialized_only = false`), with a refresh policy; late data older than a policy's
+  window is refreshed by the engine's refresher from the invalidation record.
+So the SQL of every window exists once, in `sql/`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from engine.store.sqlfiles import execute_script, schema_sql
+from engine.windows.spec import LEVEL_ORDER, LEVELS, METRICS, PREDICTIONS, Family, LevelName
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+CAGG_FAMILIES: tuple[Family, ...] = (PREDICTIONS, METRICS)
+
+# Full edition refresh policies: (start_offset, end_offset, schedule_interval) per level. The 1m policy
+# keeps the last hours current; the coarser ones follow. Anything older is refreshed on demand by the
+# engine refresher from window_invalidations (late data, backfills).
+POLICIES: dict[LevelName, tuple[str, str, str]] = {
+    "1m": ("3 hours", "1 minute", "1 minute"),
+    "1h": ("2 days", "1 hour", "10 minutes"),
+    "1d": ("7 days", "1 day", "1 hour"),
+}
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = re.split(r"^-- level: (\w+)\s*$", text, flags=re.MULTILINE)
+    return {name: body for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _unique_index(family: Family, level: LevelName) -> str:
+    rel = family.relation(level)
+    cols = ", ".join((*family.keys, "bucket"))
+    return f"CREATE UNIQUE INDEX {rel}_key ON {rel} ({cols}) NULLS NOT DISTINCT"
+
+
+def _materialize_table(bind: Connection, family: Family, level: LevelName) -> None:
+    rel, lv = family.relation(level), LEVELS[level]
+    execute_script(
+        bind,
+        f"CREATE TABLE {rel} AS SELECT * FROM {family.source(level)} WITH NO DATA;\n"
+        f"ALTER TABLE {rel} ALTER COLUMN bucket SET NOT NULL;\n"
+        f"SELECT create_hypertable('{rel}', 'bucket', chunk_time_interval => INTERVAL '{lv.chunk_interval}',"
+        f" create_default_indexes => false);\n"
+        f"{_unique_index(family, level)};",
+    )
+
+
+def _materialize_cagg(bind: Connection, family: Family, level: LevelName) -> None:
+    rel, src = family.relation(level), family.source(level)
+    definition = bind.exec_driver_sql(f"SELECT pg_get_viewdef('{src}'::regclass, true)").scalar()
+    assert isinstance(definition, str)
+    start, end, every = POLICIES[level]
+    execute_script(
+        bind,
+        f"CREATE MATERIALIZED VIEW {rel} WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS\n"
+        f"{definition.strip().rstrip(';')}\nWITH NO DATA;\n"
+        f"SELECT add_continuous_aggregate_policy('{rel}', start_offset => INTERVAL '{start}',"
+        f" end_offset => INTERVAL '{end}', schedule_interval => INTERVAL '{every}');",
+    )
+
+
+def _materialize_features(bind: Connection) -> None:
+    # feature_hist_* are created by 0002_windows.up.sql on both editions (engine-maintained).
+    del bind
+
+
+def upgrade(bind: Connection, license_: str) -> None:
+    execute_script(bind, schema_sql("0002_windows.up.sql"))
+    sections = _sections(schema_sql("0002_windows_levels.up.sql"))
+    materialize = _materialize_cagg if license_ == "timescale" else _materialize_table
+    for level in LEVEL_ORDER:
+        if level != "1m":
+            execute_script(bind, sections[level])
+        for family in CAGG_FAMILIES:
+            materialize(bind, family, level)
+    _materialize_features(bind)
+
+
+def downgrade(bind: Connection) -> None:
+    statements = []
+    for family in CAGG_FAMILIES:  # the merge views depend on the level below: drop them first
+        views = ", ".join(family.source(level) for level in reversed(LEVEL_ORDER))
+        statements.append(f"DROP VIEW IF EXISTS {views};")
+    for level in reversed(LEVEL_ORDER):
+        for family in CAGG_FAMILIES:
+            rel = family.relation(level)
+            kind = bind.exec_driver_sql(
+                f"SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass('{rel}')"
+            ).scalar()
+            if kind == "v":
+                statements.append(f"DROP MATERIALIZED VIEW {rel};")
+            elif kind is not None:
+                statements.append(f"DROP TABLE {rel};")
+    execute_script(bind, "\n".join(statements))
+    execute_script(bind, schema_sql("0002_windows.down.sql"))

@@ -1,0 +1,118 @@
+"""Feature histograms of raw rows against the active baseline bins of a model.
+
+One pass over the model's rows in a time range computes, per 1-minute bucket and per feature with an active
+baseline, the counts per bin, missing and out-of-range counts. The bin index of a value is
+`width_bucket(x, edges)` (numeric; numpy `searchsorted(edges, x, side='right')`) or its position in the
+baseline's categories (categorical), and the counts per index come from TimescaleDB's `histogram()` over
+that integer index (unit-wide bins, so exact): one C aggregate per feature in a single scan, instead of an
+`unnest` + `GROUP BY` per value (3–6× slower on this machine, see TIMESCALE.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+ACTIVE_BASELINES = """
+SELECT b.id, b.feature, b.kind, f.position, b.edges, b.categories, b.lower, b.upper
+FROM feature_baselines b
+JOIN model_features f ON f.model_id = b.model_id AND f.name = b.feature
+WHERE b.model_id = $1 AND b.active
+ORDER BY b.feature
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineBins:
+    baseline_id: int
+    feature: str
+    kind: str  # 'numeric' | 'categorical'
+    position: int
+    edges: tuple[float, ...] | None
+    categories: tuple[str, ...] | None
+    lower: float | None
+    upper: float | None
+
+    @property
+    def n_bins(self) -> int:
+        if self.kind == "numeric":
+            assert self.edges is not None
+            return len(self.edges) + 1
+        assert self.categories is not None
+        return len(self.categories)
+
+
+async def active_baselines(conn: asyncpg.Connection, model_id: int) -> list[BaselineBins]:
+    rows = await conn.fetch(ACTIVE_BASELINES, model_id)
+    return [
+        BaselineBins(
+            r["id"],
+            r["feature"],
+            r["kind"],
+            r["position"],
+            tuple(r["edges"]) if r["edges"] is not None else None,
+            tuple(r["categories"]) if r["categories"] is not None else None,
+            r["lower"],
+            r["upper"],
+        )
+        for r in rows
+    ]
+
+
+def feature_source_sql(baselines: list[BaselineBins]) -> tuple[str, list[Any]]:
+    """SELECT producing feature_hist_1m rows for model $1 over buckets [$2, $3), and the extra parameters
+    ($4 …) it needs. Columns: bucket, model_id, baseline_id, feature, n, missing, out_of_range, counts."""
+    if not baselines:
+        raise ValueError("no active baselines: nothing to bin")
+    params: list[Any] = []
+
+    def param(value: Any, cast: str) -> str:
+        params.append(value)
+        return f"${len(params) + 3}::{cast}"
+
+    aggs: list[str] = []
+    values: list[str] = []
+    for i, b in enumerate(baselines):
+        k = b.n_bins
+        if b.kind == "numeric":
+            x = f"p.num_features[{b.position}]"
+            present = f"{x} IS NOT NULL AND {x} <> 'NaN'"
+            aggs.append(f"count(*) FILTER (WHERE {x} IS NULL OR {x} = 'NaN') AS miss_{i}")
+            bounds = []
+            if b.lower is not None:
+                bounds.append(f"{x} < {param(b.lower, 'float8')}")
+            if b.upper is not None:
+                bounds.append(f"{x} > {param(b.upper, 'float8')}")
+            oor = f"count(*) FILTER (WHERE {present} AND ({' OR '.join(bounds)}))" if bounds else "0::bigint"
+            aggs.append(f"{oor} AS oor_{i}")
+            edges = param(list(b.edges or ()), "float8[]")
+            aggs.append(
+                f"histogram(width_bucket({x}, {edges}), 0, {k}, {k}) FILTER (WHERE {present}) AS h_{i}"
+            )
+            # width_bucket gives 0..k-1; histogram element 1 is below 0, so bin j sits at element j + 2.
+            counts = f"s.h_{i}[2:{k + 1}]"
+        else:
+            x = f"p.cat_features[{b.position}]"
+            cats = param(list(b.categories or ()), "text[]")
+            idx = f"array_position({cats}, {x})"
+            aggs.append(f"count(*) FILTER (WHERE {x} IS NULL) AS miss_{i}")
+            aggs.append(f"count(*) FILTER (WHERE {x} IS NOT NULL AND {idx} IS NULL) AS oor_{i}")
+            aggs.append(f"histogram({idx}, 1, {k + 1}, {k}) FILTER (WHERE {idx} IS NOT NULL) AS h_{i}")
+            counts = f"s.h_{i}[2:{k + 1}]"
+        name = param(b.feature, "text")
+        values.append(
+            f"({b.baseline_id}, {name}, s.miss_{i}, s.oor_{i}, "
+            f"coalesce({counts}::bigint[], array_fill(0::bigint, ARRAY[{k}])))"
+        )
+    sql = (
+        "SELECT s.bucket, $1::integer AS model_id, f.baseline_id, f.feature, s.n, f.missing, f.out_of_range,"
+        " f.counts\nFROM (SELECT time_bucket('1 minute', p.time) AS bucket, count(*) AS n,\n        "
+        + ",\n        ".join(aggs)
+        + "\n      FROM predictions p\n      WHERE p.model_id = $1 AND p.time >= $2 AND p.time < $3\n"
+        "      GROUP BY 1) s\nCROSS JOIN LATERAL (VALUES\n    "
+        + ",\n    ".join(values)
+        + "\n) AS f(baseline_id, feature, missing, out_of_range, counts)"
+    )
+    return sql, params

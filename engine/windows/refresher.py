@@ -1,0 +1,278 @@
+"""Keeps the window relations current from the record of touched ranges (`window_invalidations`).
+
+Every write to `predictions` / `metrics` records the minutes it touched, in the writer's transaction
+(statement-level triggers, so psql backfills count too). `refresh(pool)` consumes those records:
+
+- Rollup tables (Apache edition; feature histograms on both editions): per (kind, model), in one
+  transaction holding a transaction-level advisory lock on that (kind, model): recompute (DELETE + INSERT
+  from the source view, never add) the touched 1m buckets, then the 1h and 1d buckets containing them,
+  delete the consumed records, advance the watermark. Idempotent; a refresher that finds a (kind, model)
+  locked skips it (another one is on it), so any number may run at once; a crash rolls everything back
+  and the records stay pending.
+- Continuous aggregates (full edition): per kind, under a session advisory lock,
+  `refresh_continuous_aggregate` over exactly the touched ranges at 1m, then 1h, then 1d (it cannot run
+  in a transaction block), then the records are deleted. This is what brings in late data older than the
+  refresh policies' windows.
+
+Entry point for the worker and `driftline rollups refresh`: `engine.windows.refresher.refresh(pool)`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from engine.windows.features import active_baselines, feature_source_sql
+from engine.windows.ranges import Range, align, merge_ranges, take_budget
+from engine.windows.spec import FAMILIES, FEATURES, LEVEL_ORDER, LEVELS, Family, LevelName
+
+DEFAULT_BUDGET = timedelta(hours=6)  # of 1m buckets per transaction (bounded lock time and memory)
+# Advisory lock key (namespace, model): one lock per (kind, model); model 0 = the whole kind.
+_LOCK_KEY = "hashtext('driftline.windows.' || $1::text)"
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReport:
+    """What one `refresh` call did. `minutes` counts 1-minute buckets recomputed (summed over kinds),
+    `skipped_locked` the (kind, model) groups another refresher held."""
+
+    edition: str
+    groups: int = 0
+    records: int = 0
+    minutes: int = 0
+    rows_written: dict[str, int] = field(default_factory=dict)
+    skipped_locked: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "edition": self.edition,
+            "groups": self.groups,
+            "records": self.records,
+            "minutes": self.minutes,
+            "rows_written": dict(self.rows_written),
+            "skipped_locked": self.skipped_locked,
+            "seconds": round(self.seconds, 6),
+        }
+
+
+@dataclass(slots=True)
+class _Tally:
+    groups: int = 0
+    records: int = 0
+    minutes: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+
+    def wrote(self, relation: str, status: str) -> None:
+        n = int(status.rsplit(" ", 1)[-1]) if status.startswith("INSERT") else 0
+        self.rows[relation] = self.rows.get(relation, 0) + n
+
+
+async def is_continuous_aggregate(conn: asyncpg.Connection, relation: str) -> bool:
+    kind = await conn.fetchval("SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)", relation)
+    return kind == "v"
+
+
+def _model_pred(model_id: int | None) -> str:
+    return "model_id IS NULL" if model_id is None else "model_id = $1"
+
+
+def _model_args(model_id: int | None) -> list[Any]:
+    return [] if model_id is None else [model_id]
+
+
+async def _recompute_table_level(
+    conn: asyncpg.Connection,
+    family: Family,
+    level: LevelName,
+    model_id: int | None,
+    ranges: list[Range],
+    tally: _Tally,
+    source_sql: tuple[str, list[Any]] | None = None,
+    insert: bool = True,
+) -> None:
+    rel = family.relation(level)
+    pred = _model_pred(model_id)
+    off = 0 if model_id is None else 1
+    for lo, hi in ranges:
+        await conn.execute(
+            f"DELETE FROM {rel} WHERE {pred} AND bucket >= ${off + 1} AND bucket < ${off + 2}",
+            *_model_args(model_id),
+            lo,
+            hi,
+        )
+        if not insert:
+            continue
+        if source_sql is not None:  # feature 1m rows come from per-model SQL
+            sql, extra = source_sql
+            status = await conn.execute(f"INSERT INTO {rel} {sql}", model_id, lo, hi, *extra)
+        else:
+            status = await conn.execute(
+                f"INSERT INTO {rel} SELECT * FROM {family.source(level)}"
+                f" WHERE {pred} AND bucket >= ${off + 1} AND bucket < ${off + 2}",
+                *_model_args(model_id),
+                lo,
+                hi,
+            )
+        tally.wrote(rel, status)
+
+
+async def _recompute_tables(
+    conn: asyncpg.Connection, family: Family, model_id: int | None, minutes: list[Range], tally: _Tally
+) -> None:
+    source_sql = None
+    insert = True
+    if family is FEATURES:
+        assert model_id is not None
+        baselines = await active_baselines(conn, model_id)
+        if baselines:
+            source_sql = feature_source_sql(baselines)
+        else:  # no active baseline any more: the model's feature windows are emptied for these minutes
+            insert = False
+    for level in LEVEL_ORDER:
+        ranges = align(minutes, LEVELS[level])
+        await _recompute_table_level(
+            conn,
+            family,
+            level,
+            model_id,
+            ranges,
+            tally,
+            source_sql if level == "1m" else None,
+            insert=insert or level != "1m",
+        )
+
+
+async def _advance_watermark(
+    conn: asyncpg.Connection, kind: str, model_id: int | None, ranges: list[Range]
+) -> None:
+    await conn.execute(
+        """INSERT INTO window_watermarks (kind, model_key, materialized_through, refreshed_at)
+           VALUES ($1, $2, $3, now())
+           ON CONFLICT (kind, model_key) DO UPDATE
+           SET materialized_through = greatest(window_watermarks.materialized_through, EXCLUDED.materialized_through),
+               refreshed_at = now()""",
+        kind,
+        model_id or 0,
+        max(hi for _, hi in ranges),
+    )
+
+
+async def _refresh_table_group(
+    conn: asyncpg.Connection,
+    family: Family,
+    model_id: int | None,
+    cutoff: datetime,
+    budget: timedelta,
+    tally: _Tally,
+) -> None:
+    model_sel = "model_id IS NULL" if model_id is None else "model_id = $3"
+    while True:
+        async with conn.transaction():
+            got = await conn.fetchval(
+                f"SELECT pg_try_advisory_xact_lock({_LOCK_KEY}, $2)", family.kind, model_id or 0
+            )
+            if not got:
+                tally.skipped += 1
+                return
+            args: list[Any] = [family.kind, cutoff, *_model_args(model_id)]
+            rows = await conn.fetch(
+                f"SELECT id, lo, hi, created_at FROM window_invalidations"
+                f" WHERE kind = $1 AND created_at <= $2 AND {model_sel} ORDER BY lo",
+                *args,
+            )
+            if not rows:
+                return
+            ranges = merge_ranges((r["lo"], r["hi"]) for r in rows)
+            taken, rest = take_budget(ranges, budget)
+            await _recompute_tables(conn, family, model_id, taken, tally)
+            await conn.execute(
+                "DELETE FROM window_invalidations WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            )
+            if rest:  # put back what did not fit, keeping the original age so this refresh comes back to it
+                oldest = min(r["created_at"] for r in rows)
+                await conn.executemany(
+                    "INSERT INTO window_invalidations (kind, model_id, lo, hi, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    [(family.kind, model_id, lo, hi, oldest) for lo, hi in rest],
+                )
+            await _advance_watermark(conn, family.kind, model_id, taken)
+            tally.records += len(rows)
+            tally.minutes += int(sum((hi - lo).total_seconds() for lo, hi in taken) // 60)
+            if not rest:
+                tally.groups += 1
+                return
+
+
+async def _refresh_cagg_kind(
+    conn: asyncpg.Connection, family: Family, cutoff: datetime, tally: _Tally
+) -> None:
+    got = await conn.fetchval(f"SELECT pg_try_advisory_lock({_LOCK_KEY}, 0)", family.kind)
+    if not got:
+        tally.skipped += 1
+        return
+    try:
+        rows = await conn.fetch(
+            "SELECT id, model_id, lo, hi FROM window_invalidations WHERE kind = $1 AND created_at <= $2",
+            family.kind,
+            cutoff,
+        )
+        if not rows:
+            return
+        minutes = merge_ranges((r["lo"], r["hi"]) for r in rows)
+        for level in LEVEL_ORDER:
+            for lo, hi in align(minutes, LEVELS[level]):
+                await conn.execute(
+                    "CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz)",
+                    family.relation(level),
+                    lo,
+                    hi,
+                )
+        await conn.execute(
+            "DELETE FROM window_invalidations WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+        )
+        for model_id in {r["model_id"] for r in rows}:
+            await _advance_watermark(conn, family.kind, model_id, minutes)
+        tally.groups += len({r["model_id"] for r in rows})
+        tally.records += len(rows)
+        tally.minutes += int(sum((hi - lo).total_seconds() for lo, hi in minutes) // 60)
+    finally:
+        await conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY}, 0)", family.kind)
+
+
+async def refresh(pool: asyncpg.Pool, *, budget: timedelta = DEFAULT_BUDGET) -> RefreshReport:
+    """Bring every window relation up to date with the writes recorded so far; returns what it did.
+
+    Safe to call from several processes at once and idempotent. Records written while it runs are left for
+    the next call (so a busy ingest cannot keep it running forever)."""
+    started = time.perf_counter()
+    tally = _Tally()
+    async with pool.acquire() as conn:
+        license_ = await conn.fetchval("SELECT current_setting('timescaledb.license', true)") or "apache"
+        cutoff = await conn.fetchval("SELECT clock_timestamp()")
+        groups = await conn.fetch(
+            "SELECT DISTINCT kind, model_id FROM window_invalidations WHERE created_at <= $1 ORDER BY 1, 2",
+            cutoff,
+        )
+        cagg_done: set[str] = set()
+        for g in groups:
+            family = FAMILIES[g["kind"]]
+            if family is not FEATURES and await is_continuous_aggregate(conn, family.relation("1m")):
+                if family.kind not in cagg_done:
+                    cagg_done.add(family.kind)
+                    await _refresh_cagg_kind(conn, family, cutoff, tally)
+                continue
+            await _refresh_table_group(conn, family, g["model_id"], cutoff, budget, tally)
+    return RefreshReport(
+        edition=license_,
+        groups=tally.groups,
+        records=tally.records,
+        minutes=tally.minutes,
+        rows_written=tally.rows,
+        skipped_locked=tally.skipped,
+        seconds=time.perf_counter() - started,
+    )

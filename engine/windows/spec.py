@@ -1,0 +1,145 @@
+"""What the window relations hold: families, levels, key columns and how each state column merges.
+
+The SQL in `sql/schema/0002_windows*.sql` defines the relations; this module is the engine's description of
+them, used to compose merge queries (reads that combine levels, re-bucketing, grouping). A test checks the
+two agree column by column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+Merge = Literal["count", "sum", "min", "max", "counts"]
+LevelName = Literal["1m", "1h", "1d"]
+
+EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # time_bucket's default origin (a Monday); days align to UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    name: LevelName
+    width: timedelta
+    sql_interval: str
+    chunk_interval: str
+
+    def floor(self, t: datetime) -> datetime:
+        steps = (t - EPOCH) // self.width
+        return EPOCH + steps * self.width
+
+    def ceil(self, t: datetime) -> datetime:
+        f = self.floor(t)
+        return f if f == t else f + self.width
+
+
+LEVELS: dict[LevelName, Level] = {
+    "1m": Level("1m", timedelta(minutes=1), "1 minute", "7 days"),
+    "1h": Level("1h", timedelta(hours=1), "1 hour", "90 days"),
+    "1d": Level("1d", timedelta(days=1), "1 day", "1 year"),
+}
+LEVEL_ORDER: tuple[LevelName, ...] = ("1m", "1h", "1d")
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One family of window relations `<name>_1m`, `<name>_1h`, `<name>_1d` (and `<name>_<level>_source`
+    views computing a level from the one below, or 1m from raw rows)."""
+
+    name: str
+    kind: str  # the window_invalidations.kind that marks this family stale
+    keys: tuple[str, ...]
+    state: tuple[tuple[str, Merge], ...]
+
+    def relation(self, level: LevelName) -> str:
+        return f"{self.name}_{level}"
+
+    def source(self, level: LevelName) -> str:
+        return f"{self.name}_{level}_source"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return ("bucket", *self.keys, *(c for c, _ in self.state))
+
+    def merge_exprs(self, prefix: str = "") -> list[str]:
+        out = []
+        for col, how in self.state:
+            ref = f"{prefix}{col}"
+            if how == "count":
+                out.append(f"sum({ref})::bigint AS {col}")
+            elif how == "sum":
+                out.append(f"sum({ref}) AS {col}")
+            elif how == "counts":
+                out.append(f"dl_sum_counts({ref}) AS {col}")
+            else:
+                out.append(f"{how}({ref}) AS {col}")
+        return out
+
+
+PREDICTIONS = Family(
+    "predictions",
+    "predictions",
+    ("model_id", "version_id", "segment"),
+    (
+        ("n", "count"),
+        ("n_labeled", "count"),
+        ("label_delay_n", "count"),
+        ("label_delay_sum", "sum"),
+        ("label_delay_max", "max"),
+        ("class_counts", "counts"),
+        ("confusion", "counts"),
+        ("score_hist_pos", "counts"),
+        ("score_hist_neg", "counts"),
+        ("score_n", "count"),
+        ("score_sum", "sum"),
+        ("loss_n", "count"),
+        ("log_loss_sum", "sum"),
+        ("brier_sum", "sum"),
+        ("reg_n", "count"),
+        ("err_sum", "sum"),
+        ("abs_err_sum", "sum"),
+        ("sq_err_sum", "sum"),
+        ("ape_sum", "sum"),
+        ("ape_n", "count"),
+        ("sape_sum", "sum"),
+        ("y_sum", "sum"),
+        ("y2_sum", "sum"),
+        ("pred_value_n", "count"),
+        ("pred_value_sum", "sum"),
+        ("pred_value_sumsq", "sum"),
+        ("latency_n", "count"),
+        ("latency_sum", "sum"),
+        ("latency_min", "min"),
+        ("latency_max", "max"),
+        ("latency_hist", "counts"),
+    ),
+)
+
+METRICS = Family(
+    "metrics",
+    "metrics",
+    ("model_id", "name", "tags"),
+    (
+        ("n", "count"),
+        ("value_sum", "sum"),
+        ("value_sumsq", "sum"),
+        ("value_min", "min"),
+        ("value_max", "max"),
+    ),
+)
+
+FEATURES = Family(
+    "feature_hist",
+    "features",
+    ("model_id", "baseline_id", "feature"),
+    (("n", "count"), ("missing", "count"), ("out_of_range", "count"), ("counts", "counts")),
+)
+
+FAMILIES: dict[str, Family] = {f.kind: f for f in (PREDICTIONS, METRICS, FEATURES)}
+
+# Fixed bins of the prediction windows (must match predictions_1m_source).
+SCORE_BINS = 100
+LATENCY_LOG10_LO = -2.0  # 10 µs
+LATENCY_LOG10_HI = 5.0  # 100 s
+LATENCY_BINS = 140  # 20 per decade: adjacent edges differ by a factor 10^(1/20) ≈ 1.122
+MAX_DIMENSIONS = 4

@@ -1,0 +1,17 @@
+-- Undo 0002_windows.up.sql (the per-level relations are dropped first by engine.windows.ddl.downgrade).
+DROP VIEW IF EXISTS predictions_1m_source, metrics_1m_source, feature_hist_1h_source, feature_hist_1d_source;
+DROP TABLE IF EXISTS feature_hist_1d;
+DROP TABLE IF EXISTS feature_hist_1h;
+DROP TABLE IF EXISTS feature_hist_1m;
+DROP TRIGGER IF EXISTS predictions_windows_insert ON predictions;
+DROP TRIGGER IF EXISTS predictions_windows_update ON predictions;
+DROP TRIGGER IF EXISTS predictions_windows_delete ON predictions;
+DROP TRIGGER IF EXISTS metrics_windows_insert ON metrics;
+DROP TRIGGER IF EXISTS metrics_windows_update ON metrics;
+DROP TRIGGER IF EXISTS metrics_windows_delete ON metrics;
+DROP TABLE IF EXISTS feature_baselines, window_invalidations, window_watermarks;
+DROP FUNCTION IF EXISTS dl_invalidate_predictions(), dl_invalidate_metrics(), dl_invalidate_baseline();
+DROP FUNCTION IF EXISTS dl_segment_key(jsonb, text[]), dl_brier_multiclass(double precision[], integer),
+    dl_strictly_increasing(double precision[]);
+DROP AGGREGATE IF EXISTS dl_sum_counts(bigint[]);
+DROP FUNCTION IF EXISTS dl_add_counts(bigint[], bigint[]);

@@ -1,0 +1,56 @@
+"""Comparison helpers for window relations."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from engine.windows.spec import Family, LevelName
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is None and b is None
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def assert_same_rows(actual: Sequence[asyncpg.Record], expected: Sequence[asyncpg.Record], what: str) -> None:
+    assert len(actual) == len(expected), f"{what}: {len(actual)} rows, expected {len(expected)}"
+    for a, e in zip(actual, expected, strict=True):
+        for key in e:
+            assert _close(a[key], e[key]), f"{what}: column {key}: {a[key]!r} != {e[key]!r} in row {dict(e)}"
+
+
+def order_by(family: Family) -> str:
+    return ", ".join((*family.keys, "bucket"))
+
+
+async def relation_rows(
+    conn: asyncpg.Connection, family: Family, level: LevelName, where: str = "true"
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT * FROM {family.relation(level)} WHERE {where} ORDER BY {order_by(family)}"
+    )
+
+
+async def source_rows(conn: asyncpg.Connection, family: Family, where: str = "true") -> list[asyncpg.Record]:
+    return await conn.fetch(f"SELECT * FROM {family.source('1m')} WHERE {where} ORDER BY {order_by(family)}")
+
+
+async def merged_rows(
+    conn: asyncpg.Connection, family: Family, below: LevelName, width: str
+) -> list[asyncpg.Record]:
+    """The level above `below`, merged here from `below` with the family's merge rules."""
+    keys = ", ".join(family.keys)
+    merges = ", ".join(family.merge_exprs())
+    return await conn.fetch(
+        f"SELECT time_bucket('{width}', bucket) AS bucket, {keys}, {merges} FROM {family.relation(below)}"
+        f" GROUP BY 1, {keys} ORDER BY {order_by(family)}"
+    )
