@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from river import drift
 from river.drift import binary
 
@@ -192,3 +194,26 @@ def test_bad_parameters_and_unknown_names() -> None:
         make_detector("cusum", ADWINParams())
     with pytest.raises(UnknownMethodError, match="adwin, cusum, ddm, eddm, kswin, page_hinkley"):
         CHANGE_DETECTORS.get("nope")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(st.floats(-1e3, 1e3, allow_nan=False), max_size=250),
+    name=st.sampled_from(["adwin", "cusum", "kswin", "page_hinkley"]),
+)
+def test_run_equals_update_loop_and_indices_are_valid(values: list[float], name: str) -> None:
+    result = make_detector(name).run(values)
+    detector = make_detector(name)
+    stepwise = [i for i, x in enumerate(values) if detector.update(x)]
+    assert list(result.detections) == stepwise
+    assert all(0 <= i < len(values) for i in result.detections)
+    assert list(result.detections) == sorted(set(result.detections))
+    assert result.n == len(values)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bits=st.lists(st.integers(0, 1), max_size=400), name=st.sampled_from(["ddm", "eddm"]))
+def test_binary_detectors_on_any_error_sequence(bits: list[int], name: str) -> None:
+    result = make_detector(name).run([float(b) for b in bits])
+    assert result.n_detections + len(result.warnings) <= len(bits)
+    assert set(result.detections).isdisjoint(result.warnings)
