@@ -8,7 +8,6 @@ from engine.algorithms.performance._common import MetricValue
 from engine.algorithms.performance.aggregates import (
     ConfusionCounts,
     LogLossBrierSums,
-    RegressionSums,
     ScoreHistogram,
 )
 from engine.algorithms.performance.registry import (
@@ -20,6 +19,7 @@ from engine.algorithms.performance.registry import (
     evaluate_classification_aggregates,
 )
 from engine.algorithms.performance.regression import evaluate_regression, evaluate_regression_sums
+from engine.algorithms.performance.regression_sums import RegressionSums
 
 __all__ = [
     "CLASSIFICATION_METRICS",

@@ -23,9 +23,9 @@ from engine.algorithms.performance._common import Label, MetricValue
 from engine.algorithms.performance.aggregates import (
     ConfusionCounts,
     LogLossBrierSums,
-    RegressionSums,
     ScoreHistogram,
 )
+from engine.algorithms.performance.regression_sums import RegressionSums
 from engine.algorithms.registry import Registry
 
 

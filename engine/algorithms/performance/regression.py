@@ -23,8 +23,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from engine.algorithms.performance._common import MetricValue, as_1d, check_same_length
-from engine.algorithms.performance.aggregates import RegressionSums
 from engine.algorithms.performance.registry import REGRESSION_METRICS, RegressionMetric
+from engine.algorithms.performance.regression_sums import RegressionSums
 
 NAN = float("nan")
 _CONSTANT_Y_RTOL = 1e-12
