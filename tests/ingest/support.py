@@ -92,7 +92,7 @@ def binary_rows(rng: np.random.Generator, n: int, prefix: str = "b", start: int 
 
 
 def good_binary_row(k: int, t: datetime = T0) -> dict[str, Any]:
-    return {"prediction_id": f"g-{k}", "time": iso(t + timedelta(minutes=k)), "score": 0.1 + 0.01 * k,
+    return {"prediction_id": f"g-{k}", "time": iso(t + timedelta(minutes=k)), "score": 0.05 + 0.009 * ((k * 37) % 100),
             "features": {"age": 30.0 + k, "plan": "pro", "income": 1000.0, "tenure": 3, "channel": "web"},
             "segments": {"region": "eu"}, "latency_ms": 5.0}
 

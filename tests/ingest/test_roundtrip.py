@@ -137,7 +137,7 @@ async def test_regression_round_trip_with_labels_in_the_batch(
         row: dict[str, object] = {
             "prediction_id": i,  # integer ids are accepted and stored as text
             "time": (T0 + timedelta(hours=i)).isoformat().replace("+00:00", "Z"),
-            "prediction": float(y[i]) if i % 5 else int(round(y[i])),
+            "prediction": float(y[i]) if i % 5 else int(np.rint(y[i])),
             "features": {"rooms": int(rng.integers(1, 6)), "area": float(rng.uniform(20, 200)), "city": "paris"},
             "latency_ms": 0.0,
         }
