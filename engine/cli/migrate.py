@@ -7,13 +7,14 @@ loop, so Alembic is called from synchronous code here, never from inside a runni
 from __future__ import annotations
 
 import argparse
-
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
 
 from engine.cli.context import CliContext, UsageError
 from engine.cli.repo import require
 from engine.config import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ACTIONS = ("upgrade", "downgrade", "current", "history")
 
@@ -28,6 +29,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def alembic_config(settings: Settings, root_override: str | None) -> Config:
+    from alembic.config import Config
+
     ini = require("alembic.ini", root_override)
     cfg = Config(str(ini))
     cfg.set_main_option("script_location", str(ini.parent / "migrations"))
@@ -37,6 +40,8 @@ def alembic_config(settings: Settings, root_override: str | None) -> Config:
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from alembic import command  # imported here: it costs ~0.5 s that other commands should not pay
+
     cfg = alembic_config(ctx.settings, ctx.root_override)
     if args.action == "upgrade":
         command.upgrade(cfg, args.revision or "head")
@@ -54,5 +59,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _report(cfg: Config) -> None:
+    from alembic import command
+
     cfg.print_stdout("database revision now:")
     command.current(cfg, verbose=False)

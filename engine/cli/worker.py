@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import inspect
+import json
 import signal
 import sys
 import time
@@ -41,11 +43,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def load_refresher() -> Refresher:
-    try:
-        from engine.windows.refresh import refresh
-    except ImportError as exc:
-        raise RollupsUnavailableError("rollups not available in this build") from exc
-    return cast(Refresher, refresh)
+    """`refresh(pool)` from the windows package (`engine.windows.refresher`; `engine.windows.refresh` is
+    accepted too), or RollupsUnavailableError."""
+    for name in ("engine.windows.refresher", "engine.windows.refresh"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        refresh = getattr(module, "refresh", None)
+        if callable(refresh):
+            return cast(Refresher, refresh)
+    raise RollupsUnavailableError("rollups not available in this build")
 
 
 def _summary(result: Any) -> Any:
@@ -78,8 +86,10 @@ async def worker_loop(refresher: Refresher, pool: asyncpg.Pool, interval: float,
     while not stop.is_set():
         started = time.monotonic()
         try:
-            await _call(refresher, pool)
+            summary = _summary(await _call(refresher, pool))
             runs += 1
+            if isinstance(summary, dict) and summary.get("groups"):
+                sys.stderr.write(f"driftline worker: refreshed {json.dumps(summary)}\n")
         except (DriftlineError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             sys.stderr.write(f"driftline worker: refresh failed: {exc}\n")
         remaining = max(0.0, interval - (time.monotonic() - started))
