@@ -61,17 +61,23 @@ async def active_baselines(conn: asyncpg.Connection, model_id: int) -> list[Base
     ]
 
 
-def feature_source_sql(baselines: list[BaselineBins]) -> tuple[str, list[Any]]:
-    """SELECT producing feature_hist_1m rows for model $1 over buckets [$2, $3), and the extra parameters
-    ($4 …) it needs. Columns: bucket, model_id, baseline_id, feature, n, missing, out_of_range, counts."""
+class Params:
+    """Positional bind parameters collected while composing SQL: `p(value, "float8[]")` → `$n::float8[]`."""
+
+    def __init__(self, first: list[Any] | None = None) -> None:
+        self.values: list[Any] = list(first or [])
+
+    def __call__(self, value: Any, cast: str | None = None) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" + (f"::{cast}" if cast else "")
+
+
+def feature_source_sql(baselines: list[BaselineBins], p: Params, model: str, lo: str, hi: str) -> str:
+    """SELECT producing feature_hist_1m rows (bucket, model_id, baseline_id, feature, n, missing,
+    out_of_range, counts) for the model bound at `model`, over raw rows with `lo <= time < hi` (all three
+    are placeholders from `p`)."""
     if not baselines:
         raise ValueError("no active baselines: nothing to bin")
-    params: list[Any] = []
-
-    def param(value: Any, cast: str) -> str:
-        params.append(value)
-        return f"${len(params) + 3}::{cast}"
-
     aggs: list[str] = []
     values: list[str] = []
     for i, b in enumerate(baselines):
@@ -82,37 +88,33 @@ def feature_source_sql(baselines: list[BaselineBins]) -> tuple[str, list[Any]]:
             aggs.append(f"count(*) FILTER (WHERE {x} IS NULL OR {x} = 'NaN') AS miss_{i}")
             bounds = []
             if b.lower is not None:
-                bounds.append(f"{x} < {param(b.lower, 'float8')}")
+                bounds.append(f"{x} < {p(b.lower, 'float8')}")
             if b.upper is not None:
-                bounds.append(f"{x} > {param(b.upper, 'float8')}")
+                bounds.append(f"{x} > {p(b.upper, 'float8')}")
             oor = f"count(*) FILTER (WHERE {present} AND ({' OR '.join(bounds)}))" if bounds else "0::bigint"
             aggs.append(f"{oor} AS oor_{i}")
-            edges = param(list(b.edges or ()), "float8[]")
+            edges = p(list(b.edges or ()), "float8[]")
             aggs.append(
                 f"histogram(width_bucket({x}, {edges}), 0, {k}, {k}) FILTER (WHERE {present}) AS h_{i}"
             )
-            # width_bucket gives 0..k-1; histogram element 1 is below 0, so bin j sits at element j + 2.
-            counts = f"s.h_{i}[2:{k + 1}]"
         else:
             x = f"p.cat_features[{b.position}]"
-            cats = param(list(b.categories or ()), "text[]")
-            idx = f"array_position({cats}, {x})"
+            idx = f"array_position({p(list(b.categories or ()), 'text[]')}, {x})"
             aggs.append(f"count(*) FILTER (WHERE {x} IS NULL) AS miss_{i}")
             aggs.append(f"count(*) FILTER (WHERE {x} IS NOT NULL AND {idx} IS NULL) AS oor_{i}")
             aggs.append(f"histogram({idx}, 1, {k + 1}, {k}) FILTER (WHERE {idx} IS NOT NULL) AS h_{i}")
-            counts = f"s.h_{i}[2:{k + 1}]"
-        name = param(b.feature, "text")
+        # histogram() element 1 counts values below its range, so bin j (0-based) is element j + 2.
+        counts = f"s.h_{i}[2:{k + 1}]"
         values.append(
-            f"({b.baseline_id}, {name}, s.miss_{i}, s.oor_{i}, "
+            f"({b.baseline_id}, {p(b.feature, 'text')}, s.miss_{i}, s.oor_{i}, "
             f"coalesce({counts}::bigint[], array_fill(0::bigint, ARRAY[{k}])))"
         )
-    sql = (
-        "SELECT s.bucket, $1::integer AS model_id, f.baseline_id, f.feature, s.n, f.missing, f.out_of_range,"
-        " f.counts\nFROM (SELECT time_bucket('1 minute', p.time) AS bucket, count(*) AS n,\n        "
+    return (
+        f"SELECT s.bucket, {model}::integer AS model_id, f.baseline_id, f.feature, s.n, f.missing,"
+        " f.out_of_range, f.counts\nFROM (SELECT time_bucket('1 minute', p.time) AS bucket, count(*) AS n,\n        "
         + ",\n        ".join(aggs)
-        + "\n      FROM predictions p\n      WHERE p.model_id = $1 AND p.time >= $2 AND p.time < $3\n"
+        + f"\n      FROM predictions p\n      WHERE p.model_id = {model} AND p.time >= {lo} AND p.time < {hi}\n"
         "      GROUP BY 1) s\nCROSS JOIN LATERAL (VALUES\n    "
         + ",\n    ".join(values)
         + "\n) AS f(baseline_id, feature, missing, out_of_range, counts)"
     )
-    return sql, params

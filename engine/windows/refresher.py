@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from engine.windows.features import active_baselines, feature_source_sql
+from engine.windows.features import Params, active_baselines, feature_source_sql
 from engine.windows.ranges import Range, align, merge_ranges, take_budget
 from engine.windows.spec import FAMILIES, FEATURES, LEVEL_ORDER, LEVELS, Family, LevelName
 
@@ -108,7 +108,7 @@ async def _recompute_table_level(
         )
         if not insert:
             continue
-        if source_sql is not None:  # feature 1m rows come from per-model SQL
+        if source_sql is not None:  # feature 1m rows come from per-model SQL ($1 model, $2 lo, $3 hi)
             sql, extra = source_sql
             status = await conn.execute(f"INSERT INTO {rel} {sql}", model_id, lo, hi, *extra)
         else:
@@ -131,7 +131,8 @@ async def _recompute_tables(
         assert model_id is not None
         baselines = await active_baselines(conn, model_id)
         if baselines:
-            source_sql = feature_source_sql(baselines)
+            p = Params([model_id, None, None])
+            source_sql = (feature_source_sql(baselines, p, "$1", "$2", "$3"), p.values[3:])
         else:  # no active baseline any more: the model's feature windows are emptied for these minutes
             insert = False
     for level in LEVEL_ORDER:

@@ -1,0 +1,188 @@
+"""Derived metrics from one merged window-state row (pure: no I/O).
+
+Counts and sums become metrics through `engine.algorithms.performance` (confusion counts, score
+histogram, log-loss/Brier sums, regression sums); latency quantiles through `percentiles`. Exact metrics
+have error_bound 0; ROC AUC (score histogram, 100 bins) and latency quantiles (log histogram) report a
+guaranteed bound. A metric with no data in the bucket (e.g. accuracy before any label) is None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.algorithms.performance import (
+    ClassificationAggregates,
+    ConfusionCounts,
+    LogLossBrierSums,
+    RegressionSums,
+    ScoreHistogram,
+    evaluate_classification_aggregates,
+    evaluate_regression_sums,
+)
+from engine.windows.percentiles import log_histogram_quantiles
+from engine.windows.spec import LATENCY_LOG10_HI, LATENCY_LOG10_LO, SCORE_BINS
+
+SCORE_EDGES = ScoreHistogram.uniform_edges(SCORE_BINS)
+RATES = ("precision", "recall", "f1")
+CLASSIFICATION = (
+    "accuracy",
+    "balanced_accuracy",
+    *(f"{r}_{avg}" for r in RATES for avg in ("macro", "micro", "weighted")),
+)
+BINARY = ("precision", "recall", "f1", "roc_auc")
+LOSSES = ("log_loss", "brier")
+REGRESSION = ("mse", "rmse", "mae", "r2", "mape", "smape", "bias")
+GENERAL = (
+    "count",
+    "throughput_per_s",
+    "label_coverage",
+    "label_delay_mean_s",
+    "label_delay_max_s",
+    "score_mean",
+    "prediction_mean",
+    "latency_mean_ms",
+    "latency_max_ms",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+)
+PER_CLASS = tuple(f"{r}_per_class" for r in RATES)
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    """Every metric the windows derive for a model of this task."""
+    if task == "regression":
+        return GENERAL + REGRESSION
+    base = GENERAL + CLASSIFICATION + PER_CLASS + ("log_loss", "brier")
+    return base + BINARY if task == "binary" else base
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: int
+    name: str
+    task: str
+    class_labels: tuple[str, ...] | None
+    threshold: float
+    dimensions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    values: dict[str, float | None]
+    error_bounds: dict[str, float] = field(default_factory=dict)
+    per_class: dict[str, dict[str, float | None]] = field(default_factory=dict)
+
+
+def _f(x: Any) -> float | None:
+    if x is None:
+        return None
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def _z(x: Any) -> float:
+    return 0.0 if x is None else float(x)
+
+
+def confusion(model: ModelInfo, cells: Sequence[int] | None) -> ConfusionCounts | None:
+    assert model.class_labels is not None
+    k = len(model.class_labels)
+    if cells is None:
+        return None
+    arr = np.asarray(cells[1 : k * k + 1], dtype=np.int64).reshape(k, k)
+    return ConfusionCounts.from_array(model.class_labels, arr) if arr.sum() > 0 else None
+
+
+def score_histogram(pos: Sequence[int] | None, neg: Sequence[int] | None) -> ScoreHistogram | None:
+    def fold(h: Sequence[int] | None) -> list[int]:
+        if h is None:
+            return [0] * SCORE_BINS
+        body = list(h[1 : SCORE_BINS + 1])
+        body[0] += h[0]
+        body[-1] += h[SCORE_BINS + 1]  # a score of exactly 1.0 is in histogram()'s overflow element
+        return body
+
+    p, n = fold(pos), fold(neg)
+    return ScoreHistogram(SCORE_EDGES, tuple(p), tuple(n)) if sum(p) + sum(n) > 0 else None
+
+
+def derive(model: ModelInfo, s: Mapping[str, Any], bucket_seconds: float, wanted: set[str]) -> Derived:
+    values: dict[str, float | None] = {}
+    bounds: dict[str, float] = {}
+    per_class: dict[str, dict[str, float | None]] = {}
+    n = int(s["n"] or 0)
+    values["count"] = float(n)
+    values["throughput_per_s"] = n / bucket_seconds
+    values["label_coverage"] = s["n_labeled"] / n if n else None
+    dn = s["label_delay_n"] or 0
+    values["label_delay_mean_s"] = _z(s["label_delay_sum"]) / dn if dn else None
+    values["label_delay_max_s"] = _f(s["label_delay_max"])
+    values["score_mean"] = _z(s["score_sum"]) / s["score_n"] if s["score_n"] else None
+    values["prediction_mean"] = _z(s["pred_value_sum"]) / s["pred_value_n"] if s["pred_value_n"] else None
+    ln = s["latency_n"] or 0
+    values["latency_mean_ms"] = _z(s["latency_sum"]) / ln if ln else None
+    values["latency_max_ms"] = _f(s["latency_max"])
+    quantiles = [q for q in ("p50", "p95", "p99") if f"latency_{q}_ms" in wanted]
+    if ln and quantiles:
+        for name, qv in zip(
+            quantiles,
+            log_histogram_quantiles(
+                s["latency_hist"],
+                [int(q[1:]) / 100 for q in quantiles],
+                log_lo=LATENCY_LOG10_LO,
+                log_hi=LATENCY_LOG10_HI,
+                vmin=s["latency_min"],
+                vmax=s["latency_max"],
+            ),
+            strict=True,
+        ):
+            values[f"latency_{name}_ms"] = qv.value
+            bounds[f"latency_{name}_ms"] = qv.error_bound
+    if model.task == "regression":
+        if s["reg_n"]:
+            reg = RegressionSums(
+                n=s["reg_n"],
+                sum_err=_z(s["err_sum"]),
+                sum_abs_err=_z(s["abs_err_sum"]),
+                sum_sq_err=_z(s["sq_err_sum"]),
+                sum_ape=_z(s["ape_sum"]),
+                n_ape=s["ape_n"] or 0,
+                sum_sape=_z(s["sape_sum"]),
+                n_sape=s["reg_n"],
+                sum_y=_z(s["y_sum"]),
+                sum_y2=_z(s["y2_sum"]),
+            )
+            for name, mv in evaluate_regression_sums([m for m in REGRESSION if m in wanted], reg).items():
+                values[name] = _f(mv.value)
+        return Derived({k: v for k, v in values.items() if k in wanted}, bounds, per_class)
+
+    assert model.class_labels is not None
+    cc = confusion(model, s["confusion"])
+    hist = score_histogram(s["score_hist_pos"], s["score_hist_neg"]) if model.task == "binary" else None
+    losses = LogLossBrierSums(s["loss_n"], _z(s["log_loss_sum"]), _z(s["brier_sum"])) if s["loss_n"] else None
+    agg = ClassificationAggregates(
+        confusion=cc, histogram=hist, sums=losses, pos_label=model.class_labels[-1]
+    )
+    names: list[str] = []
+    if cc is not None:
+        names += [m for m in CLASSIFICATION + PER_CLASS if m in wanted]
+        if model.task == "binary":
+            names += [m for m in ("precision", "recall", "f1") if m in wanted]
+    if hist is not None and "roc_auc" in wanted and any(hist.pos_counts) and any(hist.neg_counts):
+        names.append("roc_auc")
+    if losses is not None:
+        names += [m for m in LOSSES if m in wanted]
+    for name, mv in evaluate_classification_aggregates(names, agg).items():
+        if name.endswith("_per_class"):
+            per_class[name] = {str(lab): _f(v) for lab, v in zip(mv.labels, mv.per_class, strict=True)}
+            continue
+        values[name] = _f(mv.value)
+        if mv.error_bound:
+            bounds[name] = float(mv.error_bound)
+    return Derived({k: v for k, v in values.items() if k in wanted}, bounds, per_class)

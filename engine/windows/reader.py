@@ -1,0 +1,142 @@
+"""Reads of window state that are exact and real-time on both editions.
+
+In one REPEATABLE READ snapshot: the pending (not yet refreshed) ranges of the model are read from
+`window_invalidations`; buckets untouched by them come from the window relation of the requested level;
+for touched ones, the merge is rebuilt from the finer levels' clean buckets plus the raw rows of the
+touched minutes (the `_1m_source` views, or the feature SQL). When nothing is pending — the normal case
+right after a refresh — the read is one indexed range scan of the level's relation.
+
+Rows are merged per (bucket, group): `group` is a SQL expression over the relation's columns (e.g.
+`version_id::text`, `segment ->> 'region'`, `feature`), or None for one row per bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from engine.windows.features import Params, active_baselines, feature_source_sql
+from engine.windows.ranges import Range, clip, merge_ranges
+from engine.windows.spec import FEATURES, LEVEL_ORDER, LEVELS, Family, LevelName
+
+MAX_PENDING_BRANCHES = 32  # beyond this, nearby pending ranges are read as one (raw rows are exact anyway)
+
+PENDING = """
+SELECT lo, hi FROM window_invalidations
+WHERE kind = $1 AND model_id IS NOT DISTINCT FROM $2 AND hi > $3 AND lo < $4
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRead:
+    family: Family
+    level: LevelName
+    model_id: int | None
+    start: datetime
+    end: datetime
+    group: str | None = None
+    # extra predicate on the family's columns, with `{}` placeholders filled by `filter_args` in order
+    filter_sql: str = ""
+    filter_args: tuple[Any, ...] = ()
+
+
+def coarsen(ranges: list[Range], limit: int) -> list[Range]:
+    """At most `limit` ranges covering `ranges`, closing the smallest gaps first."""
+    out = list(ranges)
+    while len(out) > limit:
+        gaps = [(out[i + 1][0] - out[i][1], i) for i in range(len(out) - 1)]
+        _, i = min(gaps)
+        out[i : i + 2] = [(out[i][0], out[i + 1][1])]
+    return out
+
+
+def _model_pred(model_id: int | None, p: Params) -> str:
+    return "model_id IS NULL" if model_id is None else f"model_id = {p(model_id, 'integer')}"
+
+
+def _filter(read: WindowRead, p: Params) -> str:
+    if not read.filter_sql:
+        return ""
+    return " AND " + read.filter_sql.format(*(p(a) for a in read.filter_args))
+
+
+def _overlaps(expr: str, width: str, lo: str, hi: str) -> str:
+    return (
+        f"EXISTS (SELECT 1 FROM unnest({lo}, {hi}) AS d(lo, hi)"
+        f" WHERE {expr} < d.hi AND {expr} + interval '{width}' > d.lo)"
+    )
+
+
+async def read_windows(conn: asyncpg.Connection, read: WindowRead) -> list[asyncpg.Record]:
+    """Merged window state per (bucket, grp) over [start, end) widened to whole buckets of the level,
+    ordered by bucket then group. Run inside a REPEATABLE READ transaction for one consistent snapshot
+    (`read_windows_snapshot` does that)."""
+    level = LEVELS[read.level]
+    lo, hi = level.floor(read.start), level.ceil(read.end)
+    if hi <= lo:
+        raise ValueError(f"empty time range [{read.start}, {read.end})")
+    fam = read.family
+    pending_rows = await conn.fetch(PENDING, fam.kind, read.model_id, lo, hi)
+    pending = coarsen(
+        clip(merge_ranges((r["lo"], r["hi"]) for r in pending_rows), lo, hi), MAX_PENDING_BRANCHES
+    )
+    p = Params()
+    group = read.group or "NULL::text"
+    merges = ", ".join(fam.merge_exprs())
+    rel = fam.relation(read.level)
+    if not pending:
+        model = _model_pred(read.model_id, p)
+        where = f"{model} AND bucket >= {p(lo)} AND bucket < {p(hi)}{_filter(read, p)}"
+        sql = f"SELECT bucket, {group} AS grp, {merges} FROM {rel} WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2"
+        return await conn.fetch(sql, *p.values)
+
+    d_lo = p([r[0] for r in pending], "timestamptz[]")
+    d_hi = p([r[1] for r in pending], "timestamptz[]")
+    model = _model_pred(read.model_id, p)
+    span = f"bucket >= {p(lo)} AND bucket < {p(hi)}"
+    filt = _filter(read, p)
+    cols = ", ".join(fam.columns)
+    parts = []
+    index = LEVEL_ORDER.index(read.level)
+    parts.append(
+        f"SELECT {cols} FROM {rel} WHERE {model} AND {span}{filt}"
+        f" AND NOT {_overlaps('bucket', level.sql_interval, d_lo, d_hi)}"
+    )
+    for j in range(index):
+        finer, parent = LEVELS[LEVEL_ORDER[j]], LEVELS[LEVEL_ORDER[j + 1]]
+        parent_bucket = f"time_bucket('{parent.sql_interval}', bucket)"
+        parts.append(
+            f"SELECT {cols} FROM {fam.relation(finer.name)} WHERE {model} AND {span}{filt}"
+            f" AND {_overlaps(parent_bucket, parent.sql_interval, d_lo, d_hi)}"
+            f" AND NOT {_overlaps('bucket', finer.sql_interval, d_lo, d_hi)}"
+        )
+    baselines = await active_baselines(conn, read.model_id) if fam is FEATURES and read.model_id else []
+    for r_lo, r_hi in pending:
+        if fam is FEATURES:
+            if not baselines:
+                continue
+            src = feature_source_sql(baselines, p, p(read.model_id, "integer"), p(r_lo), p(r_hi))
+            parts.append(f"SELECT {cols} FROM ({src}) s WHERE true{filt}")
+        else:
+            parts.append(
+                f"SELECT {cols} FROM {fam.source('1m')} WHERE {model}"
+                f" AND bucket >= {p(r_lo)} AND bucket < {p(r_hi)}{filt}"
+            )
+    union = "\nUNION ALL\n".join(parts)
+    sql = (
+        f"SELECT time_bucket('{level.sql_interval}', bucket) AS bucket, {group} AS grp, {merges}\n"
+        f"FROM ({union}) u GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    return await conn.fetch(sql, *p.values)
+
+
+async def read_windows_snapshot(
+    pool: asyncpg.Pool, reads: Sequence[WindowRead]
+) -> list[list[asyncpg.Record]]:
+    """Several reads in one consistent snapshot."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return [await read_windows(conn, r) for r in reads]
