@@ -147,7 +147,7 @@ class BinnedCounts:
         n = self.total
         if n == 0:
             return 0.0
-        if self.sums is not None and self.sums_sq is not None:
+        if self.sums is not None and self.sums_sq is not None and np.isfinite(self.sums_sq).all():
             mean = self.sums.sum() / n
             var = max(self.sums_sq.sum() / n - mean * mean, 0.0)
             return float(np.sqrt(var))
@@ -165,7 +165,8 @@ def bin_counts(values: ArrayLike, edges: ArrayLike, with_sums: bool = False) -> 
     if not with_sums:
         return BinnedCounts(e, counts, missing)
     sums = np.bincount(idx, weights=present, minlength=e.size + 1).astype(np.float64)
-    sums_sq = np.bincount(idx, weights=present * present, minlength=e.size + 1).astype(np.float64)
+    with np.errstate(over="ignore"):  # |x| > 1e154 overflows x²; std() then falls back to bin positions
+        sums_sq = np.bincount(idx, weights=present * present, minlength=e.size + 1).astype(np.float64)
     return BinnedCounts(e, counts, missing, sums, sums_sq)
 
 

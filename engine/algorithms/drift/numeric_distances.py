@@ -12,14 +12,17 @@ their bin's point (within a bin's width for interior bins). ``wasserstein_normed
 reference standard deviation (population, ddof = 0; from sums when binned) — Evidently's "normed
 Wasserstein" — and falls back to the pooled std for a constant reference (see `samples`).
 
-Energy distance is scipy's ``energy_distance`` on raw samples, divided by the same scale so that its
-default threshold is unit-free (the raw value is in ``details["energy_distance_raw"]``).
+Energy distance is scipy's ``energy_distance`` on raw samples standardised by the same scale (i.e. the
+raw value divided by the square root of the scale, as the energy distance grows with the square root
+of the scale), so that its default threshold is unit-free; the raw value is in
+``details["energy_distance_raw"]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
@@ -99,10 +102,11 @@ def wasserstein_normed(reference: NumericInput, current: NumericInput) -> Statis
 
 @register("energy_distance", "numeric", "distance", DISTANCE_THRESHOLD, accepts_binned=False)
 def energy_distance(reference: NumericInput, current: NumericInput) -> Statistic:
-    """Energy distance (scipy) divided by the reference standard deviation."""
+    """Energy distance (scipy) of the samples divided by the reference standard deviation."""
     ref, cur, details = raw_pair(reference, current, "energy_distance")
     raw = float(stats.energy_distance(ref, cur))
     scale = raw_scale(ref, cur)
     details["energy_distance_raw"] = raw
     details["scale"] = scale
-    return Statistic(raw / scale, None, details)
+    # The energy distance grows with the square root of the scale: this equals it on x / scale.
+    return Statistic(raw / float(np.sqrt(scale)), None, details)
