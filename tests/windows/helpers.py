@@ -24,7 +24,7 @@ def _close(a: Any, b: Any) -> bool:
 def assert_same_rows(actual: Sequence[asyncpg.Record], expected: Sequence[asyncpg.Record], what: str) -> None:
     assert len(actual) == len(expected), f"{what}: {len(actual)} rows, expected {len(expected)}"
     for a, e in zip(actual, expected, strict=True):
-        for key in e:
+        for key in e.keys():  # noqa: SIM118 (iterating an asyncpg Record yields values)
             assert _close(a[key], e[key]), f"{what}: column {key}: {a[key]!r} != {e[key]!r} in row {dict(e)}"
 
 

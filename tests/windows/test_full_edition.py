@@ -1,0 +1,143 @@
+"""Full (Timescale-License) edition: the same relations as hierarchical continuous aggregates.
+
+Runs against DRIFTLINE_FULL_TEST_DATABASE_URL (any database on a cluster whose timescaledb.license is
+'timescale'; a fresh database is created and migrated per test). Skipped with the reason otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import numpy as np
+import pytest
+from alembic import command
+
+from engine.services.windows import WindowsService
+from engine.store.db import create_pool
+from engine.windows.refresher import is_continuous_aggregate, refresh
+from engine.windows.spec import METRICS, PREDICTIONS
+from tests.conftest import alembic_config, create_database, drop_database
+from tests.windows.helpers import assert_same_rows, merged_rows, relation_rows, source_rows
+from tests.windows.streams import (
+    T0,
+    copy_predictions,
+    create_model,
+    label_late,
+    prediction_rows,
+    raw_predictions,
+)
+from tests.windows.test_metrics_oracle import check_series
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.full_edition]
+ENV = "DRIFTLINE_FULL_TEST_DATABASE_URL"
+
+
+@pytest.fixture
+async def full_pool() -> AsyncIterator[asyncpg.Pool]:
+    url = os.environ.get(ENV)
+    if not url:
+        pytest.skip(f"{ENV} is not set: no full-edition (Timescale License) TimescaleDB to test against")
+    try:
+        conn = await asyncpg.connect(url)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"{ENV} unreachable: {exc}")
+    try:
+        license_ = await conn.fetchval("SELECT current_setting('timescaledb.license', true)")
+    finally:
+        await conn.close()
+    if license_ != "timescale":
+        pytest.skip(f"{ENV} has timescaledb.license={license_!r}, not 'timescale'")
+    name = f"driftline_full_{uuid.uuid4().hex[:10]}"
+    db = await create_database(url, name)
+    try:
+        c = await asyncpg.connect(db)
+        await c.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        await c.close()
+        await asyncio.to_thread(command.upgrade, alembic_config(db), "head")
+        pool = await create_pool(db, min_size=1, max_size=6)
+        try:
+            yield pool
+        finally:
+            await pool.close()
+    finally:
+        await drop_database(url, name)
+
+
+async def test_windows_are_continuous_aggregates_and_match_raw(full_pool: asyncpg.Pool) -> None:
+    rng = np.random.default_rng(51)
+    async with full_pool.acquire() as conn:
+        for rel in (
+            "predictions_1m",
+            "predictions_1h",
+            "predictions_1d",
+            "metrics_1m",
+            "metrics_1h",
+            "metrics_1d",
+        ):
+            assert await is_continuous_aggregate(conn, rel), rel
+        m = await create_model(conn, "bin", "binary", ["neg", "pos"], threshold=0.4)
+        await copy_predictions(conn, prediction_rows(rng, m, 1500, minutes=240, labeled=0.3))
+        # late data, a month old: far outside every refresh policy's window
+        await copy_predictions(
+            conn, prediction_rows(rng, m, 300, start=T0 - timedelta(days=30), minutes=60, id_prefix="old")
+        )
+        await label_late(conn, rng, m, 0.5)
+        await conn.copy_records_to_table(
+            "metrics",
+            records=[(T0 + timedelta(seconds=i * 7), m.id, "cost", float(i % 13), None) for i in range(2000)],
+            columns=["time", "model_id", "name", "value", "tags"],
+        )
+    svc = WindowsService(full_pool)
+    start, end = T0 - timedelta(days=31), T0 + timedelta(days=1)
+    async with full_pool.acquire() as conn:
+        raw = await raw_predictions(conn, m.id)
+    # before any refresh: real-time reads (pending ranges from raw rows) are already exact
+    assert check_series(m, await svc.model_metrics("bin", start, end, granularity="1h"), raw, "1h") > 50
+    report = await refresh(full_pool)
+    assert report.edition == "timescale" and report.records > 0
+    async with full_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM window_invalidations") == 0
+        for fam in (PREDICTIONS, METRICS):
+            assert_same_rows(
+                await relation_rows(conn, fam, "1m"), await source_rows(conn, fam), f"{fam.name} 1m"
+            )
+            assert_same_rows(
+                await relation_rows(conn, fam, "1h"),
+                await merged_rows(conn, fam, "1m", "1 hour"),
+                f"{fam.name} 1h",
+            )
+            assert_same_rows(
+                await relation_rows(conn, fam, "1d"),
+                await merged_rows(conn, fam, "1m", "1 day"),
+                f"{fam.name} 1d",
+            )
+        materialized = await conn.fetchval(
+            "SELECT count(*) FROM _timescaledb_catalog.continuous_agg c"
+            " JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id"
+            " WHERE c.user_view_name = 'predictions_1m'"
+        )
+        assert materialized == 1
+    for level in ("1h", "1d"):
+        assert check_series(m, await svc.model_metrics("bin", start, end, granularity=level), raw, level) > 10
+    again = await refresh(full_pool)
+    assert again.records == 0
+
+
+async def test_full_edition_policies_exist(full_pool: asyncpg.Pool) -> None:
+    async with full_pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT hypertable_name, config FROM timescaledb_information.jobs"
+            " WHERE proc_name = 'policy_refresh_continuous_aggregate'"
+        )
+        views = await conn.fetch(
+            "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1"
+        )
+    assert len(rows) == 6
+    assert {v["view_name"] for v in views} == {
+        f"{f}_{lv}" for f in ("predictions", "metrics") for lv in ("1m", "1h", "1d")
+    }
+    assert not any(v["materialized_only"] for v in views)
