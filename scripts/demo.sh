@@ -148,6 +148,10 @@ log "demo stream"
 # Bring the 1-minute / hourly / daily windows up to date (the worker does this continuously).
 "$DRIFTLINE" rollups refresh >/dev/null 2>&1 || true
 
+CLI=".venv/bin/driftline"
+if [[ "$DRIFTLINE_DATABASE_URL" != "postgresql://postgres@127.0.0.1:55432/driftline" ]]; then
+    CLI="DRIFTLINE_DATABASE_URL=$DRIFTLINE_DATABASE_URL $CLI"
+fi
 if [[ "$LOCAL_CLUSTER" == 1 ]]; then PSQL="scripts/cluster.sh psql"; else PSQL="psql \"$DRIFTLINE_DATABASE_URL\""; fi
 cat <<EOF
 
@@ -161,12 +165,17 @@ Try:
   curl -s $API_URL/health/ready
   curl -s $API_URL/api/v1/models/breast-cancer-screening
   curl -s $API_URL/api/v1/models/breast-cancer-screening/versions
-  .venv/bin/driftline models list
-  $PSQL -c "SELECT time_bucket('1 day', time) AS day, count(*), round(avg(score)::numeric, 3) AS mean_score,
-      round(avg((label_class = predicted_class)::int), 3) AS accuracy FROM predictions GROUP BY 1 ORDER BY 1"
-  $PSQL -c "SELECT segments->>'region' AS region, round(percentile_cont(0.95)
-      WITHIN GROUP (ORDER BY latency_ms)::numeric, 1) AS p95_ms FROM predictions GROUP BY 1 ORDER BY 1"
-  $PSQL -c "SELECT name, tags, round(sum(value)::numeric, 4) FROM metrics GROUP BY 1, 2 ORDER BY 1, 2"
+  $CLI models list
+  $PSQL -c "SELECT time_bucket('1 day', p.time) AS day, count(*), round(avg(p.score)::numeric, 3) AS mean_score,
+      round(avg((p.label_class = p.predicted_class)::int), 3) AS accuracy
+      FROM predictions p JOIN models m ON m.id = p.model_id
+      WHERE m.name = 'breast-cancer-screening' GROUP BY 1 ORDER BY 1"
+  $PSQL -c "SELECT p.segments->>'region' AS region, count(*),
+      round(percentile_cont(0.95) WITHIN GROUP (ORDER BY p.latency_ms)::numeric, 1) AS p95_latency_ms
+      FROM predictions p JOIN models m ON m.id = p.model_id
+      WHERE m.name = 'breast-cancer-screening' GROUP BY 1 ORDER BY 1"
+  $PSQL -c "SELECT name, tags, count(*) AS hours, round(avg(value)::numeric, 4) AS mean FROM metrics
+      WHERE name LIKE 'serving.%' GROUP BY 1, 2 ORDER BY 1, 2"
 
 Stop everything with scripts/stop.sh
 EOF
