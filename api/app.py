@@ -15,12 +15,13 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
+from api.controllers.windows import WindowsController
 from api.deps import provide_ingest_service, provide_model_service, provide_settings, provide_store_service
 from api.errors import EXCEPTION_HANDLERS
 from engine.config import Settings
 from engine.store.db import create_pool
 
-CONTROLLERS: list[type] = [HealthController, ModelController, IngestController]
+CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -1,0 +1,73 @@
+"""Time series read from the 1-minute / hourly / daily windows: derived model metrics, custom metrics,
+feature histograms. Thin: parameters in, `WindowsService` call, its `to_dict()` out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import FromQuery
+
+from engine.services.windows import WindowsService
+
+
+def provide_windows_service(state: State) -> WindowsService:
+    return WindowsService(state.pool)
+
+
+def _names(csv: str | None) -> list[str] | None:
+    return [x.strip() for x in csv.split(",") if x.strip()] if csv else None
+
+
+class WindowsController(Controller):
+    path = "/api/v1"
+    tags = ["windows"]
+    dependencies = {"windows_service": Provide(provide_windows_service, sync_to_thread=False)}
+
+    @get("/models/{name:str}/windows/metrics")
+    async def model_metrics(
+        self,
+        name: str,
+        start: FromQuery[datetime],
+        end: FromQuery[datetime],
+        windows_service: WindowsService,
+        granularity: FromQuery[str] = "auto",
+        group_by: FromQuery[str | None] = None,
+        metrics: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        """Derived metrics per bucket over [start, end): granularity 1m / 1h / 1d / auto; group_by `version`
+        or a declared dimension; metrics a comma-separated subset (default: all for the model's task)."""
+        series = await windows_service.model_metrics(name, start, end, granularity, group_by, _names(metrics))
+        return series.to_dict()
+
+    @get("/models/{name:str}/windows/features")
+    async def feature_histograms(
+        self,
+        name: str,
+        start: FromQuery[datetime],
+        end: FromQuery[datetime],
+        windows_service: WindowsService,
+        granularity: FromQuery[str] = "auto",
+        features: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        """Per-bucket feature histograms against the active baselines (bins, missing, out of range)."""
+        series = await windows_service.feature_histograms(name, start, end, granularity, _names(features))
+        return series.to_dict()
+
+    @get("/metrics/{metric:str}/windows")
+    async def custom_metrics(
+        self,
+        metric: str,
+        start: FromQuery[datetime],
+        end: FromQuery[datetime],
+        windows_service: WindowsService,
+        granularity: FromQuery[str] = "auto",
+        model: FromQuery[str | None] = None,
+        group_by: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        """A custom metric per bucket: count, mean, std (population), min, max, sum; group_by a tag key."""
+        series = await windows_service.custom_metrics(metric, start, end, granularity, model, group_by)
+        return series.to_dict()

@@ -1,0 +1,58 @@
+"""REST: the windows endpoints serve the service's series as JSON; errors map to 404 / 422."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import numpy as np
+import pytest
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from engine.config import Settings
+from engine.windows.refresher import refresh
+from tests.windows.streams import T0, copy_predictions, create_model, prediction_rows
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def client(db_url: str) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app=create_app(Settings(database_url=db_url, pool_max_size=4))) as c:
+        yield c
+
+
+async def test_metrics_endpoint(client: AsyncTestClient, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        m = await create_model(conn, "bin", "binary", ["neg", "pos"])
+        await copy_predictions(
+            conn, prediction_rows(np.random.default_rng(61), m, 500, minutes=120, labeled=0.5)
+        )
+        await conn.copy_records_to_table(
+            "metrics",
+            records=[(T0, m.id, "cost", 2.5, json.dumps({"env": "prod"}))],
+            columns=["time", "model_id", "name", "value", "tags"],
+        )
+    await refresh(pool)
+    params = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=2)).isoformat(), "granularity": "1h"}
+    r = await client.get(
+        "/api/v1/models/bin/windows/metrics", params={**params, "metrics": "count,accuracy,roc_auc"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["granularity"] == "1h" and len(body["points"]) == 2
+    assert sum(p["values"]["count"] for p in body["points"]) == 500
+    assert set(body["points"][0]["values"]) <= {"count", "accuracy", "roc_auc"}
+    assert "roc_auc" in body["points"][0]["error_bounds"]
+    r = await client.get("/api/v1/models/bin/windows/metrics", params={**params, "group_by": "version"})
+    assert {p["group"] for p in r.json()["points"]} == {"v1", "v2"}
+    r = await client.get("/api/v1/metrics/cost/windows", params={**params, "model": "bin", "group_by": "env"})
+    assert r.status_code == 200 and r.json()["points"][0]["group"] == "prod"
+    r = await client.get("/api/v1/models/bin/windows/features", params=params)
+    assert r.status_code == 200 and r.json()["points"] == []
+    assert (await client.get("/api/v1/models/nope/windows/metrics", params=params)).status_code == 404
+    bad = await client.get("/api/v1/models/bin/windows/metrics", params={**params, "group_by": "planet"})
+    assert bad.status_code == 422 and "group_by" in bad.text
