@@ -95,11 +95,19 @@ async def list_models(conn: asyncpg.Connection) -> list[ModelSpec]:
     return [_model(r, features[r["id"]]) for r in rows]
 
 
+async def _lock_model_stages(conn: asyncpg.Connection, model_id: int) -> None:
+    """Serialise changes of a model's production version. Without it two concurrent promotions each demote
+    the production version their snapshot sees, and the second then violates the one-production index."""
+    # NO KEY UPDATE: does not block inserts of new versions (their foreign key takes KEY SHARE).
+    await conn.execute("SELECT 1 FROM models WHERE id = $1 FOR NO KEY UPDATE", model_id)
+
+
 async def insert_version(
     conn: asyncpg.Connection, model_id: int, version: str, stage: str, description: str
 ) -> VersionInfo:
     async with conn.transaction():
         if stage == "production":
+            await _lock_model_stages(conn, model_id)
             await conn.execute(query("models.demote_production"), model_id, -1)
         try:
             row = await conn.fetchrow(query("models.insert_version"), model_id, version, stage, description)
@@ -129,6 +137,8 @@ async def get_version(conn: asyncpg.Connection, model: ModelSpec, version: str |
 
 async def set_stage(conn: asyncpg.Connection, model: ModelSpec, version: str, stage: str) -> VersionInfo:
     async with conn.transaction():
+        if stage == "production":
+            await _lock_model_stages(conn, model.id)
         row = await conn.fetchrow(query("models.select_version_for_update"), model.id, version)
         if row is None:
             raise NotFoundError(f"model {model.name!r} has no version {version!r}")
