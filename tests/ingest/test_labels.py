@@ -149,3 +149,30 @@ async def test_unknown_class_in_label_atomic(pool: asyncpg.Pool, models: dict[st
     assert [(e.row, e.field) for e in info.value.errors] == [(1, "label")]
     assert "not a class label" in info.value.errors[0].reason
     assert await snapshot(pool) == before
+
+
+async def test_labels_from_a_polars_frame(pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService) -> None:
+    import polars as pl
+
+    rows = await _stored_binary(ingest, 20, 27)
+    rng = np.random.default_rng(27)
+    truth = [str(c) for c in rng.choice(BINARY_LABELS, 20)]
+    frame = pl.DataFrame({
+        "prediction_id": [r["prediction_id"] for r in rows],
+        "label": truth,
+        "time": pl.Series([parse_time(str(r["time"])) for r in rows]).dt.convert_time_zone("Asia/Tokyo"),
+        "label_time": pl.Series([datetime(2026, 3, 9, tzinfo=UTC)] * 20).dt.convert_time_zone("UTC"),
+    }).sample(fraction=1.0, shuffle=True, seed=3)
+    result = await ingest.log_labels("churn", frame)
+    assert result.written == 20
+    stored = await fetch_predictions(pool, models["churn"].id)
+    assert [stored[str(r["prediction_id"])]["label_class"] for r in rows] == truth
+    assert {stored[str(r["prediction_id"])]["label_time"] for r in rows} == {datetime(2026, 3, 9, tzinfo=UTC)}
+
+    naive = frame.with_columns(pl.col("time").dt.replace_time_zone(None))
+    before = await snapshot(pool)
+    with pytest.raises(ValidationError) as info:
+        await ingest.log_labels("churn", naive)
+    assert {e.field for e in info.value.errors} == {"time"} and len(info.value.errors) == 20
+    assert "no timezone" in info.value.errors[0].reason
+    assert await snapshot(pool) == before

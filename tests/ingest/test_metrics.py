@@ -81,3 +81,21 @@ async def test_metrics_unknown_model_and_bad_rows(pool: asyncpg.Pool, models: di
     assert (result.written, result.rejected) == (5, 3)
     assert await pool.fetchval("SELECT count(*) FROM metrics") == 5
     assert sorted(r["row_index"] for r in await pool.fetch("SELECT row_index FROM rejected_rows WHERE kind = 'metrics'")) == [5, 6, 6, 7, 7]
+
+
+async def test_metrics_from_a_polars_frame(pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService) -> None:
+    import polars as pl
+
+    n = 30
+    rng = np.random.default_rng(33)
+    values = rng.normal(size=n)
+    frame = pl.DataFrame({
+        "name": ["gpu.util"] * n,
+        "value": values,
+        "time": pl.datetime_range(T0, T0 + timedelta(minutes=n - 1), "1m", eager=True, time_zone="US/Pacific"),
+    })
+    assert (await ingest.log_metrics(frame, model_name="iris")).written == n
+    got = await pool.fetch("SELECT time, model_id, value, tags FROM metrics ORDER BY time")
+    assert [g["value"] for g in got] == values.tolist()
+    assert [g["time"] for g in got] == frame["time"].to_list()
+    assert {(g["model_id"], g["tags"]) for g in got} == {(models["iris"].id, None)}
