@@ -59,6 +59,8 @@ def anderson_darling(reference: NumericInput, current: NumericInput) -> Statisti
 def cramer_von_mises(reference: NumericInput, current: NumericInput) -> Statistic:
     """Two-sample Cramér–von Mises test (scipy cramervonmises_2samp)."""
     ref, cur, details = raw_pair(reference, current, "cramer_von_mises")
+    if min(ref.size, cur.size) < 2:
+        raise ValueError("cramer_von_mises needs at least two present values on each side")
     if single_distinct_value(ref, cur):
         details["note"] = "both samples are the same single value"
         return Statistic(0.0, 1.0, details)
