@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -24,7 +24,8 @@ from engine.errors import RowError, ValidationError
 from engine.ingest import labels as label_rows
 from engine.ingest import metrics as metric_rows
 from engine.ingest.canonical import frame_to_canonical
-from engine.ingest.records import METRIC_COLUMNS, PREDICTION_COLUMNS, prediction_records
+from engine.ingest.copy_binary import prediction_copy_chunks
+from engine.ingest.records import METRIC_COLUMNS, PREDICTION_COLUMNS
 from engine.ingest.rows import prediction_rows_to_frame
 from engine.ingest.validate import validate_predictions
 from engine.store import models_repo
@@ -104,6 +105,12 @@ def _payload(item: object) -> str:
         return json.dumps(_finite_json(item), default=_json_default, allow_nan=False)
 
 
+async def _stream(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    # Chunks are encoded one at a time while the server stores the ones already sent.
+    for chunk in chunks:
+        yield chunk
+
+
 class IngestService:
     def __init__(self, pool: asyncpg.Pool, max_batch_rows: int = 100_000) -> None:
         self.pool = pool
@@ -160,7 +167,9 @@ class IngestService:
             # de-duplicating path inserts from its freshly filled stage table in this same order.
             good = good.sort(["prediction_id", "time"])
             received_at = datetime.now(UTC)
-            records = prediction_records(model, ver.id, good, received_at)
+
+            def copy_data() -> Iterable[bytes]:
+                return prediction_copy_chunks(model, ver.id, good, received_at)
 
             def payload(i: int) -> str:
                 item = rows.row(i, named=True) if is_frame else rows[i]  # type: ignore[union-attr]
@@ -170,28 +179,33 @@ class IngestService:
                 replay = await self._claim_key(conn, idempotency_key, "predictions", model.id)
                 if replay is not None:
                     return replay
-                written, duplicates = await self._write_predictions(conn, records)
+                written, duplicates = await self._write_predictions(conn, copy_data, good.height)
                 await self._reject(conn, "predictions", model.id, idempotency_key, checked, payload)
                 result = self._result("predictions", checked, written, duplicates)
                 await self._store_key(conn, idempotency_key, result)
             return result
 
-    async def _write_predictions(self, conn: asyncpg.Connection, records: list[tuple[object, ...]]) -> tuple[int, int]:
-        if not records:
+    async def _write_predictions(
+        self, conn: asyncpg.Connection, copy_data: Callable[[], Iterable[bytes]], n: int
+    ) -> tuple[int, int]:
+        """COPY the batch (binary COPY data from `copy_data()`, see copy_binary); returns (written, duplicates)."""
+        if n == 0:
             return 0, 0
         try:
             # Fast path: straight binary COPY into the hypertable. A savepoint, so that a batch containing
             # already-stored ids can fall back to the de-duplicating path in the same transaction.
             async with conn.transaction():
-                await conn.copy_records_to_table("predictions", records=records, columns=PREDICTION_COLUMNS)
-            return len(records), 0
+                await conn.copy_to_table("predictions", source=_stream(copy_data()), columns=PREDICTION_COLUMNS,
+                                         format="binary")
+            return n, 0
         except asyncpg.UniqueViolationError:
             pass
         await conn.execute(query("ingest.create_predictions_stage"))
         await conn.execute("TRUNCATE predictions_stage")
-        await conn.copy_records_to_table("predictions_stage", records=records, columns=PREDICTION_COLUMNS)
+        await conn.copy_to_table("predictions_stage", source=_stream(copy_data()), columns=PREDICTION_COLUMNS,
+                                 format="binary")
         inserted: int = await conn.fetchval(query("ingest.insert_predictions_from_stage"))
-        return inserted, len(records) - inserted
+        return inserted, n - inserted
 
     async def log_labels(
         self,
