@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+import asyncpg
+
 from engine.cli import db, ingest, migrate, models, serve, worker
 from engine.cli.context import CliContext, Handler, UsageError
 from engine.cli.output import fail, row_errors
@@ -58,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFLICT
     except DriftlineError as exc:
         fail(str(exc))
+        return EXIT_ERROR
+    except asyncpg.UndefinedTableError as exc:
+        fail(f"{exc} — is the database migrated? Run `driftline migrate`")
+        return EXIT_ERROR
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        fail(f"database error: {exc}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from engine.cli.context import CliContext, UsageError
 from engine.cli.repo import require
 from engine.config import Settings
+from engine.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -41,20 +42,27 @@ def alembic_config(settings: Settings, root_override: str | None) -> Config:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     from alembic import command  # imported here: it costs ~0.5 s that other commands should not pay
+    from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError
 
     cfg = alembic_config(ctx.settings, ctx.root_override)
-    if args.action == "upgrade":
-        command.upgrade(cfg, args.revision or "head")
-        _report(cfg)
-    elif args.action == "downgrade":
-        if not args.revision:
-            raise UsageError("migrate downgrade: name the target revision (e.g. base or -1)")
-        command.downgrade(cfg, args.revision)
-        _report(cfg)
-    elif args.action == "current":
-        command.current(cfg, verbose=False)
-    else:
-        command.history(cfg)
+    try:
+        if args.action == "upgrade":
+            command.upgrade(cfg, args.revision or "head")
+            _report(cfg)
+        elif args.action == "downgrade":
+            if not args.revision:
+                raise UsageError("migrate downgrade: name the target revision (e.g. base or -1)")
+            command.downgrade(cfg, args.revision)
+            _report(cfg)
+        elif args.action == "current":
+            command.current(cfg, verbose=False)
+        else:
+            command.history(cfg)
+    except CommandError as exc:
+        raise UsageError(f"migrate {args.action}: {exc}") from exc
+    except (OSError, DBAPIError) as exc:
+        raise StoreUnavailableError(f"cannot migrate the database: {exc}") from exc
     return 0
 
 

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from tests.cli.helpers import driftline
+import pytest
+
+from tests.cli.helpers import ROOT, driftline
 
 
 def test_db_url_comes_from_the_cluster_script() -> None:
@@ -14,16 +24,20 @@ def test_db_url_comes_from_the_cluster_script() -> None:
 
 
 def _have_refresher() -> bool:
-    try:
-        return importlib.util.find_spec("engine.windows.refresh") is not None
-    except ModuleNotFoundError:
-        return False
+    for name in ("engine.windows.refresher", "engine.windows.refresh"):
+        try:
+            if importlib.util.find_spec(name) is not None:
+                return True
+        except ModuleNotFoundError:
+            pass
+    return False
 
 
 async def test_rollups_refresh(db_url: str) -> None:
     out = driftline(db_url, "rollups", "refresh")
     if _have_refresher():
         assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["edition"] in ("apache", "timescale")
     else:
         assert out.returncode == 1
         assert "rollups not available in this build" in out.stderr
@@ -34,3 +48,29 @@ def test_unreachable_database_is_a_clean_error() -> None:
     assert out.returncode == 1
     assert "cannot connect to the database" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+async def test_worker_stops_cleanly_on_sigterm(db_url: str) -> None:
+    if not _have_refresher():
+        pytest.skip("no rollup refresher in this build")
+    script = Path(sys.executable).parent / "driftline"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli.main"]
+    proc = subprocess.Popen([*cmd, "worker", "--interval", "0.5"], cwd=ROOT, text=True,
+                            env={**os.environ, "DRIFTLINE_DATABASE_URL": db_url},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the start-up line: signal handlers are installed by then
+        assert "refreshing rollups every 0.5 s" in first
+        time.sleep(1.5)
+        assert proc.poll() is None, "the worker exited on its own"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    runs = int(re.search(r"stopped after (\d+) refreshes", err).group(1))  # type: ignore[union-attr]
+    assert runs >= 2
+    assert "Traceback" not in err
