@@ -285,3 +285,23 @@ async def test_polars_string_time_column(pool: asyncpg.Pool, models: dict[str, M
     assert info.value.errors[0].field == "time"
     assert "timezone" in info.value.errors[0].reason
     assert await snapshot(pool) == before
+
+
+async def test_segment_values_are_stored_verbatim(
+    pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService
+) -> None:
+    """Segment values are user text: quotes, backslashes, JSON-looking text and non-ASCII come back as sent,
+    and a tag absent from a row is absent from its stored map (not null)."""
+    values = ['eu":null', 'a\\":null,"b', '{"x": 1}', "naïve — ü", 'tail\\', '":null}', ""]
+    rows = [
+        {"prediction_id": f"q{i}", "time": T0.isoformat(), "score": 0.5, "features": {"tenure": 1},
+         "segments": {"region": v} | ({"arm": "B"} if i % 2 else {}) | ({"région": v} if i == 3 else {})}
+        for i, v in enumerate(values)
+    ]
+    rows.append({"prediction_id": "q-none", "time": T0.isoformat(), "score": 0.5, "features": {"tenure": 1}})
+    rows.append({"prediction_id": "q-arm", "time": T0.isoformat(), "score": 0.5, "features": {"tenure": 1},
+                 "segments": {"arm": "A"}})
+    assert (await ingest.log_predictions("churn", rows)).written == len(rows)
+    stored = await fetch_predictions(pool, models["churn"].id)
+    for row in rows:
+        assert segments_of(stored[str(row["prediction_id"])]) == row.get("segments"), row
