@@ -131,3 +131,13 @@ def test_dataset_drift_flags_the_drifted_features_and_serialises() -> None:
         dataset_drift(ref, {}, types)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="does not apply"):
         dataset_drift(ref, cur, types, methods={"c": "ks"})  # type: ignore[arg-type]
+
+
+def test_auto_numeric_raw_equals_its_two_parts() -> None:
+    rng = np.random.default_rng(9)
+    ref, cur = rng.normal(size=20_000), rng.normal(0.1, 1.1, 15_000)
+    auto = detect("auto_numeric", ref, cur)
+    ks, w = detect("ks", ref, cur), detect("wasserstein_normed", ref, cur)
+    assert auto.p_value == pytest.approx(ks.p_value, abs=1e-12)
+    assert auto.details["test_statistic"] == pytest.approx(ks.statistic, abs=1e-12)
+    assert auto.statistic == pytest.approx(w.statistic, abs=1e-12)

@@ -36,9 +36,11 @@ from engine.algorithms.drift.binning import (
     is_binned,
 )
 from engine.algorithms.drift.categorical import chi_square, jensen_shannon_categorical, z_test
+from engine.algorithms.drift.ecdf import compare_ecdfs
 from engine.algorithms.drift.method import Statistic, register
 from engine.algorithms.drift.numeric_distances import wasserstein_normed
 from engine.algorithms.drift.numeric_tests import ks
+from engine.algorithms.drift.samples import raw_pair, raw_scale
 
 MIN_EFFECT = 0.1
 
@@ -59,10 +61,15 @@ def _combine(test_name: str, test: Statistic, effect_name: str, effect: Statisti
 def auto_numeric(reference: NumericInput, current: NumericInput) -> Statistic:
     """KS test and normed Wasserstein effect size: drift when both p < alpha and effect > 0.1."""
     if is_binned(reference, current):
-        reference, current = binned_pair(reference, current)
-    return _combine(
-        "ks", ks(reference, current), "wasserstein_normed", wasserstein_normed(reference, current)
-    )
+        ref_b, cur_b = binned_pair(reference, current)
+        return _combine("ks", ks(ref_b, cur_b), "wasserstein_normed", wasserstein_normed(ref_b, cur_b))
+    ref, cur, details = raw_pair(reference, current, "auto_numeric")
+    comparison = compare_ecdfs(ref, cur)  # one sort for both statistics
+    scale = raw_scale(ref, cur)
+    details.update(wasserstein_raw=comparison.wasserstein, scale=scale)
+    test = Statistic(comparison.ks_statistic, comparison.ks_p_value)
+    effect = Statistic(comparison.wasserstein / scale, None, details)
+    return _combine("ks", test, "wasserstein_normed", effect)
 
 
 @register("auto_categorical", "categorical", "combined", MIN_EFFECT, accepts_binned=True)
