@@ -204,8 +204,10 @@ def segments_json(frame: pl.DataFrame) -> pl.Series | None:
     encoded = frame.select(
         pl.when(pl.any_horizontal([pl.col(c).is_not_null() for c in cols])).then(struct.struct.json_encode())
     ).to_series()
-    # json_encode writes nulls as `"k":null`; drop them so a missing tag is absent, not null.
-    return encoded.str.replace_all(r',?"[^"]*":null', "").str.replace(r"^\{,", "{")
+    # json_encode writes nulls as `"k":null`; drop them so a missing tag is absent, not null. Keys never hold
+    # '"' or '\\' (validated), so `"[^"\\]+":null` cannot match inside an encoded value, where every quote
+    # is escaped.
+    return encoded.str.replace_all(r',?"[^"\\]+":null', "").str.replace(r"^\{,", "{")
 
 
 N_PREDICTION_FIELDS = 15

@@ -27,8 +27,10 @@ def _segments_json(frame: pl.DataFrame) -> list[str | None] | repeat[None]:
     encoded = frame.select(
         pl.when(pl.any_horizontal([pl.col(c).is_not_null() for c in cols])).then(struct.struct.json_encode())
     ).to_series()
-    # json_encode writes nulls as `"k":null`; drop them so a missing tag is absent, not null.
-    return encoded.str.replace_all(r',?"[^"]*":null', "").str.replace(r"^\{,", "{").to_list()
+    # json_encode writes nulls as `"k":null`; drop them so a missing tag is absent, not null. Keys never hold
+    # '"' or '\\' (validated), so `"[^"\\]+":null` cannot match inside an encoded value, where every quote
+    # is escaped.
+    return encoded.str.replace_all(r',?"[^"\\]+":null', "").str.replace(r"^\{,", "{").to_list()
 
 
 def _array_column(frame: pl.DataFrame, names: list[str]) -> list[list[object] | None] | repeat[None]:
