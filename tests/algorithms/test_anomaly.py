@@ -258,3 +258,13 @@ def test_flags_are_consistent_with_scores_and_thresholds(values: np.ndarray) -> 
             outside = (values < result.lower) | (values > result.upper)
             assert result.n_anomalies == int(outside.sum()) or result.details["iqr"] == 0.0
         json.dumps(result.to_dict())
+
+
+def test_small_genuine_spread_is_not_taken_for_rounding_noise() -> None:
+    # A huge outlier must not make a small but real IQR look like floating-point noise.
+    x = np.array([1.0, 1.0, 1.0, 1.0 - 2e-5, 1.0 + 1e-5, 1.0, 1e6, 1.0 - 1e-4])
+    result = detect("iqr", x)
+    q1, q3 = np.percentile(x, [25, 75])
+    fences = (x < q1 - 1.5 * (q3 - q1)) | (x > q3 + 1.5 * (q3 - q1))
+    np.testing.assert_array_equal(result.is_anomaly, fences)
+    assert result.is_anomaly[[6, 7]].all()

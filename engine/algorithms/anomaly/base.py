@@ -176,15 +176,15 @@ def robust_z(values: np.ndarray, center: float, mad: float, *, scale: float = 0.
 
 # Relative size below which a spread or a deviation is rounding noise rather than signal: a constant
 # series must not turn into ±inf scores because a mean came out as 7.000000000000002.
-_RELATIVE_NOISE = 1e-10
+_RELATIVE_NOISE = 1e-12
 
 
 def ratio(numerator: np.ndarray, denominator: float | np.ndarray, *, scale: float = 0.0) -> np.ndarray:
     """numerator / denominator, with 0/0 → 0 and x/0 → ±inf (no warnings): a zero spread means any
     departure from the centre is infinitely unusual, and no departure is not unusual at all.
 
-    With `scale` (the magnitude of the data, e.g. max |x|), spreads and deviations smaller than
-    1e-10 · scale count as exactly zero.
+    With `scale` (the typical magnitude of the data, see `magnitude`), spreads and deviations smaller
+    than 1e-12 · scale count as exactly zero.
     """
     num = np.asarray(numerator, dtype=float).copy()
     den = np.broadcast_to(np.asarray(denominator, dtype=float), num.shape).copy()
@@ -202,8 +202,9 @@ def ratio(numerator: np.ndarray, denominator: float | np.ndarray, *, scale: floa
 
 
 def magnitude(values: np.ndarray) -> float:
-    """max |x|: the scale against which rounding noise is judged in `ratio`."""
-    return float(np.max(np.abs(values))) if values.size else 0.0
+    """median |x|: the scale against which rounding noise is judged in `ratio`. Not max |x|, which a
+    single huge outlier would inflate until a genuine small spread passed for noise."""
+    return float(np.median(np.abs(values))) if values.size else 0.0
 
 
 def flags(scores: np.ndarray, threshold: float) -> np.ndarray:
