@@ -156,6 +156,10 @@ CASES: dict[str, Case] = {
                                    (BAD, "features", "expected an object")),
     "segment_not_a_string": Case("churn", lambda: _binary(_with(segments={"region": ["eu"]})),
                                  (BAD, "segments.region", "expected a string")),
+    "segment_value_too_long": Case("churn", lambda: _binary(_with(segments={"region": "x" * 201})),
+                                   (BAD, "segments.region", "longer than 200")),
+    "segment_key_with_quote": Case("churn", lambda: _binary(_with(segments={'a"b': "x"})),
+                                   (None, 'segments.a"b', "segment keys are letters")),
 }
 
 
