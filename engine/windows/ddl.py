@@ -34,8 +34,9 @@ POLICIES: dict[LevelName, tuple[str, str, str]] = {
 
 
 def _sections(text: str) -> dict[str, str]:
+    """Sections of a file split at `-- level: <name>` lines; the text before the first is under ""."""
     parts = re.split(r"^-- level: (\w+)\s*$", text, flags=re.MULTILINE)
-    return {name: body for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    return {"": parts[0], **{name: body for name, body in zip(parts[1::2], parts[2::2], strict=True)}}
 
 
 def _unique_index(family: Family, level: LevelName) -> str:
@@ -85,10 +86,20 @@ def upgrade(bind: Connection, license_: str) -> None:
         for family in CAGG_FAMILIES:
             materialize(bind, family, level)
     _materialize_features(bind)
+    views = _sections(schema_sql("0002_windows_views.up.sql"))
+    execute_script(bind, views[""])
+    for level in LEVEL_ORDER:
+        execute_script(bind, views["all"].replace("{level}", level))
 
 
 def downgrade(bind: Connection) -> None:
-    statements = []
+    statements = [
+        f"DROP VIEW IF EXISTS model_windows_{level}, custom_metrics_{level};" for level in LEVEL_ORDER
+    ]
+    statements.append(
+        "DROP FUNCTION IF EXISTS dl_log_histogram_quantile(bigint[], double precision, double precision,"
+        " double precision, double precision, double precision), dl_confusion_correct(bigint[], integer);"
+    )
     for family in CAGG_FAMILIES:  # the merge views depend on the level below: drop them first
         views = ", ".join(family.source(level) for level in reversed(LEVEL_ORDER))
         statements.append(f"DROP VIEW IF EXISTS {views};")

@@ -1,0 +1,295 @@
+"""Windows benchmark: reads from the 1m / 1h windows vs the same from raw rows, and refresh cost after a late
+batch, at a given total size. Not a test; results go to bench/results/windows.md.
+
+    .venv/bin/python bench/windows_bench.py --rows 2000000            # Apache cluster (scripts/cluster.sh)
+    .venv/bin/python bench/windows_bench.py --rows 2000000 --url postgresql://…:55433/postgres   # full edition
+
+Creates (and drops, unless --keep) its own database `driftline_bench_<rows>` on the cluster, migrates it,
+loads a binary model's predictions spread evenly over 30 days (2 numeric + 1 categorical feature with an
+active baseline, latency, segments, 50 % labelled) by COPY in 50k-row batches, refreshes, then measures:
+- the REST read (in-process ASGI client → Litestar → WindowsService) of 30 days at 1h and at 1m:
+  p50 / p95 over repeated requests;
+- the same per-bucket state computed from raw rows (the 1m source view over 30 days, grouped to the level);
+- the refresh after a late batch of 10k rows inside one hour 15 days back (and after a label batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from alembic import command  # noqa: E402
+from litestar.testing import AsyncTestClient  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from engine.config import Settings  # noqa: E402
+from engine.windows.refresher import refresh  # noqa: E402
+from tests.conftest import alembic_config  # noqa: E402
+
+END = datetime(2026, 3, 31, tzinfo=UTC)
+START = END - timedelta(days=30)
+COLUMNS = [
+    "time",
+    "model_id",
+    "version_id",
+    "prediction_id",
+    "predicted_class",
+    "score",
+    "latency_ms",
+    "segments",
+    "num_features",
+    "cat_features",
+    "label_class",
+    "label_time",
+]
+
+
+def batch(
+    rng: np.random.Generator,
+    model_id: int,
+    vids: list[int],
+    n: int,
+    t0: datetime,
+    seconds: float,
+    prefix: str,
+) -> list[tuple]:
+    offs = np.sort(rng.uniform(0, seconds, n))
+    score = rng.beta(2, 3, n)
+    labeled = rng.random(n) < 0.5
+    y = rng.random(n) < score
+    lat = rng.lognormal(2.0, 0.8, n)
+    x1, x2 = rng.normal(0, 1, n), rng.exponential(2, n)
+    colors = np.array(["red", "green", "blue", "mauve"])[rng.integers(0, 4, n)]
+    regions = [json.dumps({"region": r}) for r in ("eu", "us", "ap")]
+    reg = rng.integers(0, 3, n)
+    ver = rng.integers(0, len(vids), n)
+    delay = rng.uniform(60, 86400, n)
+    base = t0.timestamp()
+    out = []
+    for i in range(n):
+        t = datetime.fromtimestamp(base + offs[i], UTC)
+        s = float(score[i])
+        out.append(
+            (
+                t,
+                model_id,
+                vids[ver[i]],
+                f"{prefix}{i}",
+                "pos" if s >= 0.5 else "neg",
+                s,
+                float(lat[i]),
+                regions[reg[i]],
+                [float(x1[i]), float(x2[i])],
+                [str(colors[i])],
+                ("pos" if y[i] else "neg") if labeled[i] else None,
+                t + timedelta(seconds=float(delay[i])) if labeled[i] else None,
+            )
+        )
+    return out
+
+
+async def setup(url: str, rows: int, keep: bool) -> tuple[str, str]:
+    base = url.rsplit("/", 1)[0]
+    name = f"driftline_bench_{rows}_{uuid.uuid4().hex[:4]}" if not keep else f"driftline_bench_{rows}"
+    admin = await asyncpg.connect(f"{base}/postgres")
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists and keep:
+            return f"{base}/{name}", "reused"
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    db = f"{base}/{name}"
+    c = await asyncpg.connect(db)
+    await c.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    await c.close()
+    await asyncio.to_thread(command.upgrade, alembic_config(db), "head")
+    return db, "created"
+
+
+async def load(db: str, rows: int, out: dict) -> None:
+    pool = await asyncpg.create_pool(db, min_size=1, max_size=4)
+    rng = np.random.default_rng(7)
+    async with pool.acquire() as conn:
+        mid = await conn.fetchval(
+            "INSERT INTO models (name, task, class_labels, dimensions) VALUES "
+            "('bench', 'binary', '{neg,pos}', '{region}') RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO model_features VALUES ($1, 'x1', 'numeric', 1), ($1, 'x2', 'numeric', 2)".replace(
+                "VALUES", "(model_id, name, kind, position) VALUES"
+            ),
+            mid,
+        )
+        await conn.execute(
+            "INSERT INTO model_features (model_id, name, kind, position) VALUES ($1, 'color', 'categorical', 1)",
+            mid,
+        )
+        vids = [
+            await conn.fetchval(
+                "INSERT INTO model_versions (model_id, version) VALUES ($1, $2) RETURNING id", mid, v
+            )
+            for v in ("v1", "v2")
+        ]
+        await conn.execute(
+            "INSERT INTO feature_baselines (model_id, feature, kind, edges, lower, upper) VALUES "
+            "($1, 'x1', 'numeric', $2, -4, 4)",
+            mid,
+            [float(e) for e in np.linspace(-2, 2, 9)],
+        )
+        await conn.execute(
+            "INSERT INTO feature_baselines (model_id, feature, kind, categories) VALUES "
+            "($1, 'color', 'categorical', '{red,green,blue}')",
+            mid,
+        )
+    per = 50_000
+    n_batches = (rows + per - 1) // per
+    span = (END - START).total_seconds() / n_batches
+    gen = copy = 0.0
+    for b in range(n_batches):
+        t = time.perf_counter()
+        recs = batch(
+            rng, mid, vids, min(per, rows - b * per), START + timedelta(seconds=b * span), span, f"b{b}-"
+        )
+        gen += time.perf_counter() - t
+        t = time.perf_counter()
+        async with pool.acquire() as conn:
+            await conn.copy_records_to_table("predictions", records=recs, columns=COLUMNS)
+        copy += time.perf_counter() - t
+    out["load_copy_s"] = copy
+    out["load_rows_per_s"] = rows / copy
+    out["generate_s"] = gen
+    t = time.perf_counter()
+    rep = await refresh(
+        pool,
+    )
+    out["initial_refresh_s"] = time.perf_counter() - t
+    out["initial_refresh"] = rep.to_dict()
+    await pool.close()
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.array(xs) * 1000, q))
+
+
+async def measure(db: str, out: dict, reps: int) -> None:
+    app = create_app(Settings(database_url=db, pool_max_size=4))
+    async with AsyncTestClient(app=app, timeout=600) as client:
+        for level, n in (("1h", reps), ("1m", max(3, reps // 10))):
+            params = {"start": START.isoformat(), "end": END.isoformat(), "granularity": level}
+            times = []
+            for _ in range(n + 2):
+                t = time.perf_counter()
+                r = await client.get("/api/v1/models/bench/windows/metrics", params=params)
+                times.append(time.perf_counter() - t)
+                assert r.status_code == 200, r.text
+            times = times[2:]  # warm-up
+            out[f"rest_{level}_points"] = len(r.json()["points"])
+            out[f"rest_{level}_p50_ms"] = pct(times, 50)
+            out[f"rest_{level}_p95_ms"] = pct(times, 95)
+            params["metrics"] = "count,accuracy,roc_auc,log_loss,latency_p95_ms"
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                r = await client.get("/api/v1/models/bench/windows/metrics", params=params)
+                times.append(time.perf_counter() - t)
+            out[f"rest_{level}_5metrics_p50_ms"] = pct(times, 50)
+            out[f"rest_{level}_5metrics_p95_ms"] = pct(times, 95)
+    conn = await asyncpg.connect(db)
+    try:
+        mid = await conn.fetchval("SELECT id FROM models WHERE name = 'bench'")
+        from engine.windows.spec import PREDICTIONS
+
+        merges = ", ".join(PREDICTIONS.merge_exprs())
+        for level, width in (("1h", "1 hour"), ("1m", "1 minute")):
+            sql_win = (
+                f"SELECT bucket, {merges} FROM predictions_{level} WHERE model_id = $1 AND bucket >= $2"
+                f" AND bucket < $3 GROUP BY 1"
+            )
+            sql_raw = (
+                f"SELECT time_bucket('{width}', bucket) AS b, {merges} FROM predictions_1m_source"
+                f" WHERE model_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1"
+            )
+            for tag, sql, n in (("windows", sql_win, 5), ("raw", sql_raw, 2)):
+                times = []
+                for _ in range(n):
+                    t = time.perf_counter()
+                    await conn.fetch(sql, mid, START, END)
+                    times.append(time.perf_counter() - t)
+                out[f"sql_{level}_{tag}_median_ms"] = statistics.median(times) * 1000
+            out[f"sql_{level}_raw_over_windows"] = (
+                out[f"sql_{level}_raw_median_ms"] / out[f"sql_{level}_windows_median_ms"]
+            )
+        # late batch: 10k rows inside one hour, 15 days back
+        vids = [r["id"] for r in await conn.fetch("SELECT id FROM model_versions WHERE model_id = $1", mid)]
+        late_t0 = START + timedelta(days=15, hours=3)
+        recs = batch(
+            np.random.default_rng(99), mid, vids, 10_000, late_t0, 3600, f"late{uuid.uuid4().hex[:6]}-"
+        )
+        await conn.copy_records_to_table("predictions", records=recs, columns=COLUMNS)
+        pool = await asyncpg.create_pool(db, min_size=1, max_size=2)
+        t = time.perf_counter()
+        rep = await refresh(pool)
+        out["late_batch_refresh_s"] = time.perf_counter() - t
+        out["late_batch_refresh"] = rep.to_dict()
+        # late labels for 10k predictions scattered over one day
+        await conn.execute(
+            "UPDATE predictions SET label_class = 'pos', label_time = time + interval '2 days'"
+            " WHERE model_id = $1 AND time >= $2 AND time < $3 AND label_class IS NULL"
+            " AND prediction_id IN (SELECT prediction_id FROM predictions WHERE model_id = $1 AND time >= $2"
+            " AND time < $3 AND label_class IS NULL LIMIT 10000)",
+            mid,
+            START + timedelta(days=20),
+            START + timedelta(days=21),
+        )
+        t = time.perf_counter()
+        rep = await refresh(pool)
+        out["late_labels_refresh_s"] = time.perf_counter() - t
+        out["late_labels_refresh"] = rep.to_dict()
+        await pool.close()
+        out["predictions_1m_rows"] = await conn.fetchval("SELECT count(*) FROM predictions_1m")
+        out["db_size"] = await conn.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        out["license"] = await conn.fetchval("SELECT current_setting('timescaledb.license', true)")
+    finally:
+        await conn.close()
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--url", default="postgresql://postgres@127.0.0.1:55432/postgres")
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument(
+        "--keep", action="store_true", help="keep (and reuse) the database driftline_bench_<rows>"
+    )
+    args = ap.parse_args()
+    out: dict = {"rows": args.rows}
+    db, state = await setup(args.url, args.rows, args.keep)
+    try:
+        if state == "created":
+            await load(db, args.rows, out)
+        await measure(db, out, args.reps)
+    finally:
+        if not args.keep:
+            base, name = db.rsplit("/", 1)
+            admin = await asyncpg.connect(f"{base}/postgres")
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            await admin.close()
+    print(json.dumps(out, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
