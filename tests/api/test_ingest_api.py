@@ -107,6 +107,16 @@ async def test_arrow_ipc_stream_body(client: AsyncTestClient, pool: asyncpg.Pool
     await _check_frame(pool, models["churn"], frame)
 
 
+async def test_arrow_ipc_file_body(client: AsyncTestClient, pool: asyncpg.Pool, models: dict[str, ModelSpec]) -> None:
+    frame = _frame(20)
+    buf = io.BytesIO()
+    frame.write_ipc(buf)
+    r = await client.post(f"{PRED}?segment_columns=region", content=buf.getvalue(),
+                          headers={"content-type": "application/vnd.apache.arrow.file"})
+    assert r.status_code == 201 and r.json()["written"] == 20, r.text
+    await _check_frame(pool, models["churn"], frame)
+
+
 async def test_parquet_body(client: AsyncTestClient, pool: asyncpg.Pool, models: dict[str, ModelSpec]) -> None:
     frame = _frame(40)
     buf = io.BytesIO()

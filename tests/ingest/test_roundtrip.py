@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -305,3 +306,47 @@ async def test_segment_values_are_stored_verbatim(
     stored = await fetch_predictions(pool, models["churn"].id)
     for row in rows:
         assert segments_of(stored[str(row["prediction_id"])]) == row.get("segments"), row
+
+
+async def test_edge_values_round_trip(pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService) -> None:
+    """Values at the edges of the binary COPY encoding: times before 2000 (negative PostgreSQL epoch) and
+    with microseconds, extreme and subnormal floats, -0.0, non-ASCII text, empty strings, probabilities
+    instead of a score for a binary model."""
+    from engine.domain import FeatureSpec
+    from engine.services.models import ModelService, NewModel
+
+    svc = ModelService(pool)
+    await svc.create_model(NewModel(name="numonly", task="binary", class_labels=["n", "p"],
+                                    features=[FeatureSpec("a", "numeric"), FeatureSpec("b", "numeric")]))
+    await svc.create_version("numonly", "1", "production")
+    rows = [
+        {"prediction_id": "ü-1", "time": "1995-06-01T12:34:56.123456+00:00", "probabilities": [0.25, 0.75],
+         "features": {"a": 1e308, "b": 5e-324}, "latency_ms": 1e-300},
+        {"prediction_id": "ü-2", "time": "1990-01-01T00:00:00.000001Z", "score": 0.0,
+         "features": {"a": -0.0, "b": -1e-308}},
+        {"prediction_id": "ü-3", "time": "2199-12-31T23:59:59.999999+01:00", "score": 1.0, "features": {}},
+    ]
+    assert (await ingest.log_predictions("numonly", rows)).written == 3
+    spec = await svc.get_model("numonly")
+    stored = await fetch_predictions(pool, spec.id)
+    for row in rows:
+        rec = stored[str(row["prediction_id"])]
+        assert rec["time"] == datetime.fromisoformat(str(row["time"]).replace("Z", "+00:00"))
+        feats = row["features"]
+        assert list(rec["num_features"]) == [feats.get("a"), feats.get("b")]  # type: ignore[union-attr]
+        assert rec["cat_features"] is None and rec["segments"] is None
+    assert math.copysign(1.0, stored["ü-2"]["num_features"][0]) == -1.0
+    assert stored["ü-1"]["score"] == 0.75 and stored["ü-1"]["predicted_class"] == "p"
+    assert stored["ü-1"]["probabilities"] is None  # binary models keep the score, not the pair
+    assert stored["ü-1"]["latency_ms"] == 1e-300
+    assert (stored["ü-2"]["predicted_class"], stored["ü-3"]["predicted_class"]) == ("n", "p")
+
+    text_rows = [{"prediction_id": f"t{i}", "time": T0.isoformat(), "score": 0.5,
+                  "features": {"tenure": 0, "plan": v, "channel": v[::-1]}}
+                 for i, v in enumerate(["", "naïve — ü", "日本語", "x" * 5000, "tab\tnew\nline", 'quote"back\\'])]
+    assert (await ingest.log_predictions("churn", text_rows)).written == len(text_rows)
+    stored = await fetch_predictions(pool, models["churn"].id)
+    positions = await feature_positions(pool, models["churn"].id)
+    for row in text_rows:
+        assert list(stored[str(row["prediction_id"])]["cat_features"]) == _by_position(
+            positions, "categorical", row["features"])  # type: ignore[arg-type]
