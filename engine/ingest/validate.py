@@ -84,8 +84,8 @@ def validate_predictions(
     else:
         labels = list(model.class_labels or ())
         known = pl.Series(labels, dtype=pl.Utf8)
-        c.add(pred.is_not_null() & ~pred.is_in(known), "prediction", f"not a class label; known: {labels}")
-        c.add(label.is_not_null() & ~label.is_in(known), "label", f"not a class label; known: {labels}")
+        c.add(pred.is_not_null() & ~pred.is_in(known.implode()), "prediction", f"not a class label; known: {labels}")
+        c.add(label.is_not_null() & ~label.is_in(known.implode()), "label", f"not a class label; known: {labels}")
         _check_finite(c, score, "score")
         c.add(((score < 0) | (score > 1)).fill_null(False), "score", "must be within [0, 1]")
         plen = probs.list.len()
