@@ -202,7 +202,16 @@ async def test_bad_bodies_change_nothing(client: AsyncTestClient, pool: asyncpg.
     await client.post(PRED, json=[good_binary_row(k) for k in range(3)])
     before = await snapshot(pool)
     good = json.dumps([good_binary_row(10)]).encode()
+    naive = io.BytesIO()
+    _frame(4).with_columns(pl.col("time").dt.replace_time_zone(None)).write_parquet(naive)
+    extra = io.BytesIO()
+    _frame(4).with_columns(colour=pl.lit("red")).write_ipc_stream(extra)
     cases: list[tuple[str, bytes, str, int, tuple[object, str | None, str]]] = [
+        (PRED + "?segment_columns=region", naive.getvalue(), "application/vnd.apache.parquet", 422,
+         (None, "time", "no timezone")),
+        (PRED + "?segment_columns=region", extra.getvalue(), "application/vnd.apache.arrow.stream", 422,
+         (None, "colour", "unknown column")),
+        (PRED, extra.getvalue(), "application/vnd.apache.arrow.stream", 422, (None, "region", "unknown column")),
         (PRED, b'[{"prediction_id": "x", "score": 0.5,', "application/json", 400, (None, "body", "malformed JSON")),
         (PRED, b"", "application/json", 400, (None, "body", "malformed JSON")),
         (PRED, b'{"prediction_id": "x"}', "application/json", 400, (None, "body", "expected a JSON array")),
@@ -219,6 +228,8 @@ async def test_bad_bodies_change_nothing(client: AsyncTestClient, pool: asyncpg.
         ("/api/v1/models/nope/predictions", good, "application/json", 404, ("detail", None, "'nope' does not exist")),
         ("/api/v1/metrics", b'[{"name": "c", "value": 1}]', "application/json", 422, (0, "time", "required")),
     ]
+    r = await client.post(PRED, content=good, headers={"content-type": "application/json", "Idempotency-Key": "k" * 201})
+    assert r.status_code == 400
     for url, body, ctype, status, (row, fld, reason) in cases:
         r = await client.post(url, content=body, headers={"content-type": ctype})
         assert r.status_code == status, (url, body[:40], r.text)
