@@ -350,3 +350,24 @@ async def test_edge_values_round_trip(pool: asyncpg.Pool, models: dict[str, Mode
     for row in text_rows:
         assert list(stored[str(row["prediction_id"])]["cat_features"]) == _by_position(
             positions, "categorical", row["features"])  # type: ignore[arg-type]
+
+
+async def test_polars_time_range_is_checked_like_dict_rows(
+    pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService
+) -> None:
+    """The accepted time range [1990, 2200) (timeparse.py: catches seconds-vs-milliseconds mix-ups) holds
+    for DataFrame input as it does for JSON rows."""
+    frame = pl.DataFrame({
+        "prediction_id": ["e0", "e1", "e2"],
+        "time": pl.Series([T0, datetime(1970, 1, 21, tzinfo=UTC), T0], dtype=pl.Datetime("us", "UTC")),
+        "score": [0.1, 0.2, 0.3],
+        "tenure": [1, 2, 3],
+    })
+    before = await snapshot(pool)
+    with pytest.raises(ValidationError) as info:
+        await ingest.log_predictions("churn", frame)
+    assert [(e.row, e.field) for e in info.value.errors] == [(1, "time")]
+    assert "outside" in info.value.errors[0].reason
+    assert await snapshot(pool) == before
+    result = await ingest.log_predictions("churn", frame, partial=True)
+    assert (result.written, result.rejected) == (2, 1)
