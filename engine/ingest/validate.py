@@ -24,6 +24,7 @@ import polars as pl
 from engine.domain import ModelSpec
 from engine.errors import RowError
 from engine.ingest.canonical import SEGMENT_PREFIX, feature_col
+from engine.ingest.timeparse import MAX_TIME, MIN_TIME
 
 MAX_ID_LENGTH = 200
 MAX_SEGMENT_VALUE = 200
@@ -64,7 +65,11 @@ def validate_predictions(
     c.add((lengths == 0) | (lengths > MAX_ID_LENGTH), "prediction_id", f"must be 1–{MAX_ID_LENGTH} characters")
     dup = pid.is_duplicated() & ~pid.is_first_distinct() & pid.is_not_null()
     c.add(dup, "prediction_id", "duplicate prediction_id within the batch")
-    c.add(frame.get_column("time").is_null(), "time", "required")
+    time = frame.get_column("time")
+    c.add(time.is_null(), "time", "required")
+    # JSON rows get this from parse_time; DataFrame columns arrive already typed and need it here.
+    c.add(((time < MIN_TIME) | (time >= MAX_TIME)).fill_null(False), "time",
+          f"outside [{MIN_TIME.date()}, {MAX_TIME.date()}) (seconds read as milliseconds?)")
 
     latency = frame.get_column("latency_ms")
     _check_finite(c, latency, "latency_ms")
