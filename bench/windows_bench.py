@@ -36,7 +36,10 @@ from litestar.testing import AsyncTestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from engine.config import Settings  # noqa: E402
+from engine.windows.merge import merge_rows  # noqa: E402
+from engine.windows.reader import WindowRead, read_windows_snapshot  # noqa: E402
 from engine.windows.refresher import refresh  # noqa: E402
+from engine.windows.spec import LEVELS, PREDICTIONS  # noqa: E402
 from tests.conftest import alembic_config  # noqa: E402
 
 END = datetime(2026, 3, 31, tzinfo=UTC)
@@ -185,53 +188,67 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.array(xs) * 1000, q))
 
 
+async def _rest(client: AsyncTestClient, params: dict, n: int) -> tuple[list[float], dict]:
+    times = []
+    body: dict = {}
+    for _ in range(n):
+        t = time.perf_counter()
+        r = await client.get("/api/v1/models/bench/windows/metrics", params=params)
+        times.append(time.perf_counter() - t)
+        assert r.status_code == 200, r.text
+        body = r.json()
+    return times, body
+
+
 async def measure(db: str, out: dict, reps: int) -> None:
     app = create_app(Settings(database_url=db, pool_max_size=4))
+    five = "count,accuracy,roc_auc,log_loss,latency_p95_ms"
     async with AsyncTestClient(app=app, timeout=600) as client:
-        for level, n in (("1h", reps), ("1m", max(3, reps // 10))):
-            params = {"start": START.isoformat(), "end": END.isoformat(), "granularity": level}
-            times = []
-            for _ in range(n + 2):
-                t = time.perf_counter()
-                r = await client.get("/api/v1/models/bench/windows/metrics", params=params)
-                times.append(time.perf_counter() - t)
-                assert r.status_code == 200, r.text
-            times = times[2:]  # warm-up
-            out[f"rest_{level}_points"] = len(r.json()["points"])
-            out[f"rest_{level}_p50_ms"] = pct(times, 50)
-            out[f"rest_{level}_p95_ms"] = pct(times, 95)
-            params["metrics"] = "count,accuracy,roc_auc,log_loss,latency_p95_ms"
-            times = []
-            for _ in range(n):
-                t = time.perf_counter()
-                r = await client.get("/api/v1/models/bench/windows/metrics", params=params)
-                times.append(time.perf_counter() - t)
-            out[f"rest_{level}_5metrics_p50_ms"] = pct(times, 50)
-            out[f"rest_{level}_5metrics_p95_ms"] = pct(times, 95)
+        base = {"start": START.isoformat(), "end": END.isoformat()}
+        await _rest(client, {**base, "granularity": "1h"}, 2)  # warm-up
+        for level, metrics, n in (
+            ("1h", None, reps),
+            ("1h", five, reps),
+            ("1h", "count", reps),
+            ("1m", "count", 3),
+            ("1m", five, 2),
+        ):
+            params = {**base, "granularity": level, **({"metrics": metrics} if metrics else {})}
+            times, body = await _rest(client, params, n)
+            tag = f"rest_{level}_{'all' if metrics is None else len(metrics.split(','))}metrics"
+            out[f"{tag}_points"] = len(body["points"])
+            out[f"{tag}_p50_ms"] = pct(times, 50)
+            out[f"{tag}_p95_ms"] = pct(times, 95)
+    pool = await asyncpg.create_pool(db, min_size=1, max_size=2)
     conn = await asyncpg.connect(db)
     try:
         mid = await conn.fetchval("SELECT id FROM models WHERE name = 'bench'")
-        from engine.windows.spec import PREDICTIONS
-
-        merges = ", ".join(PREDICTIONS.merge_exprs())
-        for level, width in (("1h", "1 hour"), ("1m", "1 minute")):
-            sql_win = (
-                f"SELECT bucket, {merges} FROM predictions_{level} WHERE model_id = $1 AND bucket >= $2"
-                f" AND bucket < $3 GROUP BY 1"
+        for level in ("1h", "1m"):
+            # windows: the service's read path (indexed range scan of the level + numpy merge per bucket)
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                await read_windows_snapshot(pool, [WindowRead(PREDICTIONS, level, mid, START, END)])
+                times.append(time.perf_counter() - t)
+            out[f"read_{level}_windows_median_ms"] = statistics.median(times) * 1000
+            # raw: the same per-bucket state from raw rows (the 1m aggregation of every row in 30 days,
+            # histograms with TimescaleDB's histogram(), merged to the level in numpy) -- the best a
+            # system without rollups could do with the same SQL
+            cols = ", ".join(
+                f"array_send({c}) AS {c}" if how == "counts" else c for c, how in PREDICTIONS.state
             )
-            sql_raw = (
-                f"SELECT time_bucket('{width}', bucket) AS b, {merges} FROM predictions_1m_source"
-                f" WHERE model_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1"
+            sql = (
+                f"SELECT time_bucket('{LEVELS[level].sql_interval}', bucket) AS bucket, NULL::text AS grp, {cols}"
+                " FROM predictions_1m_source WHERE model_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY 1"
             )
-            for tag, sql, n in (("windows", sql_win, 5), ("raw", sql_raw, 2)):
-                times = []
-                for _ in range(n):
-                    t = time.perf_counter()
-                    await conn.fetch(sql, mid, START, END)
-                    times.append(time.perf_counter() - t)
-                out[f"sql_{level}_{tag}_median_ms"] = statistics.median(times) * 1000
-            out[f"sql_{level}_raw_over_windows"] = (
-                out[f"sql_{level}_raw_median_ms"] / out[f"sql_{level}_windows_median_ms"]
+            times = []
+            for _ in range(2):
+                t = time.perf_counter()
+                merge_rows(PREDICTIONS, await conn.fetch(sql, mid, START, END))
+                times.append(time.perf_counter() - t)
+            out[f"read_{level}_raw_median_ms"] = statistics.median(times) * 1000
+            out[f"read_{level}_raw_over_windows"] = (
+                out[f"read_{level}_raw_median_ms"] / out[f"read_{level}_windows_median_ms"]
             )
         # late batch: 10k rows inside one hour, 15 days back
         vids = [r["id"] for r in await conn.fetch("SELECT id FROM model_versions WHERE model_id = $1", mid)]
@@ -240,31 +257,32 @@ async def measure(db: str, out: dict, reps: int) -> None:
             np.random.default_rng(99), mid, vids, 10_000, late_t0, 3600, f"late{uuid.uuid4().hex[:6]}-"
         )
         await conn.copy_records_to_table("predictions", records=recs, columns=COLUMNS)
-        pool = await asyncpg.create_pool(db, min_size=1, max_size=2)
         t = time.perf_counter()
         rep = await refresh(pool)
         out["late_batch_refresh_s"] = time.perf_counter() - t
         out["late_batch_refresh"] = rep.to_dict()
-        # late labels for 10k predictions scattered over one day
+        # late labels for up to 10k predictions of one day, 10 days back
+        day = START + timedelta(days=20)
         await conn.execute(
             "UPDATE predictions SET label_class = 'pos', label_time = time + interval '2 days'"
             " WHERE model_id = $1 AND time >= $2 AND time < $3 AND label_class IS NULL"
             " AND prediction_id IN (SELECT prediction_id FROM predictions WHERE model_id = $1 AND time >= $2"
             " AND time < $3 AND label_class IS NULL LIMIT 10000)",
             mid,
-            START + timedelta(days=20),
-            START + timedelta(days=21),
+            day,
+            day + timedelta(days=1),
         )
         t = time.perf_counter()
         rep = await refresh(pool)
         out["late_labels_refresh_s"] = time.perf_counter() - t
         out["late_labels_refresh"] = rep.to_dict()
-        await pool.close()
         out["predictions_1m_rows"] = await conn.fetchval("SELECT count(*) FROM predictions_1m")
+        out["predictions_rows"] = await conn.fetchval("SELECT count(*) FROM predictions")
         out["db_size"] = await conn.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
         out["license"] = await conn.fetchval("SELECT current_setting('timescaledb.license', true)")
     finally:
         await conn.close()
+        await pool.close()
 
 
 async def main() -> None:

@@ -21,7 +21,7 @@ import asyncpg
 
 from engine.errors import NotFoundError, RowError, ValidationError
 from engine.store.sqlfiles import query
-from engine.windows.derive import ModelInfo, derive, metric_names
+from engine.windows.derive import ModelInfo, derive, metric_names, needed_columns
 from engine.windows.reader import WindowRead, read_windows_snapshot
 from engine.windows.spec import FEATURES, LEVELS, METRICS, PREDICTIONS, LevelName
 
@@ -259,7 +259,8 @@ class WindowsService:
                     ]
                 )
             group, args = f"segment ->> '{group_by}'", ()
-        read = WindowRead(PREDICTIONS, level, info.id, start, end, group, "", args)
+        family = PREDICTIONS.subset(needed_columns(set(wanted)))
+        read = WindowRead(family, level, info.id, start, end, group, "", args)
         [rows] = await read_windows_snapshot(self.pool, [read])
         versions: dict[str, str] = {}
         if group_by == "version":

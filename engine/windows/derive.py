@@ -54,6 +54,47 @@ GENERAL = (
 PER_CLASS = tuple(f"{r}_per_class" for r in RATES)
 
 
+_GENERAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "label_coverage": ("n_labeled",),
+    "label_delay_mean_s": ("label_delay_n", "label_delay_sum"),
+    "label_delay_max_s": ("label_delay_max",),
+    "score_mean": ("score_n", "score_sum"),
+    "prediction_mean": ("pred_value_n", "pred_value_sum"),
+    "latency_mean_ms": ("latency_n", "latency_sum"),
+    "latency_max_ms": ("latency_max",),
+    "latency_p50_ms": ("latency_n", "latency_hist", "latency_min", "latency_max"),
+    "latency_p95_ms": ("latency_n", "latency_hist", "latency_min", "latency_max"),
+    "latency_p99_ms": ("latency_n", "latency_hist", "latency_min", "latency_max"),
+    "roc_auc": ("score_hist_pos", "score_hist_neg"),
+    "log_loss": ("loss_n", "log_loss_sum", "brier_sum"),
+    "brier": ("loss_n", "log_loss_sum", "brier_sum"),
+}
+_REGRESSION_COLUMNS = (
+    "reg_n",
+    "err_sum",
+    "abs_err_sum",
+    "sq_err_sum",
+    "ape_sum",
+    "ape_n",
+    "sape_sum",
+    "y_sum",
+    "y2_sum",
+)
+
+
+def needed_columns(metrics: set[str]) -> set[str]:
+    """State columns the given metrics read (fetching only these keeps reads small)."""
+    cols = {"n"}
+    for m in metrics:
+        if m in _GENERAL_COLUMNS:
+            cols.update(_GENERAL_COLUMNS[m])
+        elif m in REGRESSION:
+            cols.update(_REGRESSION_COLUMNS)
+        elif m in CLASSIFICATION or m in PER_CLASS or m in ("precision", "recall", "f1"):
+            cols.add("confusion")
+    return cols
+
+
 def metric_names(task: str) -> tuple[str, ...]:
     """Every metric the windows derive for a model of this task."""
     if task == "regression":
@@ -113,59 +154,62 @@ def score_histogram(pos: Sequence[int] | None, neg: Sequence[int] | None) -> Sco
 
 
 def derive(model: ModelInfo, s: Mapping[str, Any], bucket_seconds: float, wanted: set[str]) -> Derived:
+    def g(key: str) -> Any:  # a column the read did not fetch (not needed by `wanted`) reads as None
+        return s.get(key)
+
     values: dict[str, float | None] = {}
     bounds: dict[str, float] = {}
     per_class: dict[str, dict[str, float | None]] = {}
-    n = int(s["n"] or 0)
+    n = int(g("n") or 0)
     values["count"] = float(n)
     values["throughput_per_s"] = n / bucket_seconds
-    values["label_coverage"] = s["n_labeled"] / n if n else None
-    dn = s["label_delay_n"] or 0
-    values["label_delay_mean_s"] = _z(s["label_delay_sum"]) / dn if dn else None
-    values["label_delay_max_s"] = _f(s["label_delay_max"])
-    values["score_mean"] = _z(s["score_sum"]) / s["score_n"] if s["score_n"] else None
-    values["prediction_mean"] = _z(s["pred_value_sum"]) / s["pred_value_n"] if s["pred_value_n"] else None
-    ln = s["latency_n"] or 0
-    values["latency_mean_ms"] = _z(s["latency_sum"]) / ln if ln else None
-    values["latency_max_ms"] = _f(s["latency_max"])
+    values["label_coverage"] = g("n_labeled") / n if n and g("n_labeled") is not None else None
+    dn = g("label_delay_n") or 0
+    values["label_delay_mean_s"] = _z(g("label_delay_sum")) / dn if dn else None
+    values["label_delay_max_s"] = _f(g("label_delay_max"))
+    values["score_mean"] = _z(g("score_sum")) / g("score_n") if g("score_n") else None
+    values["prediction_mean"] = _z(g("pred_value_sum")) / g("pred_value_n") if g("pred_value_n") else None
+    ln = g("latency_n") or 0
+    values["latency_mean_ms"] = _z(g("latency_sum")) / ln if ln else None
+    values["latency_max_ms"] = _f(g("latency_max"))
     quantiles = [q for q in ("p50", "p95", "p99") if f"latency_{q}_ms" in wanted]
     if ln and quantiles:
         for name, qv in zip(
             quantiles,
             log_histogram_quantiles(
-                s["latency_hist"],
+                g("latency_hist"),
                 [int(q[1:]) / 100 for q in quantiles],
                 log_lo=LATENCY_LOG10_LO,
                 log_hi=LATENCY_LOG10_HI,
-                vmin=s["latency_min"],
-                vmax=s["latency_max"],
+                vmin=g("latency_min"),
+                vmax=g("latency_max"),
             ),
             strict=True,
         ):
             values[f"latency_{name}_ms"] = qv.value
             bounds[f"latency_{name}_ms"] = qv.error_bound
     if model.task == "regression":
-        if s["reg_n"]:
+        if g("reg_n"):
             reg = RegressionSums(
-                n=s["reg_n"],
-                sum_err=_z(s["err_sum"]),
-                sum_abs_err=_z(s["abs_err_sum"]),
-                sum_sq_err=_z(s["sq_err_sum"]),
-                sum_ape=_z(s["ape_sum"]),
-                n_ape=s["ape_n"] or 0,
-                sum_sape=_z(s["sape_sum"]),
-                n_sape=s["reg_n"],
-                sum_y=_z(s["y_sum"]),
-                sum_y2=_z(s["y2_sum"]),
+                n=g("reg_n"),
+                sum_err=_z(g("err_sum")),
+                sum_abs_err=_z(g("abs_err_sum")),
+                sum_sq_err=_z(g("sq_err_sum")),
+                sum_ape=_z(g("ape_sum")),
+                n_ape=g("ape_n") or 0,
+                sum_sape=_z(g("sape_sum")),
+                n_sape=g("reg_n"),
+                sum_y=_z(g("y_sum")),
+                sum_y2=_z(g("y2_sum")),
             )
             for name, mv in evaluate_regression_sums([m for m in REGRESSION if m in wanted], reg).items():
                 values[name] = _f(mv.value)
         return Derived({k: v for k, v in values.items() if k in wanted}, bounds, per_class)
 
     assert model.class_labels is not None
-    cc = confusion(model, s["confusion"])
-    hist = score_histogram(s["score_hist_pos"], s["score_hist_neg"]) if model.task == "binary" else None
-    losses = LogLossBrierSums(s["loss_n"], _z(s["log_loss_sum"]), _z(s["brier_sum"])) if s["loss_n"] else None
+    cc = confusion(model, g("confusion"))
+    hist = score_histogram(g("score_hist_pos"), g("score_hist_neg")) if model.task == "binary" else None
+    losses = LogLossBrierSums(g("loss_n"), _z(g("log_loss_sum")), _z(g("brier_sum"))) if g("loss_n") else None
     agg = ClassificationAggregates(
         confusion=cc, histogram=hist, sums=losses, pos_label=model.class_labels[-1]
     )

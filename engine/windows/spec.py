@@ -61,6 +61,10 @@ class Family:
     def columns(self) -> tuple[str, ...]:
         return ("bucket", *self.keys, *(c for c, _ in self.state))
 
+    def subset(self, columns: set[str]) -> Family:
+        """The same family reading only the state columns in `columns`."""
+        return Family(self.name, self.kind, self.keys, tuple((c, m) for c, m in self.state if c in columns))
+
     def merge_exprs(self, prefix: str = "") -> list[str]:
         out = []
         for col, how in self.state:

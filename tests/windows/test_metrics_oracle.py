@@ -150,3 +150,17 @@ async def test_auto_granularity_and_bad_input(pool: asyncpg.Pool) -> None:
         await svc.model_metrics("bin", T0, T0 + timedelta(hours=1), metrics=["rmse"])
     with pytest.raises(ValidationError, match="end"):
         await svc.model_metrics("bin", T0, T0)
+
+
+async def test_metric_subsets_read_fewer_columns_same_values(pool: asyncpg.Pool) -> None:
+    rng = np.random.default_rng(22)
+    async with pool.acquire() as conn:
+        m = await create_model(conn, "bin", "binary", ["neg", "pos"])
+        await copy_predictions(conn, prediction_rows(rng, m, 800, minutes=120, labeled=0.6))
+    await refresh(pool)
+    svc = WindowsService(pool)
+    full = await svc.model_metrics("bin", T0, T0 + timedelta(hours=2), granularity="1h")
+    for subset in (["accuracy"], ["roc_auc", "latency_p95_ms"], ["label_coverage", "log_loss", "f1_macro"]):
+        part = await svc.model_metrics("bin", T0, T0 + timedelta(hours=2), granularity="1h", metrics=subset)
+        for a, b in zip(part.points, full.points, strict=True):
+            assert a.values == {k: v for k, v in b.values.items() if k in subset}
