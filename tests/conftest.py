@@ -78,13 +78,22 @@ async def template_db(cluster_url: str) -> AsyncIterator[str]:
     await drop_database(cluster_url, name)
 
 
+@pytest.fixture(scope="session")
+async def background_drops() -> AsyncIterator[list[asyncio.Task[None]]]:
+    """DROP DATABASE waits for a checkpoint (0.8–3 s on a busy machine, against ~0.2 s for a typical test):
+    per-test databases are dropped in the background and all drops are awaited at the end of the session."""
+    tasks: list[asyncio.Task[None]] = []
+    yield tasks
+    await asyncio.gather(*tasks)
+
+
 @pytest.fixture
-async def db_url(cluster_url: str, template_db: str) -> AsyncIterator[str]:
+async def db_url(cluster_url: str, template_db: str, background_drops: list[asyncio.Task[None]]) -> AsyncIterator[str]:
     """A fresh, migrated database for one test."""
     name = f"driftline_t_{uuid.uuid4().hex[:12]}"
     url = await create_database(cluster_url, name, template=template_db)
     yield url
-    await drop_database(cluster_url, name)
+    background_drops.append(asyncio.get_running_loop().create_task(drop_database(cluster_url, name)))
 
 
 @pytest.fixture

@@ -8,12 +8,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from engine.config import Settings
-from tests.ingest import databases
 from tests.ingest.support import register_all
-
-# Per-test databases dropped in the background (see tests/ingest/databases.py).
-db_url = databases.db_url
-background_drops = databases.background_drops
 
 
 @pytest.fixture

@@ -5,12 +5,7 @@ import pytest
 
 from engine.domain import ModelSpec
 from engine.ingest.service import IngestService
-from tests.ingest import databases
 from tests.ingest.support import register_all
-
-# Per-test databases dropped in the background (see tests/ingest/databases.py).
-db_url = databases.db_url
-background_drops = databases.background_drops
 
 
 @pytest.fixture
