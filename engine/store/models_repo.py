@@ -99,7 +99,7 @@ async def _lock_model_stages(conn: asyncpg.Connection, model_id: int) -> None:
     """Serialise changes of a model's production version. Without it two concurrent promotions each demote
     the production version their snapshot sees, and the second then violates the one-production index."""
     # NO KEY UPDATE: does not block inserts of new versions (their foreign key takes KEY SHARE).
-    await conn.execute("SELECT 1 FROM models WHERE id = $1 FOR NO KEY UPDATE", model_id)
+    await conn.execute(query("models.lock_model"), model_id)
 
 
 async def insert_version(

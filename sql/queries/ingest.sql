@@ -4,7 +4,9 @@ CREATE TEMPORARY TABLE IF NOT EXISTS predictions_stage (LIKE predictions INCLUDI
 -- name: insert_predictions_from_stage
 -- Idempotent path: rows already stored under (model_id, prediction_id, time) are skipped.
 WITH ins AS (
-    INSERT INTO predictions SELECT * FROM predictions_stage
+    -- Same order as the fast path (polars sorts bytewise = COLLATE "C"), so concurrent overlapping
+    -- batches take row locks in one order and cannot deadlock.
+    INSERT INTO predictions SELECT * FROM predictions_stage ORDER BY prediction_id COLLATE "C", time
     ON CONFLICT DO NOTHING
     RETURNING 1
 )

@@ -51,3 +51,7 @@ SET stage = $2,
     archived_at = CASE WHEN $2 = 'archived' THEN now() ELSE NULL END
 WHERE id = $1
 RETURNING id, model_id, version, stage, description, created_at, promoted_at, archived_at;
+
+-- name: lock_model
+-- Serialises production changes per model; NO KEY UPDATE does not block inserts of new versions.
+SELECT 1 FROM models WHERE id = $1 FOR NO KEY UPDATE;
