@@ -226,20 +226,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--evidently-python", default="/work/drift-bench-venv/bin/python")
     parser.add_argument("--evidently-runs-1m", type=int, default=3)
+    parser.add_argument("--only", help="comma-separated cases to rerun, merged into bench/results/drift.json")
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(args.case, args.rows, args.runs)))
         return
 
-    results = []
+    out_dir = ROOT / "bench" / "results"
+    previous = json.loads((out_dir / "drift.json").read_text()) if args.only else []
+    only = set(args.only.split(",")) if args.only else set(CASES)
+    results = [r for r in previous if r["case"] not in only]
     for rows in (100_000, 1_000_000):
-        for case in ("hist", "raw", "evidently"):
+        for case in [c for c in ("hist", "raw", "evidently") if c in only]:
             python = args.evidently_python if case == "evidently" else sys.executable
             runs = args.evidently_runs_1m if case == "evidently" and rows == 1_000_000 else args.runs
             res = spawn(python, case, rows, runs)
             print(json.dumps({k: v for k, v in res.items() if k != "drifted"}), flush=True)
             results.append(res)
-    out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "drift.json").write_text(json.dumps(results, indent=1) + "\n")
     print(render_report(results))  # pasted into bench/results/drift.md with the analysis
