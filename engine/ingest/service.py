@@ -9,6 +9,7 @@ answered from the stored result without writing anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -81,6 +82,17 @@ class _Checked:
 
     def bad_rows(self) -> list[int]:
         return sorted({e.row for e in self.errors if e.row is not None})
+
+
+def batch_digest(rows: Sequence[Any] | pl.DataFrame, version: str | None, partial: bool,
+                 segment_columns: Sequence[str]) -> str:
+    """sha256 over a batch's content and the options that change its meaning."""
+    h = hashlib.sha256(repr((version, partial, tuple(segment_columns))).encode())
+    if isinstance(rows, pl.DataFrame):
+        h.update(rows.write_ipc(None, compression="uncompressed").getbuffer())
+    else:
+        h.update(json.dumps(rows, default=_json_default, sort_keys=True).encode())
+    return h.hexdigest()
 
 
 def _json_default(value: object) -> str:
@@ -176,7 +188,8 @@ class IngestService:
                 return _payload(item)
 
             async with conn.transaction():
-                replay = await self._claim_key(conn, idempotency_key, "predictions", model.id)
+                replay = await self._claim_key(conn, idempotency_key, "predictions", model.id,
+                                               lambda: batch_digest(rows, ver.version, partial, segment_columns))
                 if replay is not None:
                     return replay
                 written, duplicates = await self._write_predictions(conn, copy_data, good.height)
@@ -225,7 +238,8 @@ class IngestService:
             self._decide(errors, partial)
             checked = _Checked(received=n, errors=errors)
             async with conn.transaction():
-                replay = await self._claim_key(conn, idempotency_key, "labels", model.id)
+                replay = await self._claim_key(conn, idempotency_key, "labels", model.id,
+                                               lambda: batch_digest(rows, None, partial, ()))
                 if replay is not None:
                     return replay
                 await conn.execute(query("ingest.create_labels_stage"))
@@ -262,7 +276,8 @@ class IngestService:
             self._decide(errors, partial)
             checked = _Checked(received=n, errors=errors)
             async with conn.transaction():
-                replay = await self._claim_key(conn, idempotency_key, "metrics", model_id)
+                replay = await self._claim_key(conn, idempotency_key, "metrics", model_id,
+                                               lambda: batch_digest(rows, None, partial, ()))
                 if replay is not None:
                     return replay
                 if records:
@@ -286,16 +301,19 @@ class IngestService:
 
     @staticmethod
     async def _claim_key(
-        conn: asyncpg.Connection, key: str | None, kind: Kind, model_id: int | None
+        conn: asyncpg.Connection, key: str | None, kind: Kind, model_id: int | None, digest: Callable[[], str]
     ) -> IngestResult | None:
         """Claim an idempotency key inside the batch's transaction. A concurrent batch with the same key
-        waits on the primary key until this one commits, then sees it as already done."""
+        waits on the primary key until this one commits, then sees it as already done. A key seen before
+        with different content is refused (the client reused a key by mistake), never answered with the
+        other batch's result."""
         if key is None:
             return None
-        if await conn.fetchval(query("ingest.insert_batch_key"), key, kind, model_id) is not None:
+        content = digest()
+        if await conn.fetchval(query("ingest.insert_batch_key"), key, kind, model_id, content) is not None:
             return None
         row = await conn.fetchrow(query("ingest.select_batch_result"), key)
-        if row["kind"] != kind or row["model_id"] != model_id:
+        if row["kind"] != kind or row["model_id"] != model_id or row["digest"] != content:
             raise ValidationError([RowError(None, "idempotency_key", "key already used for a different batch")])
         return IngestResult.from_dict(json.loads(row["result"]))
 

@@ -35,13 +35,13 @@ WITH upd AS (
 SELECT DISTINCT row_index FROM upd;
 
 -- name: insert_batch_key
-INSERT INTO ingest_batches (idempotency_key, kind, model_id, result)
-VALUES ($1, $2, $3, '{}'::jsonb)
+INSERT INTO ingest_batches (idempotency_key, kind, model_id, digest, result)
+VALUES ($1, $2, $3, $4, '{}'::jsonb)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING idempotency_key;
 
 -- name: select_batch_result
-SELECT kind, model_id, result FROM ingest_batches WHERE idempotency_key = $1;
+SELECT kind, model_id, digest, result FROM ingest_batches WHERE idempotency_key = $1;
 
 -- name: update_batch_result
 UPDATE ingest_batches SET result = $2::jsonb WHERE idempotency_key = $1;

@@ -95,6 +95,8 @@ CREATE TABLE ingest_batches (
     idempotency_key text PRIMARY KEY,
     kind            text NOT NULL CHECK (kind IN ('predictions', 'labels', 'metrics')),
     model_id        integer,
+    -- sha256 of the batch's content: a key sent again with a different batch is refused, not replayed.
+    digest          text NOT NULL,
     received_at     timestamptz NOT NULL DEFAULT now(),
     result          jsonb NOT NULL
 );

@@ -57,9 +57,14 @@ async def test_idempotency_key_predictions(pool: asyncpg.Pool, models: dict[str,
     again = await ingest.log_predictions("churn", rows, idempotency_key="batch-1")
     assert again.replayed
     assert (again.received, again.written, again.duplicates, again.rejected) == (40, 40, 0, 0)
-    # The key, not the body, identifies the batch: a retry answers the first result and writes nothing.
+    # A key reused with different content is a client bug: refused, never answered with another batch's
+    # result, and nothing is written.
     other = binary_rows(np.random.default_rng(44), 5, prefix="other")
-    assert (await ingest.log_predictions("churn", other, idempotency_key="batch-1")).replayed
+    with pytest.raises(ValidationError, match="different batch"):
+        await ingest.log_predictions("churn", other, idempotency_key="batch-1")
+    # The same rows in partial mode mean something else too.
+    with pytest.raises(ValidationError, match="different batch"):
+        await ingest.log_predictions("churn", rows, idempotency_key="batch-1", partial=True)
     assert await snapshot(pool) == before
 
 
@@ -83,9 +88,11 @@ async def test_idempotency_key_labels(pool: asyncpg.Pool, models: dict[str, Mode
     labels = [{"prediction_id": r["prediction_id"], "label": "churn"} for r in rows]
     first = await ingest.log_labels("churn", labels, idempotency_key="lab-1")
     before = await snapshot(pool)
-    relabel = [{"prediction_id": r["prediction_id"], "label": "stay"} for r in rows]
-    again = await ingest.log_labels("churn", relabel, idempotency_key="lab-1")
+    again = await ingest.log_labels("churn", labels, idempotency_key="lab-1")
     assert again.replayed and again.written == first.written == 10
+    relabel = [{"prediction_id": r["prediction_id"], "label": "stay"} for r in rows]
+    with pytest.raises(ValidationError, match="different batch"):
+        await ingest.log_labels("churn", relabel, idempotency_key="lab-1")
     assert await snapshot(pool) == before  # label_class and label_time untouched
 
 
