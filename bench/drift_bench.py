@@ -8,8 +8,8 @@ that its peak memory (``ru_maxrss``) is its own; the timed section is repeated a
     .venv/bin/python bench/drift_bench.py --case raw --rows 100000 --runs 3   # one case, JSON on stdout
 
 Evidently 0.7 does not import with pandas 3 (the project's venv), so its cases run under a separate
-interpreter given by ``--evidently-python`` (default /work/drift-bench-venv/bin/python, a venv with
-``evidently==0.7.*`` and ``pandas<3``). Evidently is never a runtime dependency of driftline.
+interpreter given by ``--evidently-python`` (default .driftline/bench-venv/bin/python, made by
+``bench/evidently-venv.sh``: ``evidently==0.7.*`` and ``pandas<3``). Evidently is never a runtime dependency of driftline.
 
 This module imports only numpy at the top so that the Evidently interpreter can run it too.
 """
@@ -224,7 +224,7 @@ def main() -> None:
     parser.add_argument("--case", choices=sorted(CASES))
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--evidently-python", default="/work/drift-bench-venv/bin/python")
+    parser.add_argument("--evidently-python", default=str(Path(__file__).resolve().parents[1] / ".driftline/bench-venv/bin/python"))
     parser.add_argument("--evidently-runs-1m", type=int, default=3)
     parser.add_argument("--only", help="comma-separated cases to rerun, merged into bench/results/drift.json")
     args = parser.parse_args()
