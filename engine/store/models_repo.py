@@ -67,8 +67,9 @@ async def insert_model(conn: asyncpg.Connection, spec: ModelSpec) -> int:
                     f.max_value,
                     list(f.categories) if f.categories is not None else None,
                     f.nullable,
+                    ordinal,
                 )
-                for f in spec.features
+                for ordinal, f in enumerate(spec.features)
             ],
         )
     return model_id

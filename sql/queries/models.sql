@@ -4,8 +4,8 @@ VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING id;
 
 -- name: insert_feature
-INSERT INTO model_features (model_id, name, kind, position, min_value, max_value, categories, nullable)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+INSERT INTO model_features (model_id, name, kind, position, min_value, max_value, categories, nullable, ordinal)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
 
 -- name: select_model_by_name
 SELECT id, name, task, class_labels, threshold, dimensions, description, created_at
@@ -17,7 +17,7 @@ FROM models ORDER BY name;
 
 -- name: select_features
 SELECT model_id, name, kind, position, min_value, max_value, categories, nullable
-FROM model_features WHERE model_id = ANY($1::int[]) ORDER BY model_id, kind, position;
+FROM model_features WHERE model_id = ANY($1::int[]) ORDER BY model_id, ordinal;
 
 -- name: insert_version
 INSERT INTO model_versions (model_id, version, stage, description, promoted_at)

@@ -29,6 +29,7 @@ CREATE TABLE model_features (
     name         text NOT NULL CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$'),
     kind         text NOT NULL CHECK (kind IN ('numeric', 'categorical')),
     position     smallint NOT NULL CHECK (position >= 1),
+    ordinal      smallint NOT NULL,         -- declaration order, for listing the schema as it was declared
     min_value    double precision,
     max_value    double precision,
     categories   text[],
