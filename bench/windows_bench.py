@@ -132,13 +132,8 @@ async def load(db: str, rows: int, out: dict) -> None:
             "('bench', 'binary', '{neg,pos}', '{region}') RETURNING id"
         )
         await conn.execute(
-            "INSERT INTO model_features VALUES ($1, 'x1', 'numeric', 1), ($1, 'x2', 'numeric', 2)".replace(
-                "VALUES", "(model_id, name, kind, position) VALUES"
-            ),
-            mid,
-        )
-        await conn.execute(
-            "INSERT INTO model_features (model_id, name, kind, position) VALUES ($1, 'color', 'categorical', 1)",
+            "INSERT INTO model_features (model_id, name, kind, position, ordinal) VALUES"
+            " ($1, 'x1', 'numeric', 1, 1), ($1, 'x2', 'numeric', 2, 2), ($1, 'color', 'categorical', 1, 3)",
             mid,
         )
         vids = [

@@ -243,7 +243,8 @@ class WindowsService:
                     )
                 ]
             )
-        group, args = None, ()
+        group: str | None = None
+        args: tuple[str, ...] = ()
         if group_by == "version":
             group = "version_id::text"
         elif group_by is not None:
@@ -258,9 +259,9 @@ class WindowsService:
                         )
                     ]
                 )
-            group, args = f"segment ->> '{group_by}'", ()
+            group, args = "segment ->> {}", (group_by,)
         family = PREDICTIONS.subset(needed_columns(set(wanted)))
-        read = WindowRead(family, level, info.id, start, end, group, "", args)
+        read = WindowRead(family, level, info.id, start, end, group, group_args=args)
         [rows] = await read_windows_snapshot(self.pool, [read])
         versions: dict[str, str] = {}
         if group_by == "version":

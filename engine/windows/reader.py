@@ -45,6 +45,8 @@ class WindowRead:
     # extra predicate on the family's columns, with `{}` placeholders filled by `filter_args` in order
     filter_sql: str = ""
     filter_args: tuple[Any, ...] = ()
+    # values for `{}` placeholders in `group` (bound as text parameters)
+    group_args: tuple[Any, ...] = ()
 
 
 def coarsen(ranges: list[Range], limit: int) -> list[Range]:
@@ -88,7 +90,7 @@ async def read_windows(conn: asyncpg.Connection, read: WindowRead) -> list[dict[
         clip(merge_ranges((r["lo"], r["hi"]) for r in pending_rows), lo, hi), MAX_PENDING_BRANCHES
     )
     p = Params()
-    group = read.group or "NULL::text"
+    group = read.group.format(*(p(a, "text") for a in read.group_args)) if read.group else "NULL::text"
     out_cols = ", ".join(f"array_send({c}) AS {c}" if how == "counts" else c for c, how in fam.state)
     rel = fam.relation(read.level)
     if not pending:

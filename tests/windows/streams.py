@@ -62,19 +62,16 @@ async def create_model(
         threshold,
         list(dims),
     )
-    for i, f in enumerate(numeric, 1):
+    declared = [(f, "numeric", i) for i, f in enumerate(numeric, 1)]
+    declared += [(f, "categorical", i) for i, f in enumerate(categorical, 1)]
+    for ordinal, (f, kind, position) in enumerate(declared, 1):
         await conn.execute(
-            "INSERT INTO model_features (model_id, name, kind, position) VALUES ($1, $2, 'numeric', $3)",
+            "INSERT INTO model_features (model_id, name, kind, position, ordinal) VALUES ($1, $2, $3, $4, $5)",
             mid,
             f,
-            i,
-        )
-    for i, f in enumerate(categorical, 1):
-        await conn.execute(
-            "INSERT INTO model_features (model_id, name, kind, position) VALUES ($1, $2, 'categorical', $3)",
-            mid,
-            f,
-            i,
+            kind,
+            position,
+            ordinal,
         )
     vids = {}
     for v in versions:

@@ -34,8 +34,16 @@ async def test_model_windows_view_matches_service(pool: asyncpg.Pool, level: str
     for p in series.points:
         r = rows[p.bucket]
         assert r["predictions"] == p.values["count"]
-        cols = ("accuracy", "log_loss", "brier", "label_coverage", "latency_mean_ms", "latency_p50_ms",
-                "latency_p95_ms", "latency_p99_ms")
+        cols = (
+            "accuracy",
+            "log_loss",
+            "brier",
+            "label_coverage",
+            "latency_mean_ms",
+            "latency_p50_ms",
+            "latency_p95_ms",
+            "latency_p99_ms",
+        )
         for col in cols:
             want = p.values.get(col)
             if want is None:
