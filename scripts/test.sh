@@ -4,9 +4,17 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+started_cluster=0
+if [ -z "${DRIFTLINE_DATABASE_URL:-}" ] && ! bash scripts/cluster.sh status >/dev/null 2>&1; then
+  started_cluster=1
+fi
 bash scripts/setup.sh
 if [ -z "${DRIFTLINE_DATABASE_URL:-}" ]; then
   export DRIFTLINE_DATABASE_URL="$(bash scripts/cluster.sh url)"
+fi
+# Leave the machine as we found it: stop the local cluster if this run started it.
+if [ "$started_cluster" -eq 1 ]; then
+  trap 'bash scripts/cluster.sh stop >&2 || true' EXIT
 fi
 export DRIFTLINE_TEST_DATABASE_URL="${DRIFTLINE_TEST_DATABASE_URL:-$DRIFTLINE_DATABASE_URL}"
 
