@@ -9,6 +9,7 @@ answered from the stored result without writing anything.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -118,9 +119,19 @@ def _payload(item: object) -> str:
 
 
 async def _stream(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
-    # Chunks are encoded one at a time while the server stores the ones already sent.
-    for chunk in chunks:
-        yield chunk
+    """Chunks are encoded in a worker thread, one ahead of the chunk being sent: the encoders are numpy,
+    polars and pyarrow calls that release the GIL, so encoding overlaps both the socket writes and the
+    server's storing of what was already sent."""
+    loop = asyncio.get_running_loop()
+    it = iter(chunks)
+    done = object()
+    pending = loop.run_in_executor(None, next, it, done)
+    while True:
+        chunk = await pending
+        if chunk is done:
+            return
+        pending = loop.run_in_executor(None, next, it, done)
+        yield chunk  # type: ignore[misc]
 
 
 class IngestService:
