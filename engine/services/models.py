@@ -12,6 +12,7 @@ import asyncpg
 from engine.domain import STAGES, TASKS, FeatureSpec, ModelSpec, Stage, Task, VersionInfo
 from engine.errors import RowError, ValidationError
 from engine.store import models_repo
+from engine.windows.spec import MAX_DIMENSIONS  # the window relations hold at most this many
 
 MAX_FEATURES = 2000
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
@@ -58,6 +59,8 @@ def _check_model(new: NewModel) -> tuple[ModelSpec, list[RowError]]:
             errs.append(RowError(None, "dimensions", f"invalid segment key {key!r}"))
     if len(set(new.dimensions)) != len(new.dimensions):
         errs.append(RowError(None, "dimensions", "listed twice"))
+    if len(new.dimensions) > MAX_DIMENSIONS:
+        errs.append(RowError(None, "dimensions", f"at most {MAX_DIMENSIONS} segment keys can be window dimensions"))
     if len(new.features) > MAX_FEATURES:
         errs.append(RowError(None, "features", f"at most {MAX_FEATURES} features"))
     seen: set[str] = set()

@@ -81,3 +81,17 @@ async def test_concurrent_promotions_leave_one_production(pool: asyncpg.Pool) ->
         stages = {r["version"]: r["stage"] for r in await pool.fetch("SELECT version, stage FROM model_versions")}
         assert sorted(stages.values()).count("production") == 1, stages
         assert set(stages.values()) == {"production", "staging"}
+
+
+async def test_more_window_dimensions_than_the_windows_hold_are_refused(pool) -> None:  # type: ignore[no-untyped-def]
+    from engine.errors import ValidationError
+    from engine.services.models import ModelService, NewModel
+    from engine.windows.spec import MAX_DIMENSIONS
+
+    keys = [f"k{i}" for i in range(MAX_DIMENSIONS + 1)]
+    service = ModelService(pool)
+    with pytest.raises(ValidationError) as info:
+        await service.create_model(NewModel(name="m", task="regression", features=[], dimensions=keys))
+    assert info.value.errors[0].field == "dimensions"
+    model = await service.create_model(NewModel(name="m", task="regression", features=[], dimensions=keys[:-1]))
+    assert model.dimensions == tuple(keys[:-1])
