@@ -166,16 +166,15 @@ Try:
   curl -s $API_URL/api/v1/models/breast-cancer-screening
   curl -s $API_URL/api/v1/models/breast-cancer-screening/versions
   $CLI models list
-  $PSQL -c "SELECT time_bucket('1 day', p.time) AS day, count(*), round(avg(p.score)::numeric, 3) AS mean_score,
-      round(avg((p.label_class = p.predicted_class)::int), 3) AS accuracy
-      FROM predictions p JOIN models m ON m.id = p.model_id
-      WHERE m.name = 'breast-cancer-screening' GROUP BY 1 ORDER BY 1"
-  $PSQL -c "SELECT p.segments->>'region' AS region, count(*),
-      round(percentile_cont(0.95) WITHIN GROUP (ORDER BY p.latency_ms)::numeric, 1) AS p95_latency_ms
-      FROM predictions p JOIN models m ON m.id = p.model_id
-      WHERE m.name = 'breast-cancer-screening' GROUP BY 1 ORDER BY 1"
-  $PSQL -c "SELECT name, tags, count(*) AS hours, round(avg(value)::numeric, 4) AS mean FROM metrics
-      WHERE name LIKE 'serving.%' GROUP BY 1, 2 ORDER BY 1, 2"
+  # daily accuracy, ROC AUC (with its error bound), p95 latency and label coverage, per version
+  curl -s "$API_URL/api/v1/models/breast-cancer-screening/windows/metrics?start=\$(date -u -d '5 days ago' +%FT%TZ)&end=\$(date -u -d '1 hour' +%FT%TZ)&granularity=1d&group_by=version&metrics=count,accuracy,roc_auc,latency_p95_ms,label_coverage"
+  curl -s "$API_URL/api/v1/metrics/serving.cost_usd/windows?model=breast-cancer-screening&start=\$(date -u -d '5 days ago' +%FT%TZ)&end=\$(date -u -d '1 hour' +%FT%TZ)&granularity=1d"
+  # the same windows in SQL (see sql/README.md)
+  $PSQL -c "SELECT bucket, version, segment, predictions, round(accuracy::numeric, 3) AS accuracy,
+      round(latency_p95_ms::numeric, 1) AS p95_ms FROM model_windows_1d
+      WHERE model = 'breast-cancer-screening' ORDER BY 1, 2, 3"
+  $PSQL -c "SELECT bucket, name, count, round(mean::numeric, 4) AS mean FROM custom_metrics_1d
+      WHERE name LIKE 'serving.%' ORDER BY 1, 2"
 
 Stop everything with scripts/stop.sh
 EOF
