@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -37,6 +38,25 @@ def _number(value: object) -> float | str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return f"expected a number, got {type(value).__name__}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    reason: str
+
+
+def _target(value: object, regression: bool) -> float | str | _Refused:
+    """A prediction or label: a number for regression, a class label (str; ints and bools as text) else."""
+    if regression:
+        x = _number(value)
+        return _Refused(x + " (regression model)") if isinstance(x, str) else x  # type: ignore[return-value]
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    return _Refused(f"expected a class label, got {type(value).__name__}")
 
 
 def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.DataFrame, list[RowError]]:
@@ -78,34 +98,14 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
                 errors.append(RowError(i, "time", t))
             else:
                 time[i] = t
-        v = row.get("prediction")
-        if v is not None:
-            if regression:
-                x = _number(v)
-                if isinstance(x, str):
-                    errors.append(RowError(i, "prediction", x + " (regression model)"))
+        for key, target_col in (("prediction", prediction), ("label", label)):
+            v = row.get(key)
+            if v is not None:
+                parsed = _target(v, regression)
+                if isinstance(parsed, _Refused):
+                    errors.append(RowError(i, key, parsed.reason))
                 else:
-                    prediction[i] = x
-            elif isinstance(v, str):
-                prediction[i] = v
-            elif isinstance(v, bool | int):
-                prediction[i] = str(v).lower() if isinstance(v, bool) else str(v)
-            else:
-                errors.append(RowError(i, "prediction", f"expected a class label, got {type(v).__name__}"))
-        v = row.get("label")
-        if v is not None:
-            if regression:
-                x = _number(v)
-                if isinstance(x, str):
-                    errors.append(RowError(i, "label", x + " (regression model)"))
-                else:
-                    label[i] = x
-            elif isinstance(v, str):
-                label[i] = v
-            elif isinstance(v, bool | int):
-                label[i] = str(v).lower() if isinstance(v, bool) else str(v)
-            else:
-                errors.append(RowError(i, "label", f"expected a class label, got {type(v).__name__}"))
+                    target_col[i] = parsed
         for key, target in (("score", score), ("latency_ms", latency)):
             v = row.get(key)
             if v is not None:

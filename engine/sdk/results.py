@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.domain import FeatureSpec as Feature  # the same description of a feature on both sides
 from engine.errors import RowError
 
 
@@ -97,28 +98,6 @@ class IngestSummary:
             "replayed_batches": self.replayed_batches,
             "retries": self.retries,
             "batches": [b.to_dict() for b in self.batches],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Feature:
-    name: str
-    kind: str
-    position: int
-    min_value: float | None = None
-    max_value: float | None = None
-    categories: tuple[str, ...] | None = None
-    nullable: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "position": self.position,
-            "min_value": self.min_value,
-            "max_value": self.max_value,
-            "categories": list(self.categories) if self.categories is not None else None,
-            "nullable": self.nullable,
         }
 
 
