@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -108,24 +107,27 @@ class AsyncClient:
     async def log_predictions(
         self, model: str, rows_or_frame: object, version: str | None = None, partial: bool = False,
         segment_columns: Sequence[str] = (), *, batch_size: int | None = None, on_batch: BatchCallback | None = None,
+        idempotency_key: str | None = None,
     ) -> IngestSummary:
-        target = calls.predictions_target(model, version, partial, segment_columns)
+        target = calls.predictions_target(model, version, partial, segment_columns, idempotency_key)
         return await self._ingest(target, rows_or_frame, batch_size, on_batch)
 
     async def log_labels(
         self, model: str, rows_or_frame: object, partial: bool = False, *, batch_size: int | None = None,
-        on_batch: BatchCallback | None = None,
+        on_batch: BatchCallback | None = None, idempotency_key: str | None = None,
     ) -> IngestSummary:
-        return await self._ingest(calls.labels_target(model, partial), rows_or_frame, batch_size, on_batch)
+        target = calls.labels_target(model, partial, idempotency_key)
+        return await self._ingest(target, rows_or_frame, batch_size, on_batch)
 
     async def log_metrics(
         self, rows_or_frame: object, model: str | None = None, partial: bool = False, *,
-        batch_size: int | None = None, on_batch: BatchCallback | None = None,
+        batch_size: int | None = None, on_batch: BatchCallback | None = None, idempotency_key: str | None = None,
     ) -> IngestSummary:
-        return await self._ingest(calls.metrics_target(model, partial), rows_or_frame, batch_size, on_batch)
+        target = calls.metrics_target(model, partial, idempotency_key)
+        return await self._ingest(target, rows_or_frame, batch_size, on_batch)
 
     async def _send_batch(self, target: calls.IngestTarget, batch: Batch) -> BatchResult:
-        key = str(uuid.uuid4())  # one key per batch, reused by its retries
+        key = target.batch_key(batch.index)  # one key per batch, reused by its retries
         response, attempts = await self._send(calls.ingest_call(target, batch, key))
         return calls.batch_result(response, attempts, batch, key, (), target.kind)
 

@@ -3,6 +3,7 @@ differ only in how they send)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,9 +95,18 @@ class IngestTarget:
     kind: str
     path: str
     params: dict[str, str]
+    # A caller-chosen key makes a whole call exactly-once across runs (batch i sends "<key>:<i>");
+    # without one each batch gets a fresh uuid4, which makes its retries safe within this call.
+    idempotency_key: str | None = None
+
+    def batch_key(self, batch_index: int) -> str:
+        if self.idempotency_key is None:
+            return str(uuid.uuid4())
+        return f"{self.idempotency_key}:{batch_index}"
 
 
-def predictions_target(model: str, version: str | None, partial: bool, segment_columns: Sequence[str]) -> IngestTarget:
+def predictions_target(model: str, version: str | None, partial: bool, segment_columns: Sequence[str],
+                       idempotency_key: str | None = None) -> IngestTarget:
     if isinstance(segment_columns, str):
         raise TypeError("segment_columns is a list of column names, not a string")
     params = {"partial": "true" if partial else "false"}
@@ -104,18 +114,19 @@ def predictions_target(model: str, version: str | None, partial: bool, segment_c
         params["version"] = version
     if segment_columns:
         params["segment_columns"] = ",".join(segment_columns)
-    return IngestTarget("predictions", f"{API}/models/{_q(model)}/predictions", params)
+    return IngestTarget("predictions", f"{API}/models/{_q(model)}/predictions", params, idempotency_key)
 
 
-def labels_target(model: str, partial: bool) -> IngestTarget:
-    return IngestTarget("labels", f"{API}/models/{_q(model)}/labels", {"partial": "true" if partial else "false"})
+def labels_target(model: str, partial: bool, idempotency_key: str | None = None) -> IngestTarget:
+    return IngestTarget("labels", f"{API}/models/{_q(model)}/labels", {"partial": "true" if partial else "false"},
+                        idempotency_key)
 
 
-def metrics_target(model: str | None, partial: bool) -> IngestTarget:
+def metrics_target(model: str | None, partial: bool, idempotency_key: str | None = None) -> IngestTarget:
     params = {"partial": "true" if partial else "false"}
     if model is not None:
         params["model"] = model
-    return IngestTarget("metrics", f"{API}/metrics", params)
+    return IngestTarget("metrics", f"{API}/metrics", params, idempotency_key)
 
 
 def ingest_call(target: IngestTarget, batch: Batch, key: str) -> Call:

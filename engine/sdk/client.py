@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -106,27 +105,30 @@ class Client:
     def log_predictions(
         self, model: str, rows_or_frame: object, version: str | None = None, partial: bool = False,
         segment_columns: Sequence[str] = (), *, batch_size: int | None = None, on_batch: BatchCallback | None = None,
+        idempotency_key: str | None = None,
     ) -> IngestSummary:
-        target = calls.predictions_target(model, version, partial, segment_columns)
+        target = calls.predictions_target(model, version, partial, segment_columns, idempotency_key)
         return self._ingest(target, rows_or_frame, batch_size, on_batch)
 
     def log_labels(
         self, model: str, rows_or_frame: object, partial: bool = False, *, batch_size: int | None = None,
-        on_batch: BatchCallback | None = None,
+        on_batch: BatchCallback | None = None, idempotency_key: str | None = None,
     ) -> IngestSummary:
-        return self._ingest(calls.labels_target(model, partial), rows_or_frame, batch_size, on_batch)
+        target = calls.labels_target(model, partial, idempotency_key)
+        return self._ingest(target, rows_or_frame, batch_size, on_batch)
 
     def log_metrics(
         self, rows_or_frame: object, model: str | None = None, partial: bool = False, *,
-        batch_size: int | None = None, on_batch: BatchCallback | None = None,
+        batch_size: int | None = None, on_batch: BatchCallback | None = None, idempotency_key: str | None = None,
     ) -> IngestSummary:
-        return self._ingest(calls.metrics_target(model, partial), rows_or_frame, batch_size, on_batch)
+        target = calls.metrics_target(model, partial, idempotency_key)
+        return self._ingest(target, rows_or_frame, batch_size, on_batch)
 
     def _ingest(self, target: calls.IngestTarget, data: object, batch_size: int | None,
                 on_batch: BatchCallback | None) -> IngestSummary:
         done: list[BatchResult] = []
         for batch in iter_batches(data, batch_size or self.options.batch_size):
-            key = str(uuid.uuid4())  # one key per batch, reused by its retries
+            key = target.batch_key(batch.index)  # one key per batch, reused by its retries
             try:
                 response, attempts = self._send(calls.ingest_call(target, batch, key))
             except DriftlineClientError as exc:

@@ -189,3 +189,22 @@ def test_empty_input_sends_nothing(server_url: str) -> None:
     with Client(server_url) as dl:
         summary = dl.log_predictions("not-even-a-model", [])
     assert summary.batches == () and summary.received == 0
+
+
+async def test_a_caller_idempotency_key_makes_a_whole_call_exactly_once_across_runs(
+    server_url: str, db_url: str
+) -> None:
+    _create(server_url)
+    metrics = [{"name": "cost_usd", "value": float(i), "time": (T0 + timedelta(minutes=i)).isoformat()}
+               for i in range(11)]
+    with Client(server_url, batch_size=4) as dl:
+        first = dl.log_metrics(metrics, model=MODEL, idempotency_key="nightly-2026-03-02")
+    with Client(server_url, batch_size=4) as dl:  # a later run of the same job
+        again = dl.log_metrics(metrics, model=MODEL, idempotency_key="nightly-2026-03-02")
+        other = dl.log_metrics(metrics[:3], model=MODEL, idempotency_key="nightly-2026-03-03")
+    assert [b.idempotency_key for b in first.batches] == [f"nightly-2026-03-02:{i}" for i in range(3)]
+    assert first.written == 11 and not any(b.replayed for b in first.batches)
+    assert all(b.replayed for b in again.batches) and len(again.batches) == 3
+    assert other.written == 3
+    got = await fetch(db_url, "SELECT value FROM metrics ORDER BY time, value")
+    assert sorted(r["value"] for r in got) == sorted([m["value"] for m in metrics] + [0.0, 1.0, 2.0])
