@@ -288,13 +288,15 @@ async def main() -> None:
     ap.add_argument(
         "--keep", action="store_true", help="keep (and reuse) the database driftline_bench_<rows>"
     )
+    ap.add_argument("--load-only", action="store_true", help="create and load the database, measure nothing")
     args = ap.parse_args()
     out: dict = {"rows": args.rows}
     db, state = await setup(args.url, args.rows, args.keep)
     try:
         if state == "created":
             await load(db, args.rows, out)
-        await measure(db, out, args.reps)
+        if not args.load_only:
+            await measure(db, out, args.reps)
     finally:
         if not args.keep:
             base, name = db.rsplit("/", 1)

@@ -21,8 +21,9 @@ import asyncpg
 
 from engine.errors import NotFoundError, RowError, ValidationError
 from engine.store.sqlfiles import query
-from engine.windows.derive import ModelInfo, derive, metric_names, needed_columns
-from engine.windows.reader import WindowRead, read_windows_snapshot
+from engine.windows.derive import ModelInfo, metric_names, needed_columns
+from engine.windows.derive_batch import derive_batch
+from engine.windows.reader import WindowRead, read_windows_merged_snapshot, read_windows_snapshot
 from engine.windows.spec import FEATURES, LEVELS, METRICS, PREDICTIONS, LevelName
 
 GRANULARITIES = ("auto", "1m", "1h", "1d")
@@ -262,7 +263,7 @@ class WindowsService:
             group, args = "segment ->> {}", (group_by,)
         family = PREDICTIONS.subset(needed_columns(set(wanted)))
         read = WindowRead(family, level, info.id, start, end, group, group_args=args)
-        [rows] = await read_windows_snapshot(self.pool, [read])
+        [merged] = await read_windows_merged_snapshot(self.pool, [read])
         versions: dict[str, str] = {}
         if group_by == "version":
             async with self.pool.acquire() as conn:
@@ -273,10 +274,10 @@ class WindowsService:
         seconds = LEVELS[level].width.total_seconds()
         wanted_set = set(wanted)
         points = []
-        for r in rows:
-            d = derive(info, r, seconds, wanted_set)
-            grp = versions.get(r["grp"], r["grp"]) if group_by == "version" else r["grp"]
-            points.append(MetricPoint(r["bucket"], grp, d.values, d.error_bounds, d.per_class))
+        derived = derive_batch(info, merged, seconds, wanted_set)
+        for bucket, g, d in zip(merged.buckets, merged.groups, derived, strict=True):
+            grp = versions.get(g, g) if group_by == "version" else g
+            points.append(MetricPoint(bucket, grp, d.values, d.error_bounds, d.per_class))
         return MetricSeries(model, info.task, level, start, end, group_by, wanted, tuple(points))
 
     async def custom_metrics(

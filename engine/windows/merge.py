@@ -9,6 +9,7 @@ hold NULL elements). Parsing whole columns at once with a structured dtype and s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -45,42 +46,90 @@ def _column_matrix(values: list[bytes | None]) -> NDArray[np.int64] | list[NDArr
     return mat.astype(np.int64)
 
 
-def merge_rows(family: Family, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
-    """Rows sorted by (bucket, grp) → one dict per (bucket, grp) with the family's merge rules."""
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """Merged window state column by column: G groups (one per distinct (bucket, grp), in row order).
+
+    `columns[c]`: for "counts" an int64 (G, length) matrix (zeros where absent) or, when lengths differ,
+    a list of arrays / None; for "count" an int64 (G,) array (0 where absent); for "sum" a float64 (G,)
+    array; for "min"/"max" a float64 (G,) array with NaN where absent. `present[c]` (G,) says whether any
+    merged row had a non-NULL value (the per-row form maps absent "counts"/"sum" to None).
+    """
+
+    buckets: list[Any]
+    groups: list[Any]
+    columns: dict[str, Any]
+    present: dict[str, NDArray[np.bool_]]
+
+    def __len__(self) -> int:
+        return len(self.buckets)
+
+
+def merge_columns(family: Family, rows: Sequence[asyncpg.Record]) -> Merged:
+    """Rows sorted by (bucket, grp) → merged columns per (bucket, grp) with the family's merge rules."""
     if not rows:
-        return []
-    keys = [(r["bucket"], r["grp"]) for r in rows]
-    starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
+        return Merged([], [], {}, {})
+    names = list(rows[0].keys())
+    transposed = dict(zip(names, zip(*rows, strict=True), strict=True))
+    bk, gk = transposed["bucket"], transposed["grp"]
+    starts = [0] + [i for i in range(1, len(rows)) if bk[i] != bk[i - 1] or gk[i] != gk[i - 1]]
     idx = np.asarray(starts)
-    out: list[dict[str, Any]] = [{"bucket": keys[i][0], "grp": keys[i][1]} for i in starts]
-    bounds = [*starts[1:], len(rows)]
+    columns: dict[str, Any] = {}
+    present: dict[str, NDArray[np.bool_]] = {}
     for col, how in family.state:
-        values = [r[col] for r in rows]
+        values = transposed[col]
+        notnull = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+        has = np.add.reduceat(notnull, idx) > 0 if len(values) else np.zeros(0, bool)
+        present[col] = has
         if how == "counts":
-            mat = _column_matrix(values)
+            mat = _column_matrix(list(values))
             if isinstance(mat, np.ndarray):
-                summed = (
+                columns[col] = (
                     np.add.reduceat(mat, idx, axis=0)
                     if mat.shape[1]
                     else np.zeros((len(starts), 0), np.int64)
                 )
-                any_present = np.add.reduceat(np.array([v is not None for v in values]), idx) > 0
-                for o, s, present in zip(out, summed, any_present, strict=True):
-                    o[col] = s if present else None
             else:
-                for o, a, b in zip(out, starts, bounds, strict=True):
+                bounds = [*starts[1:], len(values)]
+                out: list[NDArray[np.int64] | None] = []
+                for a, b in zip(starts, bounds, strict=True):
                     parts = [x for x in mat[a:b] if x is not None]
-                    o[col] = np.sum(parts, axis=0) if parts else None
-            continue
-        if how in ("count", "sum"):
-            arr = np.array([0 if v is None else v for v in values], dtype=np.float64)
-            present = np.add.reduceat(np.array([v is not None for v in values]), idx) > 0
-            summed = np.add.reduceat(arr, idx)
-            for o, s, p in zip(out, summed, present, strict=True):
-                o[col] = (int(s) if how == "count" else float(s)) if p else (0 if how == "count" else None)
-            continue
-        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        red = np.fmin.reduceat(arr, idx) if how == "min" else np.fmax.reduceat(arr, idx)
-        for o, v in zip(out, red, strict=True):
-            o[col] = None if np.isnan(v) else float(v)
+                    out.append(np.sum(parts, axis=0) if parts else None)
+                columns[col] = out
+        elif how == "count":
+            arr = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=len(values))
+            columns[col] = np.add.reduceat(arr, idx)
+        elif how == "sum":
+            arr = np.fromiter((0.0 if v is None else v for v in values), dtype=np.float64, count=len(values))
+            columns[col] = np.add.reduceat(arr, idx)
+        else:
+            arr = np.fromiter(
+                (np.nan if v is None else v for v in values), dtype=np.float64, count=len(values)
+            )
+            columns[col] = np.fmin.reduceat(arr, idx) if how == "min" else np.fmax.reduceat(arr, idx)
+    return Merged([bk[i] for i in starts], [gk[i] for i in starts], columns, present)
+
+
+def merge_rows(family: Family, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Rows sorted by (bucket, grp) → one dict per (bucket, grp) with the family's merge rules."""
+    return merged_dicts(family, merge_columns(family, rows))
+
+
+def merged_dicts(family: Family, m: Merged) -> list[dict[str, Any]]:
+    """The per-row form of `Merged`: absent "counts" and "sum" are None, absent "count" 0, min/max None."""
+    out: list[dict[str, Any]] = [{"bucket": b, "grp": g} for b, g in zip(m.buckets, m.groups, strict=True)]
+    for col, how in family.state:
+        values, has = m.columns[col], m.present[col].tolist()
+        if how == "counts":
+            for o, v, p in zip(out, values, has, strict=True):
+                o[col] = v if p else None
+        elif how == "count":
+            for o, v in zip(out, values.tolist(), strict=True):
+                o[col] = int(v)
+        elif how == "sum":
+            for o, v, p in zip(out, values.tolist(), has, strict=True):
+                o[col] = float(v) if p else None
+        else:
+            for o, v in zip(out, values.tolist(), strict=True):
+                o[col] = None if v != v else float(v)
     return out

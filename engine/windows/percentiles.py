@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +70,64 @@ def log_histogram_quantiles(
         est = min(max(est, lower), upper)
         out.append(Quantile(q, est, max(est - lower, upper - est), lower, upper))
     return out
+
+
+def log_histogram_quantiles_batch(
+    counts: NDArray[np.int64],
+    qs: Sequence[float],
+    *,
+    log_lo: float,
+    log_hi: float,
+    vmin: NDArray[np.float64],
+    vmax: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`log_histogram_quantiles` for B histograms at once: `counts` (B, bins + 2), `vmin` / `vmax` (B,).
+    Returns (values, error_bounds), each (len(qs), B); NaN (bound NaN) where a histogram is empty."""
+    c = np.asarray(counts, dtype=np.int64)
+    if c.ndim != 2 or c.shape[1] < 3:
+        raise ValueError("counts must be (B, bins + 2) with at least one bin")
+    bins = c.shape[1] - 2
+    n = c.sum(axis=1)
+    ok = n > 0
+    vmin = np.where(ok, np.asarray(vmin, dtype=np.float64), 1.0)
+    vmax = np.where(ok, np.asarray(vmax, dtype=np.float64), 1.0)
+    if np.any(~(vmin <= vmax)):
+        raise ValueError("min > max in some histogram")
+    width = (log_hi - log_lo) / bins
+    k = np.arange(bins)
+    inner_lo = 10.0 ** (log_lo + k * width)
+    inner_hi = 10.0 ** (log_lo + (k + 1) * width)
+    size = c.shape[0]
+    lows = np.empty_like(c, dtype=np.float64)
+    highs = np.empty_like(c, dtype=np.float64)
+    lows[:, 0], highs[:, 0] = vmin, 10.0**log_lo
+    lows[:, -1], highs[:, -1] = 10.0**log_hi, vmax
+    lows[:, 1:-1] = inner_lo
+    highs[:, 1:-1] = inner_hi
+    lows = np.clip(lows, vmin[:, None], vmax[:, None])
+    highs = np.clip(highs, vmin[:, None], vmax[:, None])
+    cum = np.cumsum(c, axis=1)
+    rows = np.arange(size)
+    values = np.full((len(qs), size), np.nan)
+    bounds = np.full((len(qs), size), np.nan)
+    nn = np.where(ok, n, 1)
+    for i, q in enumerate(qs):
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"quantile {q} outside [0, 1]")
+        h = (nn - 1) * q
+        r_lo, r_hi = np.floor(h), np.ceil(h)
+        # searchsorted(cum, r, side="right") per row (clipped: empty rows are masked out below)
+        b_lo = np.minimum((cum <= r_lo[:, None]).sum(axis=1), c.shape[1] - 1)
+        b_hi = np.minimum((cum <= r_hi[:, None]).sum(axis=1), c.shape[1] - 1)
+        lower, upper = lows[rows, b_lo], highs[rows, b_hi]
+        before = cum[rows, b_lo] - c[rows, b_lo]
+        a, b = lows[rows, b_lo], highs[rows, b_lo]
+        logs = (a > 0) & (b > a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.clip((h - before + 0.5) / c[rows, b_lo], 0.0, 1.0)
+            geo = np.exp(np.log(a) + frac * (np.log(b) - np.log(a)))
+        est = np.where(logs, geo, a + frac * (b - a))
+        est = np.minimum(np.maximum(est, lower), upper)
+        values[i] = np.where(ok, est, np.nan)
+        bounds[i] = np.where(ok, np.maximum(est - lower, upper - est), np.nan)
+    return values, bounds

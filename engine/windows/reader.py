@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from engine.windows.features import Params, active_baselines, feature_source_sql
-from engine.windows.merge import merge_rows
+from engine.windows.merge import Merged, merge_columns, merge_rows
 from engine.windows.ranges import Range, clip, merge_ranges
 from engine.windows.spec import FEATURES, LEVEL_ORDER, LEVELS, Family, LevelName
 
@@ -80,6 +80,16 @@ async def read_windows(conn: asyncpg.Connection, read: WindowRead) -> list[dict[
     """Merged window state per (bucket, grp) over [start, end) widened to whole buckets of the level,
     ordered by bucket then group. Run inside a REPEATABLE READ transaction for one consistent snapshot
     (`read_windows_snapshot` does that)."""
+    return merge_rows(read.family, await fetch_window_rows(conn, read))
+
+
+async def read_windows_merged(conn: asyncpg.Connection, read: WindowRead) -> Merged:
+    """`read_windows` as columns (`merge.Merged`), for callers that work on all buckets at once."""
+    return merge_columns(read.family, await fetch_window_rows(conn, read))
+
+
+async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[asyncpg.Record]:
+    """The unmerged rows of `read`, sorted by (bucket, grp) (several per key where series or levels meet)."""
     level = LEVELS[read.level]
     lo, hi = level.floor(read.start), level.ceil(read.end)
     if hi <= lo:
@@ -97,7 +107,7 @@ async def read_windows(conn: asyncpg.Connection, read: WindowRead) -> list[dict[
         model = _model_pred(read.model_id, p)
         where = f"{model} AND bucket >= {p(lo)} AND bucket < {p(hi)}{_filter(read, p)}"
         sql = f"SELECT bucket, {group} AS grp, {out_cols} FROM {rel} WHERE {where} ORDER BY 1, 2"
-        return merge_rows(fam, await conn.fetch(sql, *p.values))
+        return await conn.fetch(sql, *p.values)
 
     d_lo = p([r[0] for r in pending], "timestamptz[]")
     d_hi = p([r[1] for r in pending], "timestamptz[]")
@@ -136,7 +146,7 @@ async def read_windows(conn: asyncpg.Connection, read: WindowRead) -> list[dict[
         f"SELECT time_bucket('{level.sql_interval}', bucket) AS bucket, {group} AS grp, {out_cols}\n"
         f"FROM ({union}) u ORDER BY 1, 2"
     )
-    return merge_rows(fam, await conn.fetch(sql, *p.values))
+    return await conn.fetch(sql, *p.values)
 
 
 async def read_windows_snapshot(
@@ -145,3 +155,9 @@ async def read_windows_snapshot(
     """Several reads in one consistent snapshot."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return [await read_windows(conn, r) for r in reads]
+
+
+async def read_windows_merged_snapshot(pool: asyncpg.Pool, reads: Sequence[WindowRead]) -> list[Merged]:
+    """Several columnar reads in one consistent snapshot."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return [await read_windows_merged(conn, r) for r in reads]

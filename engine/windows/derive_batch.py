@@ -1,0 +1,213 @@
+"""Derived metrics for every merged (bucket, group) at once (pure: no I/O).
+
+Gives, element by element, exactly what `derive.derive` gives for the same merged state (same keys in
+the same order, None where `derive` has None, a key absent where `derive` leaves it out, the same error
+bounds), but evaluates each metric once over all buckets with array operations
+(`engine.algorithms.performance.batch`, `percentiles.log_histogram_quantiles_batch`) instead of once per
+bucket through the per-window metric objects. A test checks the two equal on random merged state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.algorithms.performance.batch import ClassificationBatch, evaluate_classification_batch
+from engine.algorithms.performance.batch_regression import RegressionSumsBatch, evaluate_regression_batch
+from engine.windows.derive import (
+    CLASSIFICATION,
+    LOSSES,
+    PER_CLASS,
+    REGRESSION,
+    Derived,
+    ModelInfo,
+    derive,
+)
+from engine.windows.merge import Merged, merged_dicts
+from engine.windows.percentiles import log_histogram_quantiles_batch
+from engine.windows.spec import LATENCY_LOG10_HI, LATENCY_LOG10_LO, PREDICTIONS, SCORE_BINS
+
+F64 = NDArray[np.float64]
+Column = tuple[str, list[Any], list[bool] | None]  # name, per-element value, per-element "key present"
+
+
+def _json(arr: NDArray[Any]) -> list[float | None]:
+    """floats with NaN / ±inf as None (as `derive._f`)."""
+    a = np.asarray(arr, dtype=np.float64)
+    fin = np.isfinite(a).tolist()
+    return [v if ok else None for v, ok in zip(a.tolist(), fin, strict=True)]
+
+
+def _ratio(num: NDArray[Any], den: NDArray[Any]) -> list[float | None]:
+    """num / den where den is non-zero, else None (as `x / n if n else None`)."""
+    den_f = den.astype(np.float64)
+    ok = den != 0
+    values = (num / np.where(ok, den_f, 1.0)).tolist()
+    return [v if o else None for v, o in zip(values, ok.tolist(), strict=True)]
+
+
+def derive_batch(model: ModelInfo, m: Merged, bucket_seconds: float, wanted: set[str]) -> list[Derived]:
+    """`[derive(model, row, bucket_seconds, wanted) for row in merged_dicts(PREDICTIONS…, m)]`, vectorised."""
+    size = len(m)
+    if size == 0:
+        return []
+    cols = m.columns
+    if any(
+        not isinstance(cols[c], np.ndarray) for c, how in PREDICTIONS.state if how == "counts" and c in cols
+    ):
+        # arrays of unequal length (never for one model's prediction windows): the per-bucket path
+        fam = PREDICTIONS.subset(set(cols))
+        return [derive(model, row, bucket_seconds, wanted) for row in merged_dicts(fam, m)]
+
+    def col(name: str, fill: float = 0.0) -> NDArray[Any]:
+        return cols[name] if name in cols else np.full(size, fill)
+
+    out: list[Column] = []
+    bounds: list[Column] = []
+    n = col("n").astype(np.int64)
+    general: dict[str, Callable[[], list[Any]]] = {
+        "count": lambda: n.astype(np.float64).tolist(),
+        "throughput_per_s": lambda: (n / bucket_seconds).tolist(),
+        "label_coverage": lambda: _ratio(col("n_labeled"), n),
+        "label_delay_mean_s": lambda: _ratio(col("label_delay_sum"), col("label_delay_n")),
+        "label_delay_max_s": lambda: _json(col("label_delay_max", np.nan)),
+        "score_mean": lambda: _ratio(col("score_sum"), col("score_n")),
+        "prediction_mean": lambda: _ratio(col("pred_value_sum"), col("pred_value_n")),
+        "latency_mean_ms": lambda: _ratio(col("latency_sum"), col("latency_n")),
+        "latency_max_ms": lambda: _json(col("latency_max", np.nan)),
+    }
+    for name, compute in general.items():
+        if name in wanted:
+            out.append((name, compute(), None))
+    quantiles = [q for q in ("p50", "p95", "p99") if f"latency_{q}_ms" in wanted]
+    if quantiles:
+        ln = col("latency_n")
+        has = (ln != 0).tolist()
+        values, errs = log_histogram_quantiles_batch(
+            cols["latency_hist"],
+            [int(q[1:]) / 100 for q in quantiles],
+            log_lo=LATENCY_LOG10_LO,
+            log_hi=LATENCY_LOG10_HI,
+            vmin=col("latency_min", np.nan),
+            vmax=col("latency_max", np.nan),
+        )
+        for i, q in enumerate(quantiles):
+            out.append((f"latency_{q}_ms", values[i].tolist(), has))
+            bounds.append((f"latency_{q}_ms", errs[i].tolist(), has))
+    per_class: list[tuple[str, list[Any], list[bool]]] = []
+    if model.task == "regression":
+        _regression(cols, col, wanted, out)
+    else:
+        _classification(model, m, col, wanted, out, bounds, per_class)
+    return _assemble(size, out, bounds, per_class)
+
+
+def _regression(
+    cols: dict[str, Any], col: Callable[..., NDArray[Any]], wanted: set[str], out: list[Column]
+) -> None:
+    names = [r for r in REGRESSION if r in wanted]
+    if not names:
+        return
+    reg_n = col("reg_n")
+    sums = RegressionSumsBatch(
+        n=reg_n.astype(np.float64),
+        sum_err=col("err_sum"),
+        sum_abs_err=col("abs_err_sum"),
+        sum_sq_err=col("sq_err_sum"),
+        sum_ape=col("ape_sum"),
+        n_ape=col("ape_n").astype(np.float64),
+        sum_sape=col("sape_sum"),
+        n_sape=reg_n.astype(np.float64),
+        sum_y=col("y_sum"),
+        sum_y2=col("y2_sum"),
+    )
+    has = (reg_n != 0).tolist()
+    for name, bv in evaluate_regression_batch(names, sums).items():
+        out.append((name, _json(bv.values), has))
+
+
+def _classification(
+    model: ModelInfo,
+    m: Merged,
+    col: Callable[..., NDArray[Any]],
+    wanted: set[str],
+    out: list[Column],
+    bounds: list[Column],
+    per_class: list[tuple[str, list[Any], list[bool]]],
+) -> None:
+    assert model.class_labels is not None
+    labels = model.class_labels
+    k = len(labels)
+    size = len(m)
+    cols = m.columns
+    confusion = None
+    cc_ok = np.zeros(size, dtype=bool)
+    cc_names = [c for c in CLASSIFICATION + PER_CLASS if c in wanted]
+    if model.task == "binary":
+        cc_names += [c for c in ("precision", "recall", "f1") if c in wanted]
+    if cc_names:
+        confusion = cols["confusion"][:, 1 : k * k + 1].reshape(size, k, k)
+        cc_ok = m.present["confusion"] & (confusion.sum(axis=(1, 2)) > 0)
+    pos = neg = None
+    auc_ok = np.zeros(size, dtype=bool)
+    if model.task == "binary" and "roc_auc" in wanted:
+        pos, neg = _fold(cols.get("score_hist_pos"), size), _fold(cols.get("score_hist_neg"), size)
+        auc_ok = (pos.sum(axis=1) > 0) & (neg.sum(axis=1) > 0)
+    loss_names = [c for c in LOSSES if c in wanted]
+    loss_n = col("loss_n") if loss_names else None
+    batch = ClassificationBatch(
+        labels=labels,
+        confusion=confusion,
+        pos_hist=pos,
+        neg_hist=neg,
+        loss_n=loss_n,
+        log_loss_sum=col("log_loss_sum") if loss_names else None,
+        brier_sum=col("brier_sum") if loss_names else None,
+        pos_label=labels[-1],
+    )
+    cc_has = cc_ok.tolist()
+    for name, bv in evaluate_classification_batch(cc_names, batch).items():
+        if name.endswith("_per_class"):
+            assert bv.per_class is not None
+            keys = [str(lab) for lab in labels]
+            rows = [_json(bv.per_class[:, j]) for j in range(k)]
+            dicts = [dict(zip(keys, r, strict=True)) for r in zip(*rows, strict=True)]
+            per_class.append((name, dicts, cc_has))
+        else:
+            out.append((name, _json(bv.values), cc_has))
+    if pos is not None:
+        bv = evaluate_classification_batch(["roc_auc"], batch)["roc_auc"]
+        has = auc_ok.tolist()
+        out.append(("roc_auc", _json(bv.values), has))
+        nonzero = (auc_ok & (bv.error_bounds != 0)).tolist()
+        bounds.append(("roc_auc", bv.error_bounds.tolist(), nonzero))
+    if loss_n is not None:
+        has = (loss_n != 0).tolist()
+        for name, bv in evaluate_classification_batch(loss_names, batch).items():
+            out.append((name, _json(bv.values), has))
+
+
+def _fold(h: NDArray[np.int64] | None, size: int) -> NDArray[np.int64]:
+    """(B, bins + 2) histogram() arrays → (B, bins): underflow into the first bin, overflow (a score of
+    exactly 1.0) into the last (as `derive.score_histogram`)."""
+    if h is None:
+        return np.zeros((size, SCORE_BINS), dtype=np.int64)
+    body = h[:, 1 : SCORE_BINS + 1].copy()
+    body[:, 0] += h[:, 0]
+    body[:, -1] += h[:, SCORE_BINS + 1]
+    return body
+
+
+def _assemble(
+    size: int, out: list[Column], bounds: list[Column], per_class: list[tuple[str, list[Any], list[bool]]]
+) -> list[Derived]:
+    result = []
+    for i in range(size):
+        values = {name: v[i] for name, v, has in out if has is None or has[i]}
+        errs = {name: v[i] for name, v, has in bounds if has is None or has[i]}
+        pcs = {name: v[i] for name, v, has in per_class if has[i]}
+        result.append(Derived(values, errs, pcs))
+    return result
