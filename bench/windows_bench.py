@@ -7,8 +7,9 @@ batch, at a given total size. Not a test; results go to bench/results/windows.md
 Creates (and drops, unless --keep) its own database `driftline_bench_<rows>` on the cluster, migrates it,
 loads a binary model's predictions spread evenly over 30 days (2 numeric + 1 categorical feature with an
 active baseline, latency, segments, 50 % labelled) by COPY in 50k-row batches, refreshes, then measures:
-- the REST read (in-process ASGI client → Litestar → WindowsService) of 30 days at 1h and at 1m:
-  p50 / p95 over repeated requests;
+- the REST read of 30 days at 1h and at 1m, p50 / p95 over repeated requests, twice: through the
+  in-process ASGI client (Litestar → WindowsService, no network) and over real HTTP to uvicorn serving
+  the app in a subprocess on loopback (httpx client, keep-alive);
 - the same per-bucket state computed from raw rows (the 1m source view over 30 days, grouped to the level);
 - the refresh after a late batch of 10k rows inside one hour 15 days back (and after a label batch).
 """
@@ -18,7 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -26,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,7 +188,9 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.array(xs) * 1000, q))
 
 
-async def _rest(client: AsyncTestClient, params: dict, n: int) -> tuple[list[float], dict]:
+async def _rest(
+    client: AsyncTestClient | httpx.AsyncClient, params: dict, n: int
+) -> tuple[list[float], dict]:
     times = []
     body: dict = {}
     for _ in range(n):
@@ -195,25 +202,56 @@ async def _rest(client: AsyncTestClient, params: dict, n: int) -> tuple[list[flo
     return times, body
 
 
-async def measure(db: str, out: dict, reps: int) -> None:
+FIVE = "count,accuracy,roc_auc,log_loss,latency_p95_ms"
+CASES = (("1h", None), ("1h", FIVE), ("1h", "count"), ("1m", "count"), ("1m", FIVE))
+
+
+async def _rest_cases(client: AsyncTestClient | httpx.AsyncClient, out: dict, prefix: str, reps: int) -> None:
+    base = {"start": START.isoformat(), "end": END.isoformat()}
+    await _rest(client, {**base, "granularity": "1h"}, 2)  # warm-up
+    for level, metrics in CASES:
+        n = reps if level == "1h" else 3
+        params = {**base, "granularity": level, **({"metrics": metrics} if metrics else {})}
+        times, body = await _rest(client, params, n)
+        tag = f"{prefix}_{level}_{'all' if metrics is None else len(metrics.split(','))}metrics"
+        out[f"{tag}_points"] = len(body["points"])
+        out[f"{tag}_p50_ms"] = pct(times, 50)
+        out[f"{tag}_p95_ms"] = pct(times, 95)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def measure_http(db: str, out: dict, reps: int) -> None:
+    """The same requests over HTTP to `uvicorn --factory api.app:app_from_env` in a subprocess."""
+    port = _free_port()
+    env = {**os.environ, "DRIFTLINE_DATABASE_URL": db, "DRIFTLINE_POOL_MAX": "4"}
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+            for _ in range(200):
+                try:
+                    await client.get("/api/v1/models/bench/windows/metrics", params={"start": "x"})
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            await _rest_cases(client, out, "http", reps)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
     app = create_app(Settings(database_url=db, pool_max_size=4))
-    five = "count,accuracy,roc_auc,log_loss,latency_p95_ms"
     async with AsyncTestClient(app=app, timeout=600) as client:
-        base = {"start": START.isoformat(), "end": END.isoformat()}
-        await _rest(client, {**base, "granularity": "1h"}, 2)  # warm-up
-        for level, metrics, n in (
-            ("1h", None, reps),
-            ("1h", five, reps),
-            ("1h", "count", reps),
-            ("1m", "count", 3),
-            ("1m", five, 2),
-        ):
-            params = {**base, "granularity": level, **({"metrics": metrics} if metrics else {})}
-            times, body = await _rest(client, params, n)
-            tag = f"rest_{level}_{'all' if metrics is None else len(metrics.split(','))}metrics"
-            out[f"{tag}_points"] = len(body["points"])
-            out[f"{tag}_p50_ms"] = pct(times, 50)
-            out[f"{tag}_p95_ms"] = pct(times, 95)
+        await _rest_cases(client, out, "rest_inproc", reps)
+    await measure_http(db, out, reps)
     pool = await asyncpg.create_pool(db, min_size=1, max_size=2)
     conn = await asyncpg.connect(db)
     try:
@@ -237,7 +275,7 @@ async def measure(db: str, out: dict, reps: int) -> None:
                 " FROM predictions_1m_source WHERE model_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY 1"
             )
             times = []
-            for _ in range(2):
+            for _ in range(raw_reps):
                 t = time.perf_counter()
                 merge_rows(PREDICTIONS, await conn.fetch(sql, mid, START, END))
                 times.append(time.perf_counter() - t)
@@ -285,6 +323,7 @@ async def main() -> None:
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--url", default="postgresql://postgres@127.0.0.1:55432/postgres")
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--raw-reps", type=int, default=2, help="repetitions of the (slow) raw-row reads")
     ap.add_argument(
         "--keep", action="store_true", help="keep (and reuse) the database driftline_bench_<rows>"
     )
@@ -296,7 +335,7 @@ async def main() -> None:
         if state == "created":
             await load(db, args.rows, out)
         if not args.load_only:
-            await measure(db, out, args.reps)
+            await measure(db, out, args.reps, args.raw_reps)
     finally:
         if not args.keep:
             base, name = db.rsplit("/", 1)

@@ -78,35 +78,32 @@ def merge_columns(family: Family, rows: Sequence[asyncpg.Record]) -> Merged:
     present: dict[str, NDArray[np.bool_]] = {}
     for col, how in family.state:
         values = transposed[col]
-        notnull = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
-        has = np.add.reduceat(notnull, idx) > 0 if len(values) else np.zeros(0, bool)
-        present[col] = has
-        if how == "counts":
-            mat = _column_matrix(list(values))
-            if isinstance(mat, np.ndarray):
-                columns[col] = (
-                    np.add.reduceat(mat, idx, axis=0)
-                    if mat.shape[1]
-                    else np.zeros((len(starts), 0), np.int64)
-                )
+        if how != "counts":
+            # None → NaN in C (window sums, counts, minima and maxima are never NaN themselves)
+            arr = np.array(values, dtype=np.float64)
+            absent = np.isnan(arr)
+            present[col] = np.add.reduceat(~absent, idx) > 0
+            if how == "count":
+                columns[col] = np.add.reduceat(np.where(absent, 0.0, arr).astype(np.int64), idx)
+            elif how == "sum":
+                columns[col] = np.add.reduceat(np.where(absent, 0.0, arr), idx)
             else:
-                bounds = [*starts[1:], len(values)]
-                out: list[NDArray[np.int64] | None] = []
-                for a, b in zip(starts, bounds, strict=True):
-                    parts = [x for x in mat[a:b] if x is not None]
-                    out.append(np.sum(parts, axis=0) if parts else None)
-                columns[col] = out
-        elif how == "count":
-            arr = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=len(values))
-            columns[col] = np.add.reduceat(arr, idx)
-        elif how == "sum":
-            arr = np.fromiter((0.0 if v is None else v for v in values), dtype=np.float64, count=len(values))
-            columns[col] = np.add.reduceat(arr, idx)
-        else:
-            arr = np.fromiter(
-                (np.nan if v is None else v for v in values), dtype=np.float64, count=len(values)
+                columns[col] = np.fmin.reduceat(arr, idx) if how == "min" else np.fmax.reduceat(arr, idx)
+            continue
+        notnull = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+        present[col] = np.add.reduceat(notnull, idx) > 0
+        mat = _column_matrix(list(values))
+        if isinstance(mat, np.ndarray):
+            columns[col] = (
+                np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.int64)
             )
-            columns[col] = np.fmin.reduceat(arr, idx) if how == "min" else np.fmax.reduceat(arr, idx)
+        else:
+            bounds = [*starts[1:], len(values)]
+            out: list[NDArray[np.int64] | None] = []
+            for a, b in zip(starts, bounds, strict=True):
+                parts = [x for x in mat[a:b] if x is not None]
+                out.append(np.sum(parts, axis=0) if parts else None)
+            columns[col] = out
     return Merged([bk[i] for i in starts], [gk[i] for i in starts], columns, present)
 
 
