@@ -19,6 +19,9 @@ _decoder = msgspec.json.Decoder()
 
 def decode_rows(body: bytes, content_type: str) -> list[Any] | pl.DataFrame:
     ctype = content_type.split(";")[0].strip().lower()
+    if not body.strip():
+        raise MalformedBodyError([RowError(None, "body", "empty request body; send the rows (a JSON array, NDJSON, "
+                                           "Arrow IPC or Parquet)")])
     if ctype in ARROW_TYPES:
         try:
             return pl.read_ipc_stream(io.BytesIO(body)) if ctype.endswith("stream") else pl.read_ipc(io.BytesIO(body))

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
+from litestar.openapi.datastructures import ResponseSpec
 
 from engine.domain import FeatureSpec, ModelSpec, VersionInfo
 
+# The same rules the registry enforces, stated in the schema so clients (and OpenAPI tools) can see them.
+ModelName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
+VersionName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")]
+Key = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")]
+
 
 class FeatureIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Key
     kind: Literal["numeric", "categorical"]
     min_value: float | None = None
     max_value: float | None = None
@@ -26,12 +32,12 @@ class FeatureIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ModelIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: ModelName
     task: Literal["binary", "multiclass", "regression"]
     features: list[FeatureIn] = []
     class_labels: list[str] | None = None
     threshold: float = 0.5
-    dimensions: list[str] = []
+    dimensions: list[Key] = []
     description: str = ""
 
 
@@ -68,7 +74,7 @@ class ModelOut(msgspec.Struct):
 
 
 class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
-    version: str
+    version: VersionName
     stage: Literal["development", "staging", "production"] = "development"
     description: str = ""
 
@@ -131,3 +137,20 @@ class HealthOut(msgspec.Struct):
     database: str
     timescaledb_version: str | None = None
     timescaledb_license: str | None = None
+
+
+def error_responses(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error statuses a handler can answer with (all carry `ErrorOut`)."""
+    return {code: ResponseSpec(data_container=ErrorOut, description=_ERROR_MEANING[code], generate_examples=False)
+            for code in codes}
+
+
+_ERROR_MEANING = {
+    400: "Malformed request (body cannot be decoded, parameter of the wrong type)",
+    401: "Missing or wrong X-API-Key",
+    404: "Unknown model or version",
+    409: "Conflict with what is stored (duplicate name, illegal stage change)",
+    413: "Request body too large",
+    422: "Invalid input; `errors` lists row, field and reason",
+    503: "Database unavailable",
+}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get
 
-from api.schemas import HealthOut
+from api.schemas import HealthOut, error_responses
 from engine.errors import StoreUnavailableError
 from engine.services.store import StoreService
 
@@ -17,7 +17,7 @@ class HealthController(Controller):
     async def live(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready")
+    @get("/ready", responses={503: error_responses(503)[503]})
     async def ready(self, store_service: StoreService) -> Response[HealthOut]:
         try:
             edition = await store_service.edition()

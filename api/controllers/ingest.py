@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from api.bodies import decode_rows
-from api.schemas import IngestOut, RejectedOut
+from api.schemas import IngestOut, RejectedOut, error_responses
 from engine.ingest.service import IngestResult, IngestService
 from engine.services.store import StoreService
 
@@ -33,7 +33,7 @@ class IngestController(Controller):
     path = "/api/v1"
     tags = ["ingest"]
 
-    @post("/models/{name:str}/predictions")
+    @post("/models/{name:str}/predictions", responses=error_responses(400, 401, 404, 413, 422, 503))
     async def predictions(
         self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, version: str | None = None, partial: bool = False,
@@ -44,7 +44,7 @@ class IngestController(Controller):
                                                       idempotency_key=idempotency_key, segment_columns=segs)
         return _out(result)
 
-    @post("/models/{name:str}/labels")
+    @post("/models/{name:str}/labels", responses=error_responses(400, 401, 404, 413, 422, 503))
     async def labels(
         self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, partial: bool = False,
@@ -53,7 +53,7 @@ class IngestController(Controller):
                                                  idempotency_key=idempotency_key)
         return _out(result)
 
-    @post("/metrics")
+    @post("/metrics", responses=error_responses(400, 401, 404, 413, 422, 503))
     async def metrics(
         self, request: Request[Any, Any, Any], ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, model: str | None = None, partial: bool = False,
@@ -62,7 +62,7 @@ class IngestController(Controller):
                                                   idempotency_key=idempotency_key)
         return _out(result)
 
-    @get("/rejected")
+    @get("/rejected", responses=error_responses(400, 401, 404, 503))
     async def rejected(
         self, store_service: StoreService, model: str | None = None,
         limit: Annotated[int, Parameter(ge=1, le=10_000)] = 100,
