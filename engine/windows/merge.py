@@ -92,7 +92,12 @@ def merge_columns(family: Family, rows: Sequence[asyncpg.Record]) -> Merged:
             continue
         notnull = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
         present[col] = np.add.reduceat(notnull, idx) > 0
-        mat = _column_matrix(list(values))
+        trimmed = f"{col}_from" in transposed
+        mat = (
+            _placed_matrix(list(values), transposed[f"{col}_from"], transposed[f"{col}_len"])
+            if trimmed
+            else _column_matrix(list(values))
+        )
         if isinstance(mat, np.ndarray):
             columns[col] = (
                 np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.int64)
@@ -105,6 +110,31 @@ def merge_columns(family: Family, rows: Sequence[asyncpg.Record]) -> Merged:
                 out.append(np.sum(parts, axis=0) if parts else None)
             columns[col] = out
     return Merged([bk[i] for i in starts], [gk[i] for i in starts], columns, present)
+
+
+def _placed_matrix(
+    values: list[bytes | None], starts: Sequence[int | None], lengths: Sequence[int | None]
+) -> NDArray[np.int64]:
+    """(rows, full length) matrix from arrays sent as slices `arr[start:...]` (1-based start) of
+    arrays of `lengths` elements that are zero outside the slice; NULL rows are zeros."""
+    bufs = [v if v is not None else b"" for v in values]
+    sizes = np.fromiter((len(b) for b in bufs), dtype=np.int64, count=len(bufs))
+    lens = np.where(sizes >= _HEADER, (sizes - _HEADER) // 12, 0)
+    first = np.asarray([s or 1 for s in starts], dtype=np.int64) - 1
+    width = max((n for n in lengths if n is not None), default=0)
+    if np.any(first + lens > width):
+        raise ValueError("a histogram slice reaches past the array length")
+    mat = np.zeros((len(bufs), width), dtype=np.int64)
+    total = int(lens.sum())
+    if total == 0:
+        return mat
+    raw = np.frombuffer(b"".join(bufs), dtype=np.uint8)
+    row = np.repeat(np.arange(len(bufs)), lens)
+    j = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)  # element index within its slice
+    pos = np.repeat(np.cumsum(sizes) - sizes + _HEADER + 4, lens) + 12 * j  # skip header and length word
+    vals = raw[pos[:, None] + np.arange(8)].reshape(-1).view(">i8")
+    mat[row, np.repeat(first, lens) + j] = vals
+    return mat
 
 
 def merge_rows(family: Family, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:

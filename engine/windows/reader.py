@@ -25,7 +25,16 @@ import asyncpg
 from engine.windows.features import Params, active_baselines, feature_source_sql
 from engine.windows.merge import Merged, merge_columns, merge_rows
 from engine.windows.ranges import Range, clip, merge_ranges
-from engine.windows.spec import FEATURES, LEVEL_ORDER, LEVELS, Family, LevelName
+from engine.windows.spec import (
+    FEATURES,
+    LATENCY_BINS,
+    LATENCY_LOG10_HI,
+    LATENCY_LOG10_LO,
+    LEVEL_ORDER,
+    LEVELS,
+    Family,
+    LevelName,
+)
 
 MAX_PENDING_BRANCHES = 32  # beyond this, nearby pending ranges are read as one (raw rows are exact anyway)
 
@@ -77,6 +86,31 @@ def _overlaps(expr: str, width: str, lo: str, hi: str) -> str:
     )
 
 
+def _latency_element(v: str, shift: int) -> str:
+    """SQL: the 1-based element of the latency histogram holding value `v`, plus `shift - 2`, clamped."""
+    per = LATENCY_BINS / (LATENCY_LOG10_HI - LATENCY_LOG10_LO)
+    x = f"floor((log(greatest({v}, 1e-300)) - ({LATENCY_LOG10_LO})) * {per})"
+    return f"least(greatest(coalesce({x}::int + {shift}, 1), 1), {LATENCY_BINS + 2})"
+
+
+def _out_columns(fam: Family) -> str:
+    """The select list: count arrays in binary form; the latency histogram trimmed to the bins its
+    bucket's [min, max] can occupy (one bin of margin each side), with the 1-based element the slice
+    starts at (`<col>_from`) and the full length (`<col>_len`): most of its 142 elements are zeros, and
+    shipping each element costs server time."""
+    cols = {c for c, _ in fam.state}
+    out = []
+    for c, how in fam.state:
+        if how != "counts":
+            out.append(c)
+        elif c == "latency_hist" and {"latency_min", "latency_max"} <= cols:
+            lo, hi = _latency_element("latency_min", 1), _latency_element("latency_max", 3)
+            out.append(f"{lo} AS {c}_from, cardinality({c}) AS {c}_len, array_send({c}[{lo}:{hi}]) AS {c}")
+        else:
+            out.append(f"array_send({c}) AS {c}")
+    return ", ".join(out)
+
+
 async def read_windows(conn: asyncpg.Connection, read: WindowRead) -> list[dict[str, Any]]:
     """Merged window state per (bucket, grp) over [start, end) widened to whole buckets of the level,
     ordered by bucket then group. Run inside a REPEATABLE READ transaction for one consistent snapshot
@@ -102,7 +136,7 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
     )
     p = Params()
     group = read.group.format(*(p(a, "text") for a in read.group_args)) if read.group else "NULL::text"
-    out_cols = ", ".join(f"array_send({c}) AS {c}" if how == "counts" else c for c, how in fam.state)
+    out_cols = _out_columns(fam)
     rel = fam.relation(read.level)
     if not pending:
         model = _model_pred(read.model_id, p)

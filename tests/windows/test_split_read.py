@@ -14,7 +14,14 @@ import engine.windows.reader as reader
 from engine.services.windows import WindowsService
 from engine.windows.refresher import refresh
 from engine.windows.spec import PREDICTIONS
-from tests.windows.streams import T0, copy_predictions, create_model, prediction_rows, raw_predictions
+from tests.windows.streams import (
+    PRED_COLUMNS,
+    T0,
+    copy_predictions,
+    create_model,
+    prediction_rows,
+    raw_predictions,
+)
 from tests.windows.test_derive_batch import _assert_equal as assert_close
 from tests.windows.test_metrics_oracle import check_series
 
@@ -48,3 +55,36 @@ async def test_split_read_equals_single_read(pool: asyncpg.Pool, monkeypatch: py
                 assert_close(pa[part], pb[part], f"{pa['bucket']} {part}")
         assert len(split.points) > 300
     assert check_series(m, split, raw, "1m", key=lambda r: json.loads(r["segments"]).get("region")) > 1000
+
+
+async def test_trimmed_latency_histogram_equals_stored_array(pool: asyncpg.Pool) -> None:
+    """Reads ship only the latency bins between each bucket's min and max; placed back, every series'
+    histogram equals the stored array, also for latencies of 0, under 10 µs, on bin edges and over 100 s."""
+    rng = np.random.default_rng(32)
+    extremes = [0.0, 1e-9, 0.01, 0.0100001, 10 ** (-2 + 7 / 140), 10**2.5, 99_999.9, 1e5, 3e7, None]
+    async with pool.acquire() as conn:
+        m = await create_model(conn, "bin", "binary", ["neg", "pos"], dims=("region",))
+        rows = prediction_rows(rng, m, 1200, minutes=120, labeled=0.5)
+        at = PRED_COLUMNS.index("latency_ms")
+        rows = [
+            (*r[:at], extremes[i % len(extremes)] if i % 7 == 0 else r[at], *r[at + 1 :])
+            for i, r in enumerate(rows)
+        ]
+        await copy_predictions(conn, rows)
+    await refresh(pool)
+    fam = PREDICTIONS.subset({"n", "latency_hist", "latency_min", "latency_max", "latency_n"})
+    group = "version_id::text || ' ' || segment::text"
+    read = reader.WindowRead(fam, "1m", m.id, T0, T0 + timedelta(hours=2), group)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        got = await reader.read_windows(conn, read)
+        stored = await conn.fetch(
+            f"SELECT bucket, {group} AS grp, latency_hist FROM predictions_1m WHERE model_id = $1 ORDER BY 1, 2",
+            m.id,
+        )
+    assert len(got) == len(stored) > 100
+    for g, s in zip(got, stored, strict=True):
+        assert (g["bucket"], g["grp"]) == (s["bucket"], s["grp"])
+        if s["latency_hist"] is None:
+            assert g["latency_hist"] is None
+        else:
+            assert g["latency_hist"].tolist() == list(s["latency_hist"])
