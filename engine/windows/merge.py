@@ -128,11 +128,13 @@ def _placed_matrix(
     total = int(lens.sum())
     if total == 0:
         return mat
-    raw = np.frombuffer(b"".join(bufs), dtype=np.uint8)
+    # every array is 20 + 12·n bytes, so each 8-byte value starts on a 4-byte word: read the two
+    # big-endian 32-bit halves of each value from a word view of the concatenated buffers
+    words = np.frombuffer(b"".join(bufs), dtype=">u4")
     row = np.repeat(np.arange(len(bufs)), lens)
     j = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)  # element index within its slice
-    pos = np.repeat(np.cumsum(sizes) - sizes + _HEADER + 4, lens) + 12 * j  # skip header and length word
-    vals = raw[pos[:, None] + np.arange(8)].reshape(-1).view(">i8")
+    word = np.repeat((np.cumsum(sizes) - sizes + _HEADER + 4) // 4, lens) + 3 * j  # past header, length
+    vals = (words[word].astype(np.int64) << 32) | words[word + 1].astype(np.int64)
     mat[row, np.repeat(first, lens) + j] = vals
     return mat
 
