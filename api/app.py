@@ -12,6 +12,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from api.controllers.analytics import AnalyticsController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
@@ -21,7 +22,7 @@ from api.errors import EXCEPTION_HANDLERS
 from engine.config import Settings
 from engine.store.db import create_pool
 
-CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController]
+CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -1,0 +1,54 @@
+"""Seed 000's analytics endpoints, mapped onto the windows: `GET /analytics/model/{name}/metrics` (every
+derived metric of the model's task) and `GET /analytics/model/{name}/predictions` (throughput, score or
+prediction mean, latency percentiles, label coverage and delay). Without `start`/`end` they cover the last
+24 hours up to the request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar import Controller, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import FromQuery
+
+from api.schemas import error_responses
+from engine.services.windows import WindowsService
+from engine.windows.derive import GENERAL
+
+DEFAULT_SPAN = timedelta(hours=24)
+
+
+def provide_windows_service(state: State) -> WindowsService:
+    return WindowsService(state.pool)
+
+
+def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = end or datetime.now(UTC)
+    return (start or end - DEFAULT_SPAN), end
+
+
+class AnalyticsController(Controller):
+    path = "/analytics/model"
+    tags = ["analytics"]
+    dependencies = {"windows_service": Provide(provide_windows_service, sync_to_thread=False)}
+
+    @get("/{name:str}/metrics", responses=error_responses(400, 401, 404, 422, 503))
+    async def model_metrics(
+        self, name: str, windows_service: WindowsService, start: FromQuery[datetime | None] = None,
+        end: FromQuery[datetime | None] = None, granularity: FromQuery[str] = "auto",
+        group_by: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        lo, hi = _range(start, end)
+        return (await windows_service.model_metrics(name, lo, hi, granularity, group_by, None)).to_dict()
+
+    @get("/{name:str}/predictions", responses=error_responses(400, 401, 404, 422, 503))
+    async def prediction_analytics(
+        self, name: str, windows_service: WindowsService, start: FromQuery[datetime | None] = None,
+        end: FromQuery[datetime | None] = None, granularity: FromQuery[str] = "auto",
+        group_by: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        lo, hi = _range(start, end)
+        series = await windows_service.model_metrics(name, lo, hi, granularity, group_by, list(GENERAL))
+        return series.to_dict()

@@ -1,0 +1,51 @@
+"""Seed 000's /analytics/model/{name}/metrics and /predictions answer from the windows, equal to the
+/api/v1 windows endpoint over the same range, with a default range of the last 24 hours."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import numpy as np
+import pytest
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from engine.config import Settings
+from engine.windows.derive import GENERAL
+from engine.windows.refresher import refresh
+from tests.windows.streams import T0, copy_predictions, create_model, prediction_rows
+
+
+@pytest.fixture
+async def client(db_url: str) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app=create_app(Settings(database_url=db_url, pool_max_size=4))) as c:
+        yield c
+
+
+async def test_analytics_aliases_equal_the_windows_endpoint(client: AsyncTestClient, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        m = await create_model(conn, "bin", "binary", ["neg", "pos"])
+        await copy_predictions(conn, prediction_rows(np.random.default_rng(7), m, 300, minutes=120, labeled=0.5))
+    await refresh(pool)
+    params = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=2)).isoformat(), "granularity": "1h"}
+    windows = (await client.get("/api/v1/models/bin/windows/metrics", params=params)).json()
+    metrics = await client.get("/analytics/model/bin/metrics", params=params)
+    assert metrics.status_code == 200 and metrics.json() == windows
+    predictions = (await client.get("/analytics/model/bin/predictions", params=params)).json()
+    assert predictions["metrics"] == list(GENERAL)
+    assert sum(p["values"]["count"] for p in predictions["points"]) == 300
+    for p, w in zip(predictions["points"], windows["points"], strict=True):
+        assert p["values"] == {k: w["values"][k] for k in p["values"]}
+
+
+async def test_analytics_default_range_is_the_last_day(client: AsyncTestClient, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await create_model(conn, "bin", "binary", ["neg", "pos"])
+    before = datetime.now(UTC)
+    body = (await client.get("/analytics/model/bin/predictions")).json()
+    end = datetime.fromisoformat(body["end"])
+    assert before <= end <= datetime.now(UTC)
+    assert end - datetime.fromisoformat(body["start"]) == timedelta(hours=24)
+    assert (await client.get("/analytics/model/nope/metrics")).status_code == 404
