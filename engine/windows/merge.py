@@ -69,15 +69,19 @@ def merge_columns(family: Family, rows: Sequence[asyncpg.Record]) -> Merged:
     """Rows sorted by (bucket, grp) → merged columns per (bucket, grp) with the family's merge rules."""
     if not rows:
         return Merged([], [], {}, {})
-    names = list(rows[0].keys())
-    transposed = dict(zip(names, zip(*rows, strict=True), strict=True))
-    bk, gk = transposed["bucket"], transposed["grp"]
+    index = {name: i for i, name in enumerate(rows[0].keys())}
+
+    def column(name: str) -> list[Any]:
+        i = index[name]
+        return [r[i] for r in rows]
+
+    bk, gk = column("bucket"), column("grp")
     starts = [0] + [i for i in range(1, len(rows)) if bk[i] != bk[i - 1] or gk[i] != gk[i - 1]]
     idx = np.asarray(starts)
     columns: dict[str, Any] = {}
     present: dict[str, NDArray[np.bool_]] = {}
     for col, how in family.state:
-        values = transposed[col]
+        values = column(col)
         if how != "counts":
             # None → NaN in C (window sums, counts, minima and maxima are never NaN themselves)
             arr = np.array(values, dtype=np.float64)
@@ -90,13 +94,13 @@ def merge_columns(family: Family, rows: Sequence[asyncpg.Record]) -> Merged:
             else:
                 columns[col] = np.fmin.reduceat(arr, idx) if how == "min" else np.fmax.reduceat(arr, idx)
             continue
-        notnull = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+        notnull = np.fromiter(map(bool, values), dtype=bool, count=len(values))  # bytes are never empty
         present[col] = np.add.reduceat(notnull, idx) > 0
-        trimmed = f"{col}_from" in transposed
+        trimmed = f"{col}_from" in index
         mat = (
-            _placed_matrix(list(values), transposed[f"{col}_from"], transposed[f"{col}_len"])
+            _placed_matrix(values, column(f"{col}_from"), column(f"{col}_len"))
             if trimmed
-            else _column_matrix(list(values))
+            else _column_matrix(values)
         )
         if isinstance(mat, np.ndarray):
             columns[col] = (
@@ -117,8 +121,8 @@ def _placed_matrix(
 ) -> NDArray[np.int64]:
     """(rows, full length) matrix from arrays sent as slices `arr[start:...]` (1-based start) of
     arrays of `lengths` elements that are zero outside the slice; NULL rows are zeros."""
-    bufs = [v if v is not None else b"" for v in values]
-    sizes = np.fromiter((len(b) for b in bufs), dtype=np.int64, count=len(bufs))
+    bufs = [v or b"" for v in values]
+    sizes = np.fromiter(map(len, bufs), dtype=np.int64, count=len(bufs))
     lens = np.where(sizes >= _HEADER, (sizes - _HEADER) // 12, 0)
     first = np.asarray([s or 1 for s in starts], dtype=np.int64) - 1
     width = max((n for n in lengths if n is not None), default=0)
