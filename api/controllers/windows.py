@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import FromQuery
 
+from api.schemas import error_responses
 from engine.services.windows import WindowsService
 
 
@@ -27,7 +28,7 @@ class WindowsController(Controller):
     tags = ["windows"]
     dependencies = {"windows_service": Provide(provide_windows_service, sync_to_thread=False)}
 
-    @get("/models/{name:str}/windows/metrics")
+    @get("/models/{name:str}/windows/metrics", responses=error_responses(400, 401, 404, 422, 503))
     async def model_metrics(
         self,
         name: str,
@@ -43,7 +44,7 @@ class WindowsController(Controller):
         series = await windows_service.model_metrics(name, start, end, granularity, group_by, _names(metrics))
         return series.to_dict()
 
-    @get("/models/{name:str}/windows/features")
+    @get("/models/{name:str}/windows/features", responses=error_responses(400, 401, 404, 422, 503))
     async def feature_histograms(
         self,
         name: str,
@@ -57,7 +58,7 @@ class WindowsController(Controller):
         series = await windows_service.feature_histograms(name, start, end, granularity, _names(features))
         return series.to_dict()
 
-    @get("/metrics/{metric:str}/windows")
+    @get("/metrics/{metric:str}/windows", responses=error_responses(400, 401, 404, 422, 503))
     async def custom_metrics(
         self,
         metric: str,
