@@ -98,7 +98,7 @@ def _div(num: F64, den: F64) -> F64:
     return out
 
 
-def _rows(m: F64) -> tuple[F64, F64]:
+def _rows(m: F64) -> tuple[F64, NDArray[np.bool_]]:
     """Total per element and a mask of non-empty elements."""
     total = m.sum(axis=(1, 2))
     return total, total > 0

@@ -42,7 +42,7 @@ class RegressionSumsBatch:
     sum_y2: F64
 
     def __post_init__(self) -> None:
-        shapes = {np.shape(getattr(self, f)) for f in self.__slots__}  # type: ignore[attr-defined]
+        shapes = {np.shape(getattr(self, f)) for f in self.__slots__}
         if len(shapes) != 1 or len(next(iter(shapes))) != 1:
             raise ValueError(f"RegressionSumsBatch fields must be 1-D of one length, got {shapes}")
 
