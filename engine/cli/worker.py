@@ -1,7 +1,7 @@
-"""`driftline rollups refresh` (once) and `driftline worker` (every --interval seconds until SIGTERM/SIGINT).
-
-The refresher lives in `engine.windows.refresh`; it is imported when a command runs, so the rest of the CLI
-works in a build without it.
+"""`driftline rollups refresh` (once) and `driftline worker` (every --interval seconds until SIGTERM/SIGINT):
+the windows refresher (`engine.windows.refresher.refresh`) and, where DRIFTLINE_RETENTION is set on the Apache
+edition, raw-row retention (`engine.services.retention.apply_retention`). Both are imported when a command
+runs, so the other commands start quickly.
 """
 
 from __future__ import annotations
@@ -9,14 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import inspect
 import json
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 
@@ -28,32 +26,20 @@ from engine.store.db import create_pool
 Refresher = Callable[[asyncpg.Pool], Awaitable[Any]]
 
 
-class RollupsUnavailableError(DriftlineError):
-    """This build has no rollup refresher."""
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rollups = sub.add_parser("rollups", help="maintain the 1-minute / hourly / daily windows")
     rsub = rollups.add_subparsers(dest="action", required=True)
     p = rsub.add_parser("refresh", help="bring the rollups up to date once")
     p.set_defaults(handler=refresh_once)
-    p = sub.add_parser("worker", help="refresh the rollups every --interval seconds until stopped")
+    p = sub.add_parser("worker", help="refresh the rollups (and apply retention) every --interval seconds until stopped")
     p.add_argument("--interval", type=float, default=30.0, help="seconds between refreshes (default 30)")
     p.set_defaults(handler=run_worker)
 
 
 def load_refresher() -> Refresher:
-    """`refresh(pool)` from the windows package (`engine.windows.refresher`; `engine.windows.refresh` is
-    accepted too), or RollupsUnavailableError."""
-    for name in ("engine.windows.refresher", "engine.windows.refresh"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        refresh = getattr(module, "refresh", None)
-        if callable(refresh):
-            return cast(Refresher, refresh)
-    raise RollupsUnavailableError("rollups not available in this build")
+    from engine.windows.refresher import refresh
+
+    return refresh
 
 
 def _summary(result: Any) -> Any:
@@ -64,8 +50,7 @@ def _summary(result: Any) -> Any:
 
 
 async def _call(refresher: Refresher, pool: asyncpg.Pool) -> Any:
-    result = refresher(pool)
-    return await result if inspect.isawaitable(result) else result
+    return await refresher(pool)
 
 
 def refresh_once(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -101,7 +86,15 @@ async def worker_loop(refresher: Refresher, pool: asyncpg.Pool, interval: float,
 def run_worker(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.interval <= 0:
         raise UsageError("worker: --interval must be > 0")
-    refresher = load_refresher()
+    from engine.services.retention import apply_retention
+
+    refresh = load_refresher()
+    retention = ctx.settings.store.retention
+
+    async def refresher(pool: asyncpg.Pool) -> Any:
+        result = await refresh(pool)
+        await apply_retention(pool, retention)
+        return result
 
     async def main() -> int:
         stop = asyncio.Event()

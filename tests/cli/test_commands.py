@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -11,8 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from tests.cli.helpers import ROOT, driftline
 
@@ -23,24 +20,10 @@ def test_db_url_comes_from_the_cluster_script() -> None:
     assert out.stdout.strip().startswith("postgresql://postgres@127.0.0.1:")
 
 
-def _have_refresher() -> bool:
-    for name in ("engine.windows.refresher", "engine.windows.refresh"):
-        try:
-            if importlib.util.find_spec(name) is not None:
-                return True
-        except ModuleNotFoundError:
-            pass
-    return False
-
-
 async def test_rollups_refresh(db_url: str) -> None:
     out = driftline(db_url, "rollups", "refresh")
-    if _have_refresher():
-        assert out.returncode == 0, out.stderr
-        assert json.loads(out.stdout)["edition"] in ("apache", "timescale")
-    else:
-        assert out.returncode == 1
-        assert "rollups not available in this build" in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["edition"] in ("apache", "timescale")
 
 
 def test_unreachable_database_is_a_clean_error() -> None:
@@ -51,8 +34,6 @@ def test_unreachable_database_is_a_clean_error() -> None:
 
 
 async def test_worker_stops_cleanly_on_sigterm(db_url: str) -> None:
-    if not _have_refresher():
-        pytest.skip("no rollup refresher in this build")
     script = Path(sys.executable).parent / "driftline"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli.main"]
     proc = subprocess.Popen([*cmd, "worker", "--interval", "0.5"], cwd=ROOT, text=True,
