@@ -1,5 +1,5 @@
 """The binary COPY encoder (engine.ingest.copy_binary) stores exactly what asyncpg's own encoder stores for
-the records of `records.prediction_records` — checked in the database, both directions of EXCEPT ALL, for
+the records of `tests.ingest.reference_records.prediction_records` — checked in the database, both directions of EXCEPT ALL, for
 the three reference models with nulls everywhere they are allowed, unicode, and several chunks."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import pytest
 
 from engine.domain import ModelSpec
 from engine.ingest.copy_binary import prediction_copy_chunks
-from engine.ingest.records import PREDICTION_COLUMNS, prediction_records
+from engine.ingest.records import PREDICTION_COLUMNS
 from engine.ingest.rows import prediction_rows_to_frame
 from engine.ingest.validate import validate_predictions
+from tests.ingest.reference_records import prediction_records
 from tests.ingest.support import BINARY_LABELS, MULTI_LABELS, T0
 
 
