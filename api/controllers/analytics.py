@@ -9,19 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Controller, get
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import FromQuery
 
+from api.controllers.windows import provide_windows_service
 from api.schemas import error_responses
 from engine.services.windows import WindowsService
 from engine.windows.derive import GENERAL
 
 DEFAULT_SPAN = timedelta(hours=24)
-
-
-def provide_windows_service(state: State) -> WindowsService:
-    return WindowsService(state.pool)
 
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
