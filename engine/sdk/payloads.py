@@ -43,7 +43,7 @@ def _enc_hook(obj: Any) -> Any:
                         tzinfo=obj.tzinfo)
     if hasattr(obj, "tolist"):  # numpy scalars and arrays
         return obj.tolist()
-    raise NotImplementedError(f"cannot encode a {type(obj).__name__} as JSON")
+    raise TypeError(f"cannot encode a {type(obj).__name__} as JSON")  # msgspec reports it as an unsupported type
 
 
 _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
