@@ -78,11 +78,11 @@ def _materialize_features(bind: Connection) -> None:
 
 def upgrade(bind: Connection, license_: str) -> None:
     execute_script(bind, schema_sql("0002_windows.up.sql"))
-    sections = _sections(schema_sql("0002_windows_levels.up.sql"))
     materialize = _materialize_cagg if license_ == "timescale" else _materialize_table
-    for level in LEVEL_ORDER:
-        if level != "1m":
-            execute_script(bind, sections[level])
+    for below, level in zip((None, *LEVEL_ORDER), LEVEL_ORDER, strict=False):
+        if below is not None:
+            execute_script(bind, schema_sql("0002_windows_levels.up.sql", level=level, below=below,
+                                            width=LEVELS[level].sql_interval))
         for family in CAGG_FAMILIES:
             materialize(bind, family, level)
     _materialize_features(bind)

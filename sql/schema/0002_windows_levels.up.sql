@@ -1,12 +1,11 @@
--- driftline windows, part 2: the merge views that build each level from the one below (1h from 1m,
--- 1d from 1h). The migration runs the section for a level after materialising the level below it: as
--- rollup tables (Apache edition) or as hierarchical continuous aggregates (full edition) whose definition
--- is exactly these views. Sections are separated by `-- level: <width>` lines.
+-- driftline windows, part 2: the merge view that builds a level from the one below it (1h from 1m, 1d from
+-- 1h). One template for every level above 1m: the migration fills in {level}, {width} (the bucket width)
+-- and {below} (the level below) and runs it after materialising the level below, as rollup tables (Apache
+-- edition) or as hierarchical continuous aggregates (full edition) whose definition is exactly these views.
 
--- level: 1h
-CREATE VIEW predictions_1h_source AS
+CREATE VIEW predictions_{level}_source AS
 SELECT
-    time_bucket('1 hour', bucket) AS bucket,
+    time_bucket('{width}', bucket) AS bucket,
     model_id,
     version_id,
     segment,
@@ -41,12 +40,12 @@ SELECT
     min(latency_min) AS latency_min,
     max(latency_max) AS latency_max,
     dl_sum_counts(latency_hist) AS latency_hist
-FROM predictions_1m
+FROM predictions_{below}
 GROUP BY 1, model_id, version_id, segment;
 
-CREATE VIEW metrics_1h_source AS
+CREATE VIEW metrics_{level}_source AS
 SELECT
-    time_bucket('1 hour', bucket) AS bucket,
+    time_bucket('{width}', bucket) AS bucket,
     model_id,
     name,
     tags,
@@ -55,60 +54,5 @@ SELECT
     sum(value_sumsq) AS value_sumsq,
     min(value_min) AS value_min,
     max(value_max) AS value_max
-FROM metrics_1m
-GROUP BY 1, model_id, name, tags;
-
--- level: 1d
-CREATE VIEW predictions_1d_source AS
-SELECT
-    time_bucket('1 day', bucket) AS bucket,
-    model_id,
-    version_id,
-    segment,
-    sum(n)::bigint AS n,
-    sum(n_labeled)::bigint AS n_labeled,
-    sum(label_delay_n)::bigint AS label_delay_n,
-    sum(label_delay_sum) AS label_delay_sum,
-    max(label_delay_max) AS label_delay_max,
-    dl_sum_counts(class_counts) AS class_counts,
-    dl_sum_counts(confusion) AS confusion,
-    dl_sum_counts(score_hist_pos) AS score_hist_pos,
-    dl_sum_counts(score_hist_neg) AS score_hist_neg,
-    sum(score_n)::bigint AS score_n,
-    sum(score_sum) AS score_sum,
-    sum(loss_n)::bigint AS loss_n,
-    sum(log_loss_sum) AS log_loss_sum,
-    sum(brier_sum) AS brier_sum,
-    sum(reg_n)::bigint AS reg_n,
-    sum(err_sum) AS err_sum,
-    sum(abs_err_sum) AS abs_err_sum,
-    sum(sq_err_sum) AS sq_err_sum,
-    sum(ape_sum) AS ape_sum,
-    sum(ape_n)::bigint AS ape_n,
-    sum(sape_sum) AS sape_sum,
-    sum(y_sum) AS y_sum,
-    sum(y2_sum) AS y2_sum,
-    sum(pred_value_n)::bigint AS pred_value_n,
-    sum(pred_value_sum) AS pred_value_sum,
-    sum(pred_value_sumsq) AS pred_value_sumsq,
-    sum(latency_n)::bigint AS latency_n,
-    sum(latency_sum) AS latency_sum,
-    min(latency_min) AS latency_min,
-    max(latency_max) AS latency_max,
-    dl_sum_counts(latency_hist) AS latency_hist
-FROM predictions_1h
-GROUP BY 1, model_id, version_id, segment;
-
-CREATE VIEW metrics_1d_source AS
-SELECT
-    time_bucket('1 day', bucket) AS bucket,
-    model_id,
-    name,
-    tags,
-    sum(n)::bigint AS n,
-    sum(value_sum) AS value_sum,
-    sum(value_sumsq) AS value_sumsq,
-    min(value_min) AS value_min,
-    max(value_max) AS value_max
-FROM metrics_1h
+FROM metrics_{below}
 GROUP BY 1, model_id, name, tags;
