@@ -16,7 +16,15 @@ import re
 from typing import TYPE_CHECKING
 
 from engine.store.sqlfiles import execute_script, schema_sql
-from engine.windows.spec import LEVEL_ORDER, LEVELS, METRICS, PREDICTIONS, Family, LevelName
+from engine.windows.spec import (
+    LEVEL_ORDER,
+    LEVELS,
+    METRICS,
+    PREDICTIONS,
+    PREDICTIONS_BY_VERSION,
+    Family,
+    LevelName,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -89,7 +97,62 @@ def upgrade(bind: Connection, license_: str) -> None:
     views = _sections(schema_sql("0002_windows_views.up.sql"))
     execute_script(bind, views[""])
     for level in LEVEL_ORDER:
+        execute_script(bind, _model_view(views["model"], PREDICTIONS, "model_windows", level))
         execute_script(bind, views["all"].replace("{level}", level))
+
+
+def _model_view(template: str, family: Family, view: str, level: LevelName) -> str:
+    segment = "\n    w.segment," if "segment" in family.keys else ""
+    return (
+        template.replace("{view}", f"{view}_{level}")
+        .replace("{relation}", family.relation(level))
+        .replace("{segment}", segment)
+        .replace("{level}", level)
+    )
+
+
+def upgrade_by_version(bind: Connection, license_: str) -> None:
+    """Migration 0003: `predictions_by_version_<level>` (segments merged) and `model_version_windows_<level>`.
+
+    Apache edition: rollup tables filled here from the materialised `predictions_<level>` (ranges still
+    pending there stay pending, and the refresher recomputes both). Full edition: continuous aggregates
+    created WITH NO DATA (a refresh cannot run inside the migration's transaction); the data already stored
+    is recorded as pending, so reads are exact at once (from raw rows) and the refresher materialises it."""
+    family = PREDICTIONS_BY_VERSION
+    views = _sections(schema_sql("0002_windows_views.up.sql"))
+    for level in LEVEL_ORDER:
+        execute_script(bind, schema_sql("0003_by_version.up.sql", level=level, width=LEVELS[level].sql_interval))
+        if license_ == "timescale":
+            _materialize_cagg(bind, family, level)
+        else:
+            _materialize_table(bind, family, level)
+            execute_script(bind, f"INSERT INTO {family.relation(level)} SELECT * FROM {family.source(level)};")
+        execute_script(bind, _model_view(views["model"], family, "model_version_windows", level))
+    if license_ == "timescale":
+        execute_script(
+            bind,
+            "INSERT INTO window_invalidations (kind, model_id, lo, hi)\n"
+            "SELECT 'predictions', model_id, min(bucket), max(bucket) + interval '1 minute'\n"
+            "FROM predictions_1m GROUP BY model_id, time_bucket('1 hour', bucket);",
+        )
+
+
+def downgrade_by_version(bind: Connection) -> None:
+    family = PREDICTIONS_BY_VERSION
+    statements = [f"DROP VIEW IF EXISTS model_version_windows_{level};" for level in LEVEL_ORDER]
+    for level in reversed(LEVEL_ORDER):
+        statements.append(_drop_relation(bind, family.relation(level)))
+        statements.append(f"DROP VIEW IF EXISTS {family.source(level)};")
+    execute_script(bind, "\n".join(s for s in statements if s))
+
+
+def _drop_relation(bind: Connection, rel: str) -> str:
+    kind = bind.exec_driver_sql(f"SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass('{rel}')").scalar()
+    if kind == "v":
+        return f"DROP MATERIALIZED VIEW {rel};"
+    if kind is not None:
+        return f"DROP TABLE {rel};"
+    return ""
 
 
 def downgrade(bind: Connection) -> None:
@@ -105,13 +168,6 @@ def downgrade(bind: Connection) -> None:
         statements.append(f"DROP VIEW IF EXISTS {views};")
     for level in reversed(LEVEL_ORDER):
         for family in CAGG_FAMILIES:
-            rel = family.relation(level)
-            kind = bind.exec_driver_sql(
-                f"SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass('{rel}')"
-            ).scalar()
-            if kind == "v":
-                statements.append(f"DROP MATERIALIZED VIEW {rel};")
-            elif kind is not None:
-                statements.append(f"DROP TABLE {rel};")
+            statements.append(_drop_relation(bind, family.relation(level)))
     execute_script(bind, "\n".join(statements))
     execute_script(bind, schema_sql("0002_windows.down.sql"))

@@ -173,7 +173,7 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
             parts.append(f"SELECT {cols} FROM ({src}) s WHERE true{filt}")
         else:
             parts.append(
-                f"SELECT {cols} FROM {fam.source('1m')} WHERE {model}"
+                f"SELECT {cols} FROM {fam.raw_source} WHERE {model}"
                 f" AND bucket >= {p(r_lo)} AND bucket < {p(r_hi)}{filt}"
             )
     union = "\nUNION ALL\n".join(parts)

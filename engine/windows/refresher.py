@@ -5,13 +5,14 @@ Every write to `predictions` / `metrics` records the minutes it touched, in the 
 
 - Rollup tables (Apache edition; feature histograms on both editions): per (kind, model), in one
   transaction holding a transaction-level advisory lock on that (kind, model): recompute (DELETE + INSERT
-  from the source view, never add) the touched 1m buckets, then the 1h and 1d buckets containing them,
-  delete the consumed records, advance the watermark. Idempotent; a refresher that finds a (kind, model)
-  locked skips it (another one is on it), so any number may run at once; a crash rolls everything back
-  and the records stay pending.
+  from the source view, never add) the touched 1m buckets, then the 1h and 1d buckets containing them
+  (at each level the segment-merged `predictions_by_version_<level>` right after `predictions_<level>`,
+  `spec.ROLLUPS`), delete the consumed records, advance the watermark. Idempotent; a refresher that finds
+  a (kind, model) locked skips it (another one is on it), so any number may run at once; a crash rolls
+  everything back and the records stay pending.
 - Continuous aggregates (full edition): per kind, under a session advisory lock,
-  `refresh_continuous_aggregate` over exactly the touched ranges at 1m, then 1h, then 1d (it cannot run
-  in a transaction block), then the records are deleted. This is what brings in late data older than the
+  `refresh_continuous_aggregate` over exactly the touched ranges at 1m, then 1h, then 1d (each level's
+  rollups right after it; it cannot run in a transaction block), then the records are deleted. This is what brings in late data older than the
   refresh policies' windows.
 
 Entry point for the worker and `driftline rollups refresh`: `engine.windows.refresher.refresh(pool)`.
@@ -28,7 +29,7 @@ import asyncpg
 
 from engine.windows.features import Params, active_baselines, feature_source_sql
 from engine.windows.ranges import Range, align, merge_ranges, take_budget
-from engine.windows.spec import FAMILIES, FEATURES, LEVEL_ORDER, LEVELS, Family, LevelName
+from engine.windows.spec import FAMILIES, FEATURES, LEVEL_ORDER, LEVELS, ROLLUPS, Family, LevelName
 
 DEFAULT_BUDGET = timedelta(hours=6)  # of 1m buckets per transaction (bounded lock time and memory)
 # Advisory lock key (namespace, model): one lock per (kind, model); model 0 = the whole kind.
@@ -123,7 +124,12 @@ async def _recompute_table_level(
 
 
 async def _recompute_tables(
-    conn: asyncpg.Connection, family: Family, model_id: int | None, minutes: list[Range], tally: _Tally
+    conn: asyncpg.Connection,
+    family: Family,
+    model_id: int | None,
+    minutes: list[Range],
+    tally: _Tally,
+    rollups: tuple[Family, ...] = (),
 ) -> None:
     source_sql = None
     insert = True
@@ -147,6 +153,8 @@ async def _recompute_tables(
             source_sql if level == "1m" else None,
             insert=insert or level != "1m",
         )
+        for rollup in rollups:  # built from the level just recomputed
+            await _recompute_table_level(conn, rollup, level, model_id, ranges, tally)
 
 
 async def _advance_watermark(
@@ -171,6 +179,7 @@ async def _refresh_table_group(
     cutoff: datetime,
     budget: timedelta,
     tally: _Tally,
+    rollups: tuple[Family, ...] = (),
 ) -> None:
     model_sel = "model_id IS NULL" if model_id is None else "model_id = $3"
     while True:
@@ -191,7 +200,7 @@ async def _refresh_table_group(
                 return
             ranges = merge_ranges((r["lo"], r["hi"]) for r in rows)
             taken, rest = take_budget(ranges, budget)
-            await _recompute_tables(conn, family, model_id, taken, tally)
+            await _recompute_tables(conn, family, model_id, taken, tally, rollups)
             await conn.execute(
                 "DELETE FROM window_invalidations WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
             )
@@ -210,7 +219,7 @@ async def _refresh_table_group(
 
 
 async def _refresh_cagg_kind(
-    conn: asyncpg.Connection, family: Family, cutoff: datetime, tally: _Tally
+    conn: asyncpg.Connection, family: Family, cutoff: datetime, tally: _Tally, rollups: tuple[Family, ...] = ()
 ) -> None:
     got = await conn.fetchval(f"SELECT pg_try_advisory_lock({_LOCK_KEY}, 0)", family.kind)
     if not got:
@@ -226,13 +235,14 @@ async def _refresh_cagg_kind(
             return
         minutes = merge_ranges((r["lo"], r["hi"]) for r in rows)
         for level in LEVEL_ORDER:
-            for lo, hi in align(minutes, LEVELS[level]):
-                await conn.execute(
-                    "CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz)",
-                    family.relation(level),
-                    lo,
-                    hi,
-                )
+            for relation in (family.relation(level), *(r.relation(level) for r in rollups)):
+                for lo, hi in align(minutes, LEVELS[level]):
+                    await conn.execute(
+                        "CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz)",
+                        relation,
+                        lo,
+                        hi,
+                    )
         await conn.execute(
             "DELETE FROM window_invalidations WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
         )
@@ -243,6 +253,22 @@ async def _refresh_cagg_kind(
         tally.minutes += int(sum((hi - lo).total_seconds() for lo, hi in minutes) // 60)
     finally:
         await conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY}, 0)", family.kind)
+
+
+async def present_rollups(conn: asyncpg.Connection) -> dict[str, tuple[Family, ...]]:
+    """`spec.ROLLUPS` restricted to the relations this database has: a worker already running a newer
+    engine keeps the windows it knows current until the migration that adds the rest has run."""
+    out: dict[str, tuple[Family, ...]] = {}
+    for kind, families in ROLLUPS.items():
+        names = [f.relation(level) for f in families for level in LEVEL_ORDER]
+        present = set(
+            await conn.fetchval(
+                "SELECT coalesce(array_agg(n), '{}') FROM unnest($1::text[]) n WHERE to_regclass(n) IS NOT NULL",
+                names,
+            )
+        )
+        out[kind] = tuple(f for f in families if all(f.relation(lv) in present for lv in LEVEL_ORDER))
+    return out
 
 
 async def refresh(pool: asyncpg.Pool, *, budget: timedelta = DEFAULT_BUDGET) -> RefreshReport:
@@ -259,15 +285,18 @@ async def refresh(pool: asyncpg.Pool, *, budget: timedelta = DEFAULT_BUDGET) -> 
             "SELECT DISTINCT kind, model_id FROM window_invalidations WHERE created_at <= $1 ORDER BY 1, 2",
             cutoff,
         )
+        rollups = await present_rollups(conn)
         cagg_done: set[str] = set()
         for g in groups:
             family = FAMILIES[g["kind"]]
             if family is not FEATURES and await is_continuous_aggregate(conn, family.relation("1m")):
                 if family.kind not in cagg_done:
                     cagg_done.add(family.kind)
-                    await _refresh_cagg_kind(conn, family, cutoff, tally)
+                    await _refresh_cagg_kind(conn, family, cutoff, tally, rollups.get(family.kind, ()))
                 continue
-            await _refresh_table_group(conn, family, g["model_id"], cutoff, budget, tally)
+            await _refresh_table_group(
+                conn, family, g["model_id"], cutoff, budget, tally, rollups.get(family.kind, ())
+            )
     return RefreshReport(
         edition=license_,
         groups=tally.groups,

@@ -50,6 +50,10 @@ class Family:
     kind: str  # the window_invalidations.kind that marks this family stale
     keys: tuple[str, ...]
     state: tuple[tuple[str, Merge], ...]
+    # The view giving this family's columns for 1-minute buckets straight from raw rows (what reads use for
+    # not-yet-refreshed ranges); None: the family's own `<name>_1m_source`. A rollup family (fewer keys,
+    # built from another family's relation) names the raw view of the family it rolls up.
+    raw: str | None = None
 
     def relation(self, level: LevelName) -> str:
         return f"{self.name}_{level}"
@@ -58,12 +62,18 @@ class Family:
         return f"{self.name}_{level}_source"
 
     @property
+    def raw_source(self) -> str:
+        return self.raw or self.source("1m")
+
+    @property
     def columns(self) -> tuple[str, ...]:
         return ("bucket", *self.keys, *(c for c, _ in self.state))
 
     def subset(self, columns: set[str]) -> Family:
         """The same family reading only the state columns in `columns`."""
-        return Family(self.name, self.kind, self.keys, tuple((c, m) for c, m in self.state if c in columns))
+        return Family(
+            self.name, self.kind, self.keys, tuple((c, m) for c, m in self.state if c in columns), self.raw
+        )
 
     def merge_exprs(self, prefix: str = "") -> list[str]:
         out = []
@@ -119,6 +129,18 @@ PREDICTIONS = Family(
     ),
 )
 
+# The same state with the declared segments merged: one row per (bucket, model, version). Reads that do not
+# group or filter by a segment (the default series of a model, or its versions) come from here, so their
+# cost does not grow with the number of segment values. Built from `predictions_<level>` at the same level
+# (hierarchical continuous aggregates of equal width on the full edition, rollup tables on Apache).
+PREDICTIONS_BY_VERSION = Family(
+    "predictions_by_version",
+    "predictions",
+    ("model_id", "version_id"),
+    PREDICTIONS.state,
+    raw=PREDICTIONS.source("1m"),
+)
+
 METRICS = Family(
     "metrics",
     "metrics",
@@ -140,6 +162,8 @@ FEATURES = Family(
 )
 
 FAMILIES: dict[str, Family] = {f.kind: f for f in (PREDICTIONS, METRICS, FEATURES)}
+# Families recomputed from another family's relation at the same level, after it: kind -> rollups.
+ROLLUPS: dict[str, tuple[Family, ...]] = {"predictions": (PREDICTIONS_BY_VERSION,)}
 
 # Fixed bins of the prediction windows (must match predictions_1m_source).
 SCORE_BINS = 100

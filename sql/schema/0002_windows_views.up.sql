@@ -47,13 +47,16 @@ CREATE FUNCTION dl_confusion_correct(confusion bigint[], k integer) RETURNS bigi
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN (SELECT sum(confusion[(i - 1) * k + i + 1]) FROM generate_series(1, k) AS i);
 
--- level: all
-CREATE VIEW model_windows_{level} AS
+-- level: model
+-- One template for the per-(model, version, segment) view `model_windows_<level>` over `predictions_<level>`
+-- and (migration 0003) the per-(model, version) view `model_version_windows_<level>` over
+-- `predictions_by_version_<level>` (no segment column): engine.windows.ddl fills in the view's name, the
+-- relation and the segment column.
+CREATE VIEW {view} AS
 SELECT
     w.bucket,
     m.name AS model,
-    v.version,
-    w.segment,
+    v.version,{segment}
     w.n AS predictions,
     w.n_labeled AS labeled,
     w.n_labeled::float8 / nullif(w.n, 0) AS label_coverage,
@@ -76,10 +79,11 @@ SELECT
     dl_log_histogram_quantile(w.latency_hist, 0.95, -2, 5, w.latency_min, w.latency_max) AS latency_p95_ms,
     dl_log_histogram_quantile(w.latency_hist, 0.99, -2, 5, w.latency_min, w.latency_max) AS latency_p99_ms,
     w.latency_max AS latency_max_ms
-FROM predictions_{level} w
+FROM {relation} w
 JOIN models m ON m.id = w.model_id
 JOIN model_versions v ON v.id = w.version_id;
 
+-- level: all
 CREATE VIEW custom_metrics_{level} AS
 SELECT
     w.bucket,
