@@ -24,7 +24,15 @@ from engine.store.sqlfiles import query
 from engine.windows.derive import ModelInfo, metric_names, needed_columns
 from engine.windows.derive_batch import derive_batch
 from engine.windows.reader import WindowRead, read_windows_merged_snapshot, read_windows_snapshot
-from engine.windows.spec import FEATURES, LEVELS, METRICS, PREDICTIONS, PREDICTIONS_BY_VERSION, LevelName
+from engine.windows.spec import (
+    FEATURES,
+    LEVELS,
+    METRICS,
+    PREDICTIONS,
+    PREDICTIONS_BY_MODEL,
+    PREDICTIONS_BY_VERSION,
+    LevelName,
+)
 
 GRANULARITIES = ("auto", "1m", "1h", "1d")
 MAX_POINTS = 50_000
@@ -261,9 +269,9 @@ class WindowsService:
                     ]
                 )
             group, args = "segment ->> {}", (group_by,)
-        # Without a segment in the key, the segment-merged relation holds the same state in fewer rows.
-        by_segment = group_by is not None and group_by != "version"
-        family = (PREDICTIONS if by_segment else PREDICTIONS_BY_VERSION).subset(needed_columns(set(wanted)))
+        # The coarsest relation that still has the grouping key holds the same state in the fewest rows.
+        source = {None: PREDICTIONS_BY_MODEL, "version": PREDICTIONS_BY_VERSION}.get(group_by, PREDICTIONS)
+        family = source.subset(needed_columns(set(wanted)))
         read = WindowRead(family, level, info.id, start, end, group, group_args=args)
         [merged] = await read_windows_merged_snapshot(self.pool, [read])
         versions: dict[str, str] = {}

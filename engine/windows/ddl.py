@@ -22,6 +22,7 @@ from engine.windows.spec import (
     METRICS,
     PREDICTIONS,
     PREDICTIONS_BY_VERSION,
+    ROLLUPS,
     Family,
     LevelName,
 )
@@ -111,23 +112,38 @@ def _model_view(template: str, family: Family, view: str, level: LevelName) -> s
     )
 
 
-def upgrade_by_version(bind: Connection, license_: str) -> None:
-    """Migration 0003: `predictions_by_version_<level>` (segments merged) and `model_version_windows_<level>`.
+MERGED_FAMILIES: tuple[Family, ...] = ROLLUPS["predictions"]  # in build order
 
-    Apache edition: rollup tables filled here from the materialised `predictions_<level>` (ranges still
-    pending there stay pending, and the refresher recomputes both). Full edition: continuous aggregates
+
+def upgrade_merged(bind: Connection, license_: str) -> None:
+    """Migration 0003: `predictions_by_version_<level>` (segments merged), `predictions_by_model_<level>`
+    (versions merged too) and the view `model_version_windows_<level>`.
+
+    Apache edition: rollup tables filled here from the materialised relation below (ranges still pending
+    there stay pending, and the refresher recomputes all of them). Full edition: continuous aggregates
     created WITH NO DATA (a refresh cannot run inside the migration's transaction); the data already stored
     is recorded as pending, so reads are exact at once (from raw rows) and the refresher materialises it."""
-    family = PREDICTIONS_BY_VERSION
     views = _sections(schema_sql("0002_windows_views.up.sql"))
     for level in LEVEL_ORDER:
-        execute_script(bind, schema_sql("0003_by_version.up.sql", level=level, width=LEVELS[level].sql_interval))
-        if license_ == "timescale":
-            _materialize_cagg(bind, family, level)
-        else:
-            _materialize_table(bind, family, level)
-            execute_script(bind, f"INSERT INTO {family.relation(level)} SELECT * FROM {family.source(level)};")
-        execute_script(bind, _model_view(views["model"], family, "model_version_windows", level))
+        for family in MERGED_FAMILIES:
+            assert family.rollup_of is not None
+            execute_script(
+                bind,
+                schema_sql(
+                    "0003_merged_windows.up.sql",
+                    name=family.name,
+                    keys=", ".join(family.keys),
+                    below=family.rollup_of,
+                    level=level,
+                    width=LEVELS[level].sql_interval,
+                ),
+            )
+            if license_ == "timescale":
+                _materialize_cagg(bind, family, level)
+            else:
+                _materialize_table(bind, family, level)
+                execute_script(bind, f"INSERT INTO {family.relation(level)} SELECT * FROM {family.source(level)};")
+        execute_script(bind, _model_view(views["model"], PREDICTIONS_BY_VERSION, "model_version_windows", level))
     if license_ == "timescale":
         execute_script(
             bind,
@@ -137,12 +153,12 @@ def upgrade_by_version(bind: Connection, license_: str) -> None:
         )
 
 
-def downgrade_by_version(bind: Connection) -> None:
-    family = PREDICTIONS_BY_VERSION
+def downgrade_merged(bind: Connection) -> None:
     statements = [f"DROP VIEW IF EXISTS model_version_windows_{level};" for level in LEVEL_ORDER]
     for level in reversed(LEVEL_ORDER):
-        statements.append(_drop_relation(bind, family.relation(level)))
-        statements.append(f"DROP VIEW IF EXISTS {family.source(level)};")
+        for family in reversed(MERGED_FAMILIES):
+            statements.append(_drop_relation(bind, family.relation(level)))
+            statements.append(f"DROP VIEW IF EXISTS {family.source(level)};")
     execute_script(bind, "\n".join(s for s in statements if s))
 
 

@@ -54,6 +54,8 @@ class Family:
     # not-yet-refreshed ranges); None: the family's own `<name>_1m_source`. A rollup family (fewer keys,
     # built from another family's relation) names the raw view of the family it rolls up.
     raw: str | None = None
+    # For a rollup family: the family whose relation at the same level it merges (fewer keys).
+    rollup_of: str | None = None
 
     def relation(self, level: LevelName) -> str:
         return f"{self.name}_{level}"
@@ -71,9 +73,8 @@ class Family:
 
     def subset(self, columns: set[str]) -> Family:
         """The same family reading only the state columns in `columns`."""
-        return Family(
-            self.name, self.kind, self.keys, tuple((c, m) for c, m in self.state if c in columns), self.raw
-        )
+        state = tuple((c, m) for c, m in self.state if c in columns)
+        return Family(self.name, self.kind, self.keys, state, self.raw, self.rollup_of)
 
     def merge_exprs(self, prefix: str = "") -> list[str]:
         out = []
@@ -129,16 +130,26 @@ PREDICTIONS = Family(
     ),
 )
 
-# The same state with the declared segments merged: one row per (bucket, model, version). Reads that do not
-# group or filter by a segment (the default series of a model, or its versions) come from here, so their
-# cost does not grow with the number of segment values. Built from `predictions_<level>` at the same level
-# (hierarchical continuous aggregates of equal width on the full edition, rollup tables on Apache).
+# The same state with the declared segments merged, one row per (bucket, model, version), and with the
+# versions merged too, one row per (bucket, model). A model's per-version series is read from the first,
+# its default series from the second, so their cost does not grow with the number of segment values (or
+# versions). Each level is built from the relation one key finer at the same level (hierarchical
+# continuous aggregates of equal width on the full edition, rollup tables on Apache).
 PREDICTIONS_BY_VERSION = Family(
     "predictions_by_version",
     "predictions",
     ("model_id", "version_id"),
     PREDICTIONS.state,
     raw=PREDICTIONS.source("1m"),
+    rollup_of=PREDICTIONS.name,
+)
+PREDICTIONS_BY_MODEL = Family(
+    "predictions_by_model",
+    "predictions",
+    ("model_id",),
+    PREDICTIONS.state,
+    raw=PREDICTIONS.source("1m"),
+    rollup_of=PREDICTIONS_BY_VERSION.name,
 )
 
 METRICS = Family(
@@ -163,7 +174,7 @@ FEATURES = Family(
 
 FAMILIES: dict[str, Family] = {f.kind: f for f in (PREDICTIONS, METRICS, FEATURES)}
 # Families recomputed from another family's relation at the same level, after it: kind -> rollups.
-ROLLUPS: dict[str, tuple[Family, ...]] = {"predictions": (PREDICTIONS_BY_VERSION,)}
+ROLLUPS: dict[str, tuple[Family, ...]] = {"predictions": (PREDICTIONS_BY_VERSION, PREDICTIONS_BY_MODEL)}
 
 # Fixed bins of the prediction windows (must match predictions_1m_source).
 SCORE_BINS = 100

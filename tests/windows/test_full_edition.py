@@ -19,7 +19,7 @@ from alembic import command
 from engine.services.windows import WindowsService
 from engine.store.db import create_pool
 from engine.windows.refresher import is_continuous_aggregate, refresh
-from engine.windows.spec import METRICS, PREDICTIONS, PREDICTIONS_BY_VERSION
+from engine.windows.spec import METRICS, PREDICTIONS
 from tests.conftest import alembic_config, create_database, drop_database
 from tests.windows.helpers import assert_same_rows, merged_rows, relation_rows, source_rows
 from tests.windows.streams import (
@@ -30,7 +30,7 @@ from tests.windows.streams import (
     prediction_rows,
     raw_predictions,
 )
-from tests.windows.test_by_version import segment_merge
+from tests.windows.test_merged_windows import assert_consistent
 from tests.windows.test_metrics_oracle import check_series
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.full_edition]
@@ -81,6 +81,9 @@ async def test_windows_are_continuous_aggregates_and_match_raw(full_pool: asyncp
             "predictions_by_version_1m",
             "predictions_by_version_1h",
             "predictions_by_version_1d",
+            "predictions_by_model_1m",
+            "predictions_by_model_1h",
+            "predictions_by_model_1d",
         ):
             assert await is_continuous_aggregate(conn, rel), rel
         m = await create_model(conn, "bin", "binary", ["neg", "pos"], threshold=0.4)
@@ -119,12 +122,7 @@ async def test_windows_are_continuous_aggregates_and_match_raw(full_pool: asyncp
                 await merged_rows(conn, fam, "1m", "1 day"),
                 f"{fam.name} 1d",
             )
-        for level, width in (("1m", "1 minute"), ("1h", "1 hour"), ("1d", "1 day")):
-            assert_same_rows(
-                await relation_rows(conn, PREDICTIONS_BY_VERSION, level),
-                await segment_merge(conn, PREDICTIONS.source("1m"), width),
-                f"by version {level}",
-            )
+        assert await assert_consistent(conn, "full edition") > 100
         materialized = await conn.fetchval(
             "SELECT count(*) FROM _timescaledb_catalog.continuous_agg c"
             " JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id"
@@ -146,8 +144,7 @@ async def test_full_edition_policies_exist(full_pool: asyncpg.Pool) -> None:
         views = await conn.fetch(
             "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1"
         )
-    assert len(rows) == 9
-    assert {v["view_name"] for v in views} == {
-        f"{f}_{lv}" for f in ("predictions", "metrics", "predictions_by_version") for lv in ("1m", "1h", "1d")
-    }
+    families = ("predictions", "metrics", "predictions_by_version", "predictions_by_model")
+    assert len(rows) == 3 * len(families)
+    assert {v["view_name"] for v in views} == {f"{f}_{lv}" for f in families for lv in ("1m", "1h", "1d")}
     assert not any(v["materialized_only"] for v in views)

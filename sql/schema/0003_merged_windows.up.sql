@@ -1,19 +1,20 @@
 -- driftline windows, part 4: the prediction windows with the declared segments merged, one row per
--- (bucket, model, version). A model's default series (and its per-version series) is read from here, so
--- the cost of that read does not grow with the number of segment values (2 versions × 3 regions: 6× fewer
--- rows and count-array elements to ship and merge than from predictions_<level>).
+-- (bucket, model, version) in predictions_by_version_<level>, and with versions merged too, one row per
+-- (bucket, model) in predictions_by_model_<level>. A model's default series is read from the latter and
+-- its per-version series from the former, so their cost does not grow with the number of segment values
+-- (or versions): 2 versions × 3 regions → 6× fewer rows and count-array elements to ship and merge.
 --
--- Each level is built from predictions_<level> at the same width (not from the level below), so it is
--- exactly the segment-merge of that relation: engine.windows.ddl runs this template per level with
--- {level} and {width}, then materialises it like the other levels (a rollup table on the Apache edition,
--- refreshed by the engine right after predictions_<level>; a hierarchical continuous aggregate of equal
--- bucket width on the full edition). Merge rules as in 0002_windows_levels.up.sql.
+-- Each is built from the relation one key finer at the same level and width (predictions_<level> →
+-- predictions_by_version_<level> → predictions_by_model_<level>), so it is exactly that relation merged:
+-- engine.windows.ddl runs this template per level and relation with {name}, {keys}, {below}, {level} and
+-- {width}, then materialises it like the other levels (a rollup table on the Apache edition, refreshed by
+-- the engine right after the relation below; a hierarchical continuous aggregate of equal bucket width on
+-- the full edition). Merge rules as in 0002_windows_levels.up.sql.
 
-CREATE VIEW predictions_by_version_{level}_source AS
+CREATE VIEW {name}_{level}_source AS
 SELECT
     time_bucket('{width}', bucket) AS bucket,
-    model_id,
-    version_id,
+    {keys},
     sum(n)::bigint AS n,
     sum(n_labeled)::bigint AS n_labeled,
     sum(label_delay_n)::bigint AS label_delay_n,
@@ -45,5 +46,5 @@ SELECT
     min(latency_min) AS latency_min,
     max(latency_max) AS latency_max,
     dl_sum_counts(latency_hist) AS latency_hist
-FROM predictions_{level}
-GROUP BY 1, model_id, version_id;
+FROM {below}_{level}
+GROUP BY 1, {keys};

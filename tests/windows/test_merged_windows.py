@@ -1,7 +1,8 @@
-"""`predictions_by_version_<level>`: the prediction windows with the declared segments merged.
+"""`predictions_by_version_<level>` / `predictions_by_model_<level>`: the prediction windows with the
+declared segments (and versions) merged.
 
-On any edition: after a refresh each level equals `predictions_<level>` summed over segments (computed
-here from that relation with the family's merge rules) and the raw rows summed the same way; late data and
+On any edition: after a refresh each level equals `predictions_<level>` summed over segments (and versions;
+computed here from that relation with the family's merge rules) and the raw rows summed the same way; late data and
 late labels keep it so; a second refresh changes nothing. Migration 0003 on a database that already holds
 refreshed windows fills it (Apache: from the rollups; full edition: through the invalidation record), and
 downgrading to 0002 removes exactly what it added."""
@@ -20,7 +21,15 @@ from alembic import command
 
 from engine.services.windows import WindowsService
 from engine.windows.refresher import refresh
-from engine.windows.spec import LEVEL_ORDER, LEVELS, PREDICTIONS, PREDICTIONS_BY_VERSION, LevelName
+from engine.windows.spec import (
+    LEVEL_ORDER,
+    LEVELS,
+    PREDICTIONS,
+    PREDICTIONS_BY_MODEL,
+    PREDICTIONS_BY_VERSION,
+    Family,
+    LevelName,
+)
 from tests.conftest import alembic_config, create_database, drop_database
 from tests.windows.helpers import assert_same_rows, order_by, relation_rows
 from tests.windows.streams import (
@@ -36,26 +45,31 @@ from tests.windows.test_metrics_oracle import check_series
 
 pytestmark = pytest.mark.asyncio
 BV = PREDICTIONS_BY_VERSION
+MERGED = (PREDICTIONS_BY_VERSION, PREDICTIONS_BY_MODEL)
 
 
-async def segment_merge(conn: asyncpg.Connection, source: str, width: str) -> list[asyncpg.Record]:
-    """`source` (a predictions_* relation or the raw 1m view) merged to (bucket of `width`, model,
-    version) with the family's merge rules, independently of the migration's SQL."""
-    keys = ", ".join(BV.keys)
+async def segment_merge(
+    conn: asyncpg.Connection, source: str, width: str, family: Family = BV
+) -> list[asyncpg.Record]:
+    """`source` (a predictions_* relation or the raw 1m view) merged to (bucket of `width`, the family's
+    keys) with the family's merge rules, independently of the migration's SQL."""
+    keys = ", ".join(family.keys)
     return await conn.fetch(
-        f"SELECT time_bucket('{width}', bucket) AS bucket, {keys}, {', '.join(BV.merge_exprs())}"
-        f" FROM {source} GROUP BY 1, {keys} ORDER BY {order_by(BV)}"
+        f"SELECT time_bucket('{width}', bucket) AS bucket, {keys}, {', '.join(family.merge_exprs())}"
+        f" FROM {source} GROUP BY 1, {keys} ORDER BY {order_by(family)}"
     )
 
 
 async def assert_consistent(conn: asyncpg.Connection, what: str) -> int:
     rows = 0
-    for level in LEVEL_ORDER:
-        got = await relation_rows(conn, BV, level)
-        width = LEVELS[level].sql_interval
-        assert_same_rows(got, await segment_merge(conn, PREDICTIONS.relation(level), width), f"{what} {level}")
-        assert_same_rows(got, await segment_merge(conn, PREDICTIONS.source("1m"), width), f"{what} {level} raw")
-        rows += len(got)
+    for family in MERGED:
+        for level in LEVEL_ORDER:
+            got = await relation_rows(conn, family, level)
+            width = LEVELS[level].sql_interval
+            tag = f"{what}: {family.relation(level)}"
+            assert_same_rows(got, await segment_merge(conn, PREDICTIONS.relation(level), width, family), tag)
+            assert_same_rows(got, await segment_merge(conn, PREDICTIONS.source("1m"), width, family), f"{tag} raw")
+            rows += len(got)
     return rows
 
 
@@ -80,13 +94,12 @@ async def test_levels_equal_segment_merge_through_late_data(pool: asyncpg.Pool) 
     await refresh(pool)
     async with pool.acquire() as conn:
         n = await assert_consistent(conn, "first refresh")
-        # a model with two dimensions and two versions: strictly fewer rows than predictions_1m
-        fewer = await conn.fetchval(
-            "SELECT (SELECT count(*) FROM predictions_by_version_1m WHERE model_id = $1)"
-            " < (SELECT count(*) FROM predictions_1m WHERE model_id = $1)",
-            models[0].id,
-        )
-        assert n > 200 and fewer
+        # a model with two dimensions and two versions: fewer rows at each step
+        counts = [
+            await conn.fetchval(f"SELECT count(*) FROM {rel} WHERE model_id = $1", models[0].id)
+            for rel in ("predictions_1m", "predictions_by_version_1m", "predictions_by_model_1m")
+        ]
+        assert n > 200 and counts[0] > counts[1] > counts[2] > 0, counts
         for m in models:  # late rows (a day back), more rows in the middle, late labels
             await copy_predictions(
                 conn, prediction_rows(rng, m, 200, start=T0 - timedelta(hours=25), minutes=90, id_prefix="late")
@@ -97,11 +110,11 @@ async def test_levels_equal_segment_merge_through_late_data(pool: asyncpg.Pool) 
     assert report.records > 0
     async with pool.acquire() as conn:
         await assert_consistent(conn, "after late data")
-        before = {lv: await relation_rows(conn, BV, lv) for lv in LEVEL_ORDER}
+        before = {(f, lv): await relation_rows(conn, f, lv) for f in MERGED for lv in LEVEL_ORDER}
     assert (await refresh(pool)).records == 0
     async with pool.acquire() as conn:
-        for lv in LEVEL_ORDER:
-            assert_same_rows(await relation_rows(conn, BV, lv), before[lv], f"second refresh {lv}")
+        for (f, lv), rows in before.items():
+            assert_same_rows(await relation_rows(conn, f, lv), rows, f"second refresh {f.relation(lv)}")
 
 
 async def test_ungrouped_reads_with_many_segments_equal_sklearn(pool: asyncpg.Pool) -> None:
@@ -178,6 +191,7 @@ async def test_migration_0003_fills_from_existing_windows_and_downgrades(db_at_0
     try:
         async with pool.acquire() as conn:
             assert await conn.fetchval("SELECT to_regclass('predictions_by_version_1h')") is None
+            assert await conn.fetchval("SELECT to_regclass('predictions_by_model_1h')") is None
         rng = np.random.default_rng(84)
         models = await _stream(pool, rng)
         await refresh(pool)  # 0002's refresher: predictions_* only
@@ -198,7 +212,8 @@ async def test_migration_0003_fills_from_existing_windows_and_downgrades(db_at_0
         await asyncio.to_thread(command.downgrade, cfg, "0002_windows")
         async with pool.acquire() as conn:
             left = await conn.fetch(
-                "SELECT relname FROM pg_class WHERE relname LIKE '%by\\_version%' OR relname LIKE 'model\\_version\\_windows%'"
+                "SELECT relname FROM pg_class WHERE relname LIKE 'predictions\\_by\\_%'"
+                " OR relname LIKE 'model\\_version\\_windows%'"
             )
             assert [r["relname"] for r in left] == []
             assert await conn.fetchval("SELECT to_regclass('model_windows_1h')") is not None
