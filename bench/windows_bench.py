@@ -7,10 +7,11 @@ batch, at a given total size. Not a test; results go to bench/results/windows.md
 Creates (and drops, unless --keep) its own database `driftline_bench_<rows>` on the cluster, migrates it,
 loads a binary model's predictions spread evenly over 30 days (2 numeric + 1 categorical feature with an
 active baseline, latency, segments, 50 % labelled) by COPY in 50k-row batches, refreshes, then measures:
-- the REST read of 30 days at 1h and at 1m, p50 / p95 over repeated requests, twice: through the
-  in-process ASGI client (Litestar → WindowsService, no network) and over real HTTP to uvicorn serving
-  the app in a subprocess on loopback (httpx client, keep-alive);
-- the same per-bucket state computed from raw rows (the 1m source view over 30 days, grouped to the level);
+- the REST read of 30 days at 1h (whole model, per version, per region) and at 1m, p50 / p95 over
+  repeated requests, twice: through the in-process ASGI client (Litestar → WindowsService, no network)
+  and over real HTTP to uvicorn serving the app in a subprocess on loopback (httpx client, keep-alive);
+- the window state read from `predictions_*`, `predictions_by_version_*` and `predictions_by_model_*`
+  vs the same per-bucket state computed from raw rows (the 1m source view over 30 days, to the level);
 - the refresh after a late batch of 10k rows inside one hour 15 days back (and after a label batch).
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import socket
 import statistics
@@ -44,7 +46,7 @@ from engine.config import Settings  # noqa: E402
 from engine.windows.merge import merge_rows  # noqa: E402
 from engine.windows.reader import WindowRead, read_windows_snapshot  # noqa: E402
 from engine.windows.refresher import refresh  # noqa: E402
-from engine.windows.spec import LEVELS, PREDICTIONS, PREDICTIONS_BY_VERSION  # noqa: E402
+from engine.windows.spec import LEVELS, PREDICTIONS, PREDICTIONS_BY_MODEL, PREDICTIONS_BY_VERSION  # noqa: E402
 from tests.conftest import alembic_config  # noqa: E402
 
 END = datetime(2026, 3, 31, tzinfo=UTC)
@@ -278,7 +280,8 @@ async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
         for level in ("1h", "1m"):
             # windows: the service's read path (indexed range scan of the level + numpy merge per bucket),
             # from the per-(version, segment) relation and from the segment-merged one
-            for fam, tag in ((PREDICTIONS, "windows"), (PREDICTIONS_BY_VERSION, "by_version")):
+            families = ((PREDICTIONS, "windows"), (PREDICTIONS_BY_VERSION, "by_version"), (PREDICTIONS_BY_MODEL, "by_model"))
+            for fam, tag in families:
                 times = []
                 for _ in range(5):
                     t = time.perf_counter()
@@ -301,9 +304,10 @@ async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
                 merge_rows(PREDICTIONS, await conn.fetch(sql, mid, START, END))
                 times.append(time.perf_counter() - t)
             out[f"read_{level}_raw_median_ms"] = statistics.median(times) * 1000
-            out[f"read_{level}_raw_over_windows"] = (
-                out[f"read_{level}_raw_median_ms"] / out[f"read_{level}_windows_median_ms"]
-            )
+            for tag in ("windows", "by_model"):
+                out[f"read_{level}_raw_over_{tag}"] = (
+                    out[f"read_{level}_raw_median_ms"] / out[f"read_{level}_{tag}_median_ms"]
+                )
         # late batch: 10k rows inside one hour, 15 days back
         vids = [r["id"] for r in await conn.fetch("SELECT id FROM model_versions WHERE model_id = $1", mid)]
         late_t0 = START + timedelta(days=15, hours=3)
@@ -341,6 +345,7 @@ async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
 
 
 async def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--url", default="postgresql://postgres@127.0.0.1:55432/postgres")

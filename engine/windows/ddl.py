@@ -90,8 +90,8 @@ def upgrade(bind: Connection, license_: str) -> None:
     materialize = _materialize_cagg if license_ == "timescale" else _materialize_table
     for below, level in zip((None, *LEVEL_ORDER), LEVEL_ORDER, strict=False):
         if below is not None:
-            execute_script(bind, schema_sql("0002_windows_levels.up.sql", level=level, below=below,
-                                            width=LEVELS[level].sql_interval))
+            _merge_view(bind, PREDICTIONS, level, PREDICTIONS.relation(below))
+            execute_script(bind, _merge_templates(level, below=below)["metrics"])
         for family in CAGG_FAMILIES:
             materialize(bind, family, level)
     _materialize_features(bind)
@@ -100,6 +100,18 @@ def upgrade(bind: Connection, license_: str) -> None:
     for level in LEVEL_ORDER:
         execute_script(bind, _model_view(views["model"], PREDICTIONS, "model_windows", level))
         execute_script(bind, views["all"].replace("{level}", level))
+
+
+def _merge_templates(level: LevelName, **params: str) -> dict[str, str]:
+    text = schema_sql("0002_windows_levels.up.sql", level=level, width=LEVELS[level].sql_interval, **params)
+    return _sections(text)
+
+
+def _merge_view(bind: Connection, family: Family, level: LevelName, below: str) -> None:
+    """`<family>_<level>_source`: prediction state of `below` merged to the level's width and the family's
+    keys (sql/schema/0002_windows_levels.up.sql, section `predictions`)."""
+    sql = _merge_templates(level, name=family.name, keys=", ".join(family.keys), below=below)["predictions"]
+    execute_script(bind, sql)
 
 
 def _model_view(template: str, family: Family, view: str, level: LevelName) -> str:
@@ -127,17 +139,7 @@ def upgrade_merged(bind: Connection, license_: str) -> None:
     for level in LEVEL_ORDER:
         for family in MERGED_FAMILIES:
             assert family.rollup_of is not None
-            execute_script(
-                bind,
-                schema_sql(
-                    "0003_merged_windows.up.sql",
-                    name=family.name,
-                    keys=", ".join(family.keys),
-                    below=family.rollup_of,
-                    level=level,
-                    width=LEVELS[level].sql_interval,
-                ),
-            )
+            _merge_view(bind, family, level, f"{family.rollup_of}_{level}")
             if license_ == "timescale":
                 _materialize_cagg(bind, family, level)
             else:

@@ -1,14 +1,19 @@
--- driftline windows, part 2: the merge view that builds a level from the one below it (1h from 1m, 1d from
--- 1h). One template for every level above 1m: the migration fills in {level}, {width} (the bucket width)
--- and {below} (the level below) and runs it after materialising the level below, as rollup tables (Apache
--- edition) or as hierarchical continuous aggregates (full edition) whose definition is exactly these views.
+-- driftline windows, part 2: the merge views that build a relation from a finer one. Templates filled in by
+-- engine.windows.ddl, each run after materialising what it reads, and materialised as rollup tables
+-- (Apache edition) or as hierarchical continuous aggregates (full edition) whose definition is exactly
+-- these views.
+--
+-- `predictions`: prediction state merged to buckets of {width} and the key columns {keys} from the
+-- relation {below}. Migration 0002 builds each level above 1m from the level below (predictions_1h from
+-- predictions_1m, 1d from 1h; keys model, version, segment); migration 0003 builds the segment-merged
+-- predictions_by_version_<level> from predictions_<level> and predictions_by_model_<level> from that, at
+-- the same width. `metrics`: custom-metric state, level from the level below.
 
-CREATE VIEW predictions_{level}_source AS
+-- level: predictions
+CREATE VIEW {name}_{level}_source AS
 SELECT
     time_bucket('{width}', bucket) AS bucket,
-    model_id,
-    version_id,
-    segment,
+    {keys},
     sum(n)::bigint AS n,
     sum(n_labeled)::bigint AS n_labeled,
     sum(label_delay_n)::bigint AS label_delay_n,
@@ -40,9 +45,10 @@ SELECT
     min(latency_min) AS latency_min,
     max(latency_max) AS latency_max,
     dl_sum_counts(latency_hist) AS latency_hist
-FROM predictions_{below}
-GROUP BY 1, model_id, version_id, segment;
+FROM {below}
+GROUP BY 1, {keys};
 
+-- level: metrics
 CREATE VIEW metrics_{level}_source AS
 SELECT
     time_bucket('{width}', bucket) AS bucket,
