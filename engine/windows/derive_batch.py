@@ -9,7 +9,7 @@ bucket through the per-window metric objects. A test checks the two equal on ran
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -201,13 +201,26 @@ def _fold(h: NDArray[np.int64] | None, size: int) -> NDArray[np.int64]:
     return body
 
 
+def _per_element(size: int, columns: Sequence[tuple[str, list[Any], list[bool] | None]]) -> list[dict[str, Any]]:
+    """One dict per element holding the columns present there. Columns present everywhere (the usual case)
+    are zipped into the dicts at C speed; the others are added element by element after them."""
+    everywhere = [(name, v) for name, v, has in columns if has is None or all(has)]
+    partial = [(name, v, has) for name, v, has in columns if has is not None and not all(has)]
+    names = [name for name, _ in everywhere]
+    if everywhere:
+        dicts = [dict(zip(names, row, strict=True)) for row in zip(*(v for _, v in everywhere), strict=True)]
+    else:
+        dicts = [{} for _ in range(size)]
+    for name, v, has in partial:
+        assert has is not None
+        for d, x, h in zip(dicts, v, has, strict=True):
+            if h:
+                d[name] = x
+    return dicts
+
+
 def _assemble(
     size: int, out: list[Column], bounds: list[Column], per_class: list[tuple[str, list[Any], list[bool]]]
 ) -> list[Derived]:
-    result = []
-    for i in range(size):
-        values = {name: v[i] for name, v, has in out if has is None or has[i]}
-        errs = {name: v[i] for name, v, has in bounds if has is None or has[i]}
-        pcs = {name: v[i] for name, v, has in per_class if has[i]}
-        result.append(Derived(values, errs, pcs))
-    return result
+    values, errs, pcs = (_per_element(size, c) for c in (out, bounds, per_class))
+    return [Derived(v, e, p) for v, e, p in zip(values, errs, pcs, strict=True)]
