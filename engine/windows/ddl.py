@@ -1,4 +1,5 @@
-"""DDL of the window relations per TimescaleDB edition, run by the `0002_windows` migration.
+"""DDL of the window relations per TimescaleDB edition, run by the `0002_windows` migration (`upgrade`)
+and the `0003_merged_windows` one (`upgrade_merged`: the segment- and version-merged prediction relations).
 
 Both editions get the same relation names and columns. Each level's definition is a view
 `<family>_<level>_source` (sql/schema/0002_windows*.up.sql); the level itself is
@@ -21,8 +22,8 @@ from engine.windows.spec import (
     LEVELS,
     METRICS,
     PREDICTIONS,
+    PREDICTIONS_BY_MODEL,
     PREDICTIONS_BY_VERSION,
-    ROLLUPS,
     Family,
     LevelName,
 )
@@ -124,7 +125,9 @@ def _model_view(template: str, family: Family, view: str, level: LevelName) -> s
     )
 
 
-MERGED_FAMILIES: tuple[Family, ...] = ROLLUPS["predictions"]  # in build order
+# What migration 0003 creates, in build order (fixed here, not read from spec.ROLLUPS, so that a later
+# rollup comes with its own migration).
+MERGED_FAMILIES: tuple[Family, ...] = (PREDICTIONS_BY_VERSION, PREDICTIONS_BY_MODEL)
 
 
 def upgrade_merged(bind: Connection, license_: str) -> None:
