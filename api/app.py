@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,6 +33,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.pool = await create_pool(settings.database_url, settings.pool_min_size, settings.pool_max_size)
+        # Everything alive now (modules, the app, the pool) lives as long as the process: move it out of
+        # the cyclic collector's reach. A window read builds ~10⁵ short-lived objects; without this, the
+        # full collections they trigger walk the whole heap and were most of the p95 (30 d at 1h, all
+        # metrics: p95 62 → 38 ms per service call on the 20M bench database, p50 unchanged).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -303,6 +303,8 @@ async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
                 t = time.perf_counter()
                 merge_rows(PREDICTIONS, await conn.fetch(sql, mid, START, END))
                 times.append(time.perf_counter() - t)
+            if not times:  # --raw-reps 0: windows only
+                continue
             out[f"read_{level}_raw_median_ms"] = statistics.median(times) * 1000
             for tag in ("windows", "by_model"):
                 out[f"read_{level}_raw_over_{tag}"] = (
@@ -350,7 +352,7 @@ async def main() -> None:
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--url", default="postgresql://postgres@127.0.0.1:55432/postgres")
     ap.add_argument("--reps", type=int, default=30)
-    ap.add_argument("--raw-reps", type=int, default=2, help="repetitions of the (slow) raw-row reads")
+    ap.add_argument("--raw-reps", type=int, default=2, help="repetitions of the (slow) raw-row reads; 0 skips them")
     ap.add_argument(
         "--keep", action="store_true", help="keep (and reuse) the database driftline_bench_<rows>"
     )
