@@ -55,3 +55,9 @@ def execute_script(bind: Connection, sql: str) -> None:
     raw = bind.connection.driver_connection
     assert raw is not None, "the Alembic connection has no driver connection"
     await_only(raw.execute(sql))
+
+
+def timescale_license(bind: Connection) -> str:
+    """The TimescaleDB edition behind an Alembic/SQLAlchemy connection: 'timescale' (full) or 'apache'."""
+    value = bind.exec_driver_sql("SELECT current_setting('timescaledb.license', true)").scalar()
+    return str(value) if value else "apache"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 from engine.config import Settings
-from engine.store.sqlfiles import execute_script, schema_sql
+from engine.store.sqlfiles import execute_script, schema_sql, timescale_license
 
 revision = "0001_core"
 down_revision = None
@@ -18,16 +18,10 @@ branch_labels = None
 depends_on = None
 
 
-def _license() -> str:
-    bind = op.get_bind()
-    value = bind.exec_driver_sql("SELECT current_setting('timescaledb.license', true)").scalar()
-    return value or "apache"
-
-
 def upgrade() -> None:
     store = Settings.from_env().store
     execute_script(op.get_bind(), schema_sql("0001_core.up.sql", chunk_interval=store.chunk_interval))
-    if _license() != "timescale":
+    if timescale_license(op.get_bind()) != "timescale":
         # Apache edition: no columnstore or policies; retention is done by the worker with drop_chunks.
         return
     if store.compress_after:

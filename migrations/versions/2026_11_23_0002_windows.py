@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from alembic import op
 
+from engine.store.sqlfiles import timescale_license
 from engine.windows import ddl
 
 revision = "0002_windows"
@@ -18,13 +19,8 @@ branch_labels = None
 depends_on = None
 
 
-def _license() -> str:
-    value = op.get_bind().exec_driver_sql("SELECT current_setting('timescaledb.license', true)").scalar()
-    return value or "apache"
-
-
 def upgrade() -> None:
-    ddl.upgrade(op.get_bind(), _license())
+    ddl.upgrade(op.get_bind(), timescale_license(op.get_bind()))
 
 
 def downgrade() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from alembic import op
 
+from engine.store.sqlfiles import timescale_license
 from engine.windows import ddl
 
 revision = "0003_merged_windows"
@@ -20,13 +21,8 @@ branch_labels = None
 depends_on = None
 
 
-def _license() -> str:
-    value = op.get_bind().exec_driver_sql("SELECT current_setting('timescaledb.license', true)").scalar()
-    return value or "apache"
-
-
 def upgrade() -> None:
-    ddl.upgrade_merged(op.get_bind(), _license())
+    ddl.upgrade_merged(op.get_bind(), timescale_license(op.get_bind()))
 
 
 def downgrade() -> None:
