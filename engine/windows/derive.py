@@ -34,7 +34,8 @@ CLASSIFICATION = (
     "balanced_accuracy",
     *(f"{r}_{avg}" for r in RATES for avg in ("macro", "micro", "weighted")),
 )
-BINARY = ("precision", "recall", "f1", "roc_auc")
+BINARY = ("precision", "recall", "f1", "roc_auc", "average_precision", "ece")
+SCORE_HISTOGRAM_METRICS = ("roc_auc", "average_precision", "ece")
 LOSSES = ("log_loss", "brier")
 REGRESSION = ("mse", "rmse", "mae", "r2", "mape", "smape", "bias")
 GENERAL = (
@@ -65,7 +66,7 @@ _GENERAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "latency_p50_ms": ("latency_n", "latency_hist", "latency_min", "latency_max"),
     "latency_p95_ms": ("latency_n", "latency_hist", "latency_min", "latency_max"),
     "latency_p99_ms": ("latency_n", "latency_hist", "latency_min", "latency_max"),
-    "roc_auc": ("score_hist_pos", "score_hist_neg"),
+    **{m: ("score_hist_pos", "score_hist_neg") for m in SCORE_HISTOGRAM_METRICS},
     "log_loss": ("loss_n", "log_loss_sum", "brier_sum"),
     "brier": ("loss_n", "log_loss_sum", "brier_sum"),
 }
@@ -218,8 +219,13 @@ def derive(model: ModelInfo, s: Mapping[str, Any], bucket_seconds: float, wanted
         names += [m for m in CLASSIFICATION + PER_CLASS if m in wanted]
         if model.task == "binary":
             names += [m for m in ("precision", "recall", "f1") if m in wanted]
-    if hist is not None and "roc_auc" in wanted and any(hist.pos_counts) and any(hist.neg_counts):
-        names.append("roc_auc")
+    if hist is not None and hist.n:  # each is undefined without: both classes / a positive / any row
+        if "roc_auc" in wanted and any(hist.pos_counts) and any(hist.neg_counts):
+            names.append("roc_auc")
+        if "average_precision" in wanted and any(hist.pos_counts):
+            names.append("average_precision")
+        if "ece" in wanted:
+            names.append("ece")
     if losses is not None:
         names += [m for m in LOSSES if m in wanted]
     for name, mv in evaluate_classification_aggregates(names, agg).items():

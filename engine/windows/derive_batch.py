@@ -22,6 +22,7 @@ from engine.windows.derive import (
     LOSSES,
     PER_CLASS,
     REGRESSION,
+    SCORE_HISTOGRAM_METRICS,
     Derived,
     ModelInfo,
     derive,
@@ -152,10 +153,13 @@ def _classification(
         confusion = cols["confusion"][:, 1 : k * k + 1].reshape(size, k, k)
         cc_ok = m.present["confusion"] & (confusion.sum(axis=(1, 2)) > 0)
     pos = neg = None
-    auc_ok = np.zeros(size, dtype=bool)
-    if model.task == "binary" and "roc_auc" in wanted:
+    hist_names = [c for c in SCORE_HISTOGRAM_METRICS if c in wanted] if model.task == "binary" else []
+    defined: dict[str, NDArray[np.bool_]] = {}
+    if hist_names:
         pos, neg = _fold(cols.get("score_hist_pos"), size), _fold(cols.get("score_hist_neg"), size)
-        auc_ok = (pos.sum(axis=1) > 0) & (neg.sum(axis=1) > 0)
+        n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+        # as `derive`: ROC AUC needs both classes, average precision a positive, ECE any row
+        defined = {"roc_auc": (n_pos > 0) & (n_neg > 0), "average_precision": n_pos > 0, "ece": n_pos + n_neg > 0}
     loss_names = [c for c in LOSSES if c in wanted]
     loss_n = col("loss_n") if loss_names else None
     batch = ClassificationBatch(
@@ -178,12 +182,10 @@ def _classification(
             per_class.append((name, dicts, cc_has))
         else:
             out.append((name, _json(bv.values), cc_has))
-    if pos is not None:
-        bv = evaluate_classification_batch(["roc_auc"], batch)["roc_auc"]
-        has = auc_ok.tolist()
-        out.append(("roc_auc", _json(bv.values), has))
-        nonzero = (auc_ok & (bv.error_bounds != 0)).tolist()
-        bounds.append(("roc_auc", bv.error_bounds.tolist(), nonzero))
+    for name, bv in evaluate_classification_batch(hist_names, batch).items():
+        ok = defined[name]
+        out.append((name, _json(bv.values), ok.tolist()))
+        bounds.append((name, bv.error_bounds.tolist(), (ok & (bv.error_bounds != 0)).tolist()))
     if loss_n is not None:
         has = (loss_n != 0).tolist()
         for name, bv in evaluate_classification_batch(loss_names, batch).items():

@@ -31,8 +31,9 @@ from engine.algorithms.performance.batch_regression import (
 )
 from engine.algorithms.registry import UnknownMethodError
 
+HISTOGRAM_NAMES = ("roc_auc", "average_precision", "ece")
 CONFUSION_NAMES = [
-    n for n in CLASSIFICATION_BATCH_METRICS.names() if n not in ("roc_auc", "log_loss", "brier")
+    n for n in CLASSIFICATION_BATCH_METRICS.names() if n not in (*HISTOGRAM_NAMES, "log_loss", "brier")
 ]
 
 
@@ -128,6 +129,58 @@ def test_roc_auc_and_losses_equal_per_element(seed: int) -> None:
                 _same(float(got[name].values[i]), mv.value, name)
         else:
             assert math.isnan(got["log_loss"].values[i]) and math.isnan(got["brier"].values[i])
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_average_precision_and_ece_equal_per_element(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    b, bins = 60, 100
+    pos = rng.integers(0, 5, (b, bins)) * (rng.random((b, bins)) < rng.random((b, 1)))
+    neg = rng.integers(0, 5, (b, bins)) * (rng.random((b, bins)) < rng.random((b, 1)))
+    pos[0] = 0  # no positives: AP undefined, ECE defined
+    neg[1] = 0  # no negatives: both defined
+    pos[2], neg[2] = 0, 0  # empty: both undefined
+    got = evaluate_classification_batch(["average_precision", "ece"], ClassificationBatch((0, 1), pos_hist=pos, neg_hist=neg))
+    edges = ScoreHistogram.uniform_edges(bins)
+    for i in range(b):
+        h = ScoreHistogram(edges, tuple(pos[i].tolist()), tuple(neg[i].tolist()))
+        for name in ("average_precision", "ece"):
+            if h.n == 0:
+                assert math.isnan(got[name].values[i]) and got[name].error_bounds[i] == 0.0
+                continue
+            mv = evaluate_classification_aggregates([name], ClassificationAggregates(histogram=h))[name]
+            if math.isnan(mv.value):
+                assert math.isnan(got[name].values[i]) and got[name].error_bounds[i] == 0.0, (name, i)
+                continue
+            _same(float(got[name].values[i]), mv.value, name)
+            _same(float(got[name].error_bounds[i]), mv.error_bound, f"{name} bound")
+
+
+def test_average_precision_and_ece_bound_sklearn_and_numpy_on_raw_scores() -> None:
+    """The histogram intervals contain the raw-score values: scikit-learn's average precision, and the
+    10-bin ECE computed here with numpy."""
+    rng = np.random.default_rng(12)
+    b, n, bins = 30, 400, 100
+    scores = rng.beta(2, 3, (b, n))
+    y = rng.random((b, n)) < np.clip(scores + rng.normal(0, 0.15, (b, 1)), 0, 1)
+    idx = np.minimum((scores * bins).astype(int), bins - 1)
+    pos = np.stack([np.bincount(idx[i][y[i]], minlength=bins) for i in range(b)])
+    neg = np.stack([np.bincount(idx[i][~y[i]], minlength=bins) for i in range(b)])
+    got = evaluate_classification_batch(["average_precision", "ece"], ClassificationBatch((0, 1), pos_hist=pos, neg_hist=neg))
+    for i in range(b):
+        ap = skm.average_precision_score(y[i], scores[i])
+        assert abs(got["average_precision"].values[i] - ap) <= got["average_precision"].error_bounds[i] + 1e-12
+        coarse = np.minimum((scores[i] * 10).astype(int), 9)
+        gap = np.bincount(coarse, weights=y[i] - scores[i], minlength=10)
+        ece = np.abs(gap).sum() / n
+        assert abs(got["ece"].values[i] - ece) <= got["ece"].error_bounds[i] + 1e-12
+        assert got["ece"].error_bounds[i] > 0 and got["average_precision"].error_bounds[i] > 0
+
+
+def test_ece_needs_bins_that_refine_the_calibration_bins() -> None:
+    h = np.ones((2, 15), dtype=np.int64)
+    with pytest.raises(ValueError, match="refine"):
+        evaluate_classification_batch(["ece"], ClassificationBatch((0, 1), pos_hist=h, neg_hist=h))
 
 
 def test_batch_on_raw_data_equals_sklearn() -> None:

@@ -104,6 +104,10 @@ def _expected(model: Model, rows: Sequence[asyncpg.Record], bucket_seconds: floa
             out["log_loss"] = skm.log_loss(y, s, labels=[False, True])
             out["brier"] = skm.brier_score_loss(y, s)
             out["roc_auc"] = skm.roc_auc_score(y, s) if 0 < y.sum() < y.size else None
+            out["average_precision"] = skm.average_precision_score(y, s) if y.any() else None
+            # expected calibration error over 10 equal-width bins (a score of 1.0 in the last one)
+            coarse = np.minimum((s * 10).astype(int), 9)
+            out["ece"] = float(np.abs(np.bincount(coarse, weights=y - s, minlength=10)).sum() / s.size)
     else:
         pr = [r for r in labeled if r["probabilities"] is not None]
         if pr:

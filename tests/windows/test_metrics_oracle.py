@@ -29,7 +29,7 @@ from tests.windows.streams import (
 )
 
 pytestmark = pytest.mark.asyncio
-BOUNDED = {"roc_auc", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"}
+BOUNDED = {"roc_auc", "average_precision", "ece", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"}
 
 
 def check_series(

@@ -6,7 +6,8 @@ element (same formulas, same zero-division conventions, same histogram error bou
 equal to 1e-12). Where the per-element form raises because the element has no rows (empty confusion
 counts, empty histogram, loss sums with n = 0) or the metric is undefined (ROC AUC of a single class), the
 batch value is NaN with error bound 0. Only the aggregate forms the windows layer needs are here: the
-confusion-count metrics, ROC AUC from a score histogram, and log loss / Brier from loss sums.
+confusion-count metrics, ROC AUC, average precision and expected calibration error from score histograms
+(equal-width bins on [0, 1]), and log loss / Brier from loss sums.
 
 >>> import numpy as np
 >>> b = ClassificationBatch(labels=(0, 1), confusion=np.array([[[3, 1], [0, 4]], [[0, 0], [0, 0]]]))
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import digamma
 
 from engine.algorithms.performance._common import Label
+from engine.algorithms.performance.scores import DEFAULT_ECE_BINS
 from engine.algorithms.registry import Registry
 
 F64 = NDArray[np.float64]
@@ -206,6 +209,56 @@ def roc_auc_batch(b: ClassificationBatch) -> BatchValues:
     return BatchValues("roc_auc", _masked((lo + hi) / 2.0, ok), np.where(ok, (hi - lo) / 2.0, 0.0))
 
 
+def _histograms(b: ClassificationBatch, name: str) -> tuple[F64, F64]:
+    if b.pos_hist is None or b.neg_hist is None:
+        raise ValueError(f"{name} needs score histograms")
+    return np.asarray(b.pos_hist, dtype=np.float64), np.asarray(b.neg_hist, dtype=np.float64)
+
+
+def average_precision_batch(b: ClassificationBatch) -> BatchValues:
+    """Average precision from score histograms with the bound of `scores.average_precision_histogram`
+    (best and worst order of the rows inside each bin); NaN where an element has no positives."""
+    pos, neg = _histograms(b, "average_precision")
+    n_pos = pos.sum(axis=1)
+    ok = n_pos > 0
+    p, q = pos[:, ::-1], neg[:, ::-1]  # descending scores
+    tp = np.cumsum(p, axis=1) - p
+    fp = np.cumsum(q, axis=1) - q
+    best = p - fp * (digamma(tp + fp + p + 1) - digamma(tp + fp + 1))
+    worst = p - (fp + q) * (digamma(tp + fp + q + p + 1) - digamma(tp + fp + q + 1))
+    den = tp + fp + p + q
+    tied = np.zeros_like(p)
+    np.divide(p * (tp + p), den, out=tied, where=den > 0)
+    safe = np.where(ok, n_pos, 1.0)
+    lo = np.minimum(worst, tied).sum(axis=1) / safe
+    hi = np.maximum(best, tied).sum(axis=1) / safe
+    return BatchValues("average_precision", _masked((lo + hi) / 2.0, ok), np.where(ok, (hi - lo) / 2.0, 0.0))
+
+
+def ece_batch(b: ClassificationBatch, n_bins: int = DEFAULT_ECE_BINS) -> BatchValues:
+    """Expected calibration error over `n_bins` equal-width bins from score histograms of equal-width bins
+    on [0, 1] (their number a multiple of `n_bins`), with the bound of `scores.ece_histogram`: the mean score
+    of each calibration bin is only known to lie between its rows' bin edges. NaN where an element is empty."""
+    pos, neg = _histograms(b, "ece")
+    size, bins = pos.shape
+    if bins % n_bins:
+        raise ValueError(f"{bins} histogram bins do not refine {n_bins} equal-width calibration bins")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    count = pos + neg
+    n = count.sum(axis=1)
+    ok = n > 0
+    per = bins // n_bins
+    y_sum = pos.reshape(size, n_bins, per).sum(axis=2)
+    s_lo = (count * edges[:-1]).reshape(size, n_bins, per).sum(axis=2)
+    s_hi = (count * edges[1:]).reshape(size, n_bins, per).sum(axis=2)
+    d_lo, d_hi = np.abs(y_sum - s_lo), np.abs(y_sum - s_hi)
+    far = np.maximum(d_lo, d_hi)
+    near = np.where((y_sum >= s_lo) & (y_sum <= s_hi), 0.0, np.minimum(d_lo, d_hi))
+    safe = np.where(ok, n, 1.0)
+    lo, hi = near.sum(axis=1) / safe, far.sum(axis=1) / safe
+    return BatchValues("ece", _masked((lo + hi) / 2.0, ok), np.where(ok, (hi - lo) / 2.0, 0.0))
+
+
 def _loss(name: str) -> Callable[[ClassificationBatch], BatchValues]:
     def compute(b: ClassificationBatch) -> BatchValues:
         total = b.log_loss_sum if name == "log_loss" else b.brier_sum
@@ -224,6 +277,8 @@ CLASSIFICATION_BATCH_METRICS: Registry[Callable[[ClassificationBatch], BatchValu
 CLASSIFICATION_BATCH_METRICS.add("accuracy", accuracy_batch)
 CLASSIFICATION_BATCH_METRICS.add("balanced_accuracy", balanced_accuracy_batch)
 CLASSIFICATION_BATCH_METRICS.add("roc_auc", roc_auc_batch)
+CLASSIFICATION_BATCH_METRICS.add("average_precision", average_precision_batch)
+CLASSIFICATION_BATCH_METRICS.add("ece", ece_batch)
 for _rate in _RATES:
     CLASSIFICATION_BATCH_METRICS.add(_rate, _binary(_rate))
     CLASSIFICATION_BATCH_METRICS.add(f"{_rate}_per_class", _per_class_metric(_rate))
