@@ -75,12 +75,14 @@ class MetricPoint:
     per_class: dict[str, dict[str, float | None]]
 
     def to_dict(self) -> dict[str, Any]:
+        # The point's own dicts, not copies (a 30-day series has tens of thousands of them): for
+        # serialising, not for mutating.
         return {
             "bucket": _iso(self.bucket),
             "group": self.group,
-            "values": dict(self.values),
-            "error_bounds": dict(self.error_bounds),
-            "per_class": {k: dict(v) for k, v in self.per_class.items()},
+            "values": self.values,
+            "error_bounds": self.error_bounds,
+            "per_class": self.per_class,
         }
 
 

@@ -38,8 +38,10 @@ Column = tuple[str, list[Any], list[bool] | None]  # name, per-element value, pe
 def _json(arr: NDArray[Any]) -> list[float | None]:
     """floats with NaN / ±inf as None (as `derive._f`)."""
     a = np.asarray(arr, dtype=np.float64)
-    fin = np.isfinite(a).tolist()
-    return [v if ok else None for v, ok in zip(a.tolist(), fin, strict=True)]
+    fin = np.isfinite(a)
+    if fin.all():
+        return a.tolist()
+    return [v if ok else None for v, ok in zip(a.tolist(), fin.tolist(), strict=True)]
 
 
 def _ratio(num: NDArray[Any], den: NDArray[Any]) -> list[float | None]:
@@ -47,6 +49,8 @@ def _ratio(num: NDArray[Any], den: NDArray[Any]) -> list[float | None]:
     den_f = den.astype(np.float64)
     ok = den != 0
     values = (num / np.where(ok, den_f, 1.0)).tolist()
+    if ok.all():
+        return values
     return [v if o else None for v, o in zip(values, ok.tolist(), strict=True)]
 
 

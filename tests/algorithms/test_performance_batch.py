@@ -233,3 +233,25 @@ def test_regression_equals_per_element(seed: int) -> None:
             continue
         for name, mv in evaluate_regression_sums(names, s).items():
             _same(float(got[name].values[i]), mv.value, name)
+
+
+@pytest.mark.parametrize("table_max", [1 << 22, 10])
+def test_average_precision_large_counts_table_and_digamma_agree(table_max: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daily buckets hold 10⁵–10⁶ rows: the harmonic-number table (and, beyond its size, digamma) give the
+    per-element (digamma) values."""
+    from engine.algorithms.performance import batch as batch_module
+
+    monkeypatch.setattr(batch_module, "_HARMONIC_TABLE_MAX", table_max)
+    rng = np.random.default_rng(21)
+    pos = rng.integers(0, 3_000, (6, 100))
+    neg = rng.integers(0, 20_000, (6, 100))
+    pos[1, :90] = 0  # few positives among many negatives
+    got = evaluate_classification_batch(["average_precision"], ClassificationBatch((0, 1), pos_hist=pos, neg_hist=neg))
+    edges = ScoreHistogram.uniform_edges(100)
+    for i in range(6):
+        h = ScoreHistogram(edges, tuple(pos[i].tolist()), tuple(neg[i].tolist()))
+        mv = evaluate_classification_aggregates(["average_precision"], ClassificationAggregates(histogram=h))
+        assert got["average_precision"].values[i] == pytest.approx(mv["average_precision"].value, rel=1e-11, abs=1e-12)
+        assert got["average_precision"].error_bounds[i] == pytest.approx(
+            mv["average_precision"].error_bound, rel=1e-9, abs=1e-12
+        )

@@ -215,18 +215,38 @@ def _histograms(b: ClassificationBatch, name: str) -> tuple[F64, F64]:
     return np.asarray(b.pos_hist, dtype=np.float64), np.asarray(b.neg_hist, dtype=np.float64)
 
 
+_HARMONIC_TABLE_MAX = 1 << 22
+
+
+def _psi_plus_one(n: F64) -> F64:
+    """ψ(n + 1) for whole non-negative `n` (as floats), up to the constant -γ (it cancels in the
+    differences taken here): the harmonic number H(n) from a table, or digamma beyond the table's size."""
+    top = float(n.max()) if n.size else 0.0
+    if top > _HARMONIC_TABLE_MAX:
+        return np.asarray(digamma(n + 1) + np.euler_gamma, dtype=np.float64)
+    table = np.zeros(int(top) + 1)
+    np.cumsum(1.0 / np.arange(1, int(top) + 1), out=table[1:])
+    return table[n.astype(np.int64)]
+
+
 def average_precision_batch(b: ClassificationBatch) -> BatchValues:
     """Average precision from score histograms with the bound of `scores.average_precision_histogram`
     (best and worst order of the rows inside each bin); NaN where an element has no positives."""
     pos, neg = _histograms(b, "average_precision")
     n_pos = pos.sum(axis=1)
     ok = n_pos > 0
-    p, q = pos[:, ::-1], neg[:, ::-1]  # descending scores
+    p, q = np.ascontiguousarray(pos[:, ::-1]), np.ascontiguousarray(neg[:, ::-1])  # descending scores
     tp = np.cumsum(p, axis=1) - p
     fp = np.cumsum(q, axis=1) - q
-    best = p - fp * (digamma(tp + fp + p + 1) - digamma(tp + fp + 1))
-    worst = p - (fp + q) * (digamma(tp + fp + q + p + 1) - digamma(tp + fp + q + 1))
-    den = tp + fp + p + q
+    above = np.zeros((p.shape[0], p.shape[1] + 1))  # rows ranked above each bin, and above the next one
+    np.cumsum(p + q, axis=1, out=above[:, 1:])
+    c = above[:, :-1]
+    # Σ_{k=1..m} 1/(c+k) = ψ(c+m+1) - ψ(c+1); ψ(n+1) = H(n) - γ for whole n, so for counts a table of
+    # harmonic numbers (one cumulative sum) replaces the digamma calls
+    psi = _psi_plus_one(above)  # ψ(c + 1) of each bin and, shifted by one, ψ(c + p + q + 1)
+    best = p - fp * (_psi_plus_one(c + p) - psi[:, :-1])
+    worst = p - (fp + q) * (psi[:, 1:] - _psi_plus_one(c + q))
+    den = above[:, 1:]
     tied = np.zeros_like(p)
     np.divide(p * (tp + p), den, out=tied, where=den > 0)
     safe = np.where(ok, n_pos, 1.0)
