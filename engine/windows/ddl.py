@@ -115,14 +115,25 @@ def _merge_view(bind: Connection, family: Family, level: LevelName, below: str) 
     execute_script(bind, sql)
 
 
-def _model_view(template: str, family: Family, view: str, level: LevelName) -> str:
+# Columns migration 0003 adds at the end of the derived views (functions from 0003_merged_windows.up.sql).
+ROC_AUC_COLUMNS = (
+    ",\n    dl_roc_auc(w.score_hist_pos, w.score_hist_neg) AS roc_auc,"
+    "\n    dl_roc_auc_bound(w.score_hist_pos, w.score_hist_neg) AS roc_auc_bound"
+)
+
+
+def _model_view(
+    template: str, family: Family, view: str, level: LevelName, extra: str = "", replace: bool = False
+) -> str:
     segment = "\n    w.segment," if "segment" in family.keys else ""
-    return (
+    sql = (
         template.replace("{view}", f"{view}_{level}")
         .replace("{relation}", family.relation(level))
         .replace("{segment}", segment)
+        .replace("{extra}", extra)
         .replace("{level}", level)
     )
+    return sql.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1) if replace else sql
 
 
 # What migration 0003 creates, in build order (fixed here, not read from spec.ROLLUPS, so that a later
@@ -132,14 +143,20 @@ MERGED_FAMILIES: tuple[Family, ...] = (PREDICTIONS_BY_VERSION, PREDICTIONS_BY_MO
 
 def upgrade_merged(bind: Connection, license_: str) -> None:
     """Migration 0003: `predictions_by_version_<level>` (segments merged), `predictions_by_model_<level>`
-    (versions merged too) and the view `model_version_windows_<level>`.
+    (versions merged too), the view `model_version_windows_<level>`, and ROC AUC with its bound in the
+    derived views (`dl_roc_auc`, `dl_roc_auc_bound`).
 
     Apache edition: rollup tables filled here from the materialised relation below (ranges still pending
     there stay pending, and the refresher recomputes all of them). Full edition: continuous aggregates
     created WITH NO DATA (a refresh cannot run inside the migration's transaction); the data already stored
     is recorded as pending, so reads are exact at once (from raw rows) and the refresher materialises it."""
     views = _sections(schema_sql("0002_windows_views.up.sql"))
+    execute_script(bind, schema_sql("0003_merged_windows.up.sql"))
     for level in LEVEL_ORDER:
+        # ROC AUC and its bound appended to the per-segment view (columns can only be added at the end)
+        execute_script(
+            bind, _model_view(views["model"], PREDICTIONS, "model_windows", level, ROC_AUC_COLUMNS, replace=True)
+        )
         for family in MERGED_FAMILIES:
             assert family.rollup_of is not None
             _merge_view(bind, family, level, f"{family.rollup_of}_{level}")
@@ -148,7 +165,9 @@ def upgrade_merged(bind: Connection, license_: str) -> None:
             else:
                 _materialize_table(bind, family, level)
                 execute_script(bind, f"INSERT INTO {family.relation(level)} SELECT * FROM {family.source(level)};")
-        execute_script(bind, _model_view(views["model"], PREDICTIONS_BY_VERSION, "model_version_windows", level))
+        execute_script(
+            bind, _model_view(views["model"], PREDICTIONS_BY_VERSION, "model_version_windows", level, ROC_AUC_COLUMNS)
+        )
     if license_ == "timescale":
         execute_script(
             bind,
@@ -159,11 +178,18 @@ def upgrade_merged(bind: Connection, license_: str) -> None:
 
 
 def downgrade_merged(bind: Connection) -> None:
+    views = _sections(schema_sql("0002_windows_views.up.sql"))
     statements = [f"DROP VIEW IF EXISTS model_version_windows_{level};" for level in LEVEL_ORDER]
+    for level in LEVEL_ORDER:  # back to 0002's columns: a view loses columns only by being recreated
+        statements.append(f"DROP VIEW model_windows_{level};")
+        statements.append(_model_view(views["model"], PREDICTIONS, "model_windows", level))
     for level in reversed(LEVEL_ORDER):
         for family in reversed(MERGED_FAMILIES):
             statements.append(_drop_relation(bind, family.relation(level)))
             statements.append(f"DROP VIEW IF EXISTS {family.source(level)};")
+    statements.append(
+        "DROP FUNCTION IF EXISTS dl_roc_auc(bigint[], bigint[]), dl_roc_auc_bound(bigint[], bigint[]);"
+    )
     execute_script(bind, "\n".join(s for s in statements if s))
 
 

@@ -51,7 +51,7 @@ RETURN (SELECT sum(confusion[(i - 1) * k + i + 1]) FROM generate_series(1, k) AS
 -- One template for the per-(model, version, segment) view `model_windows_<level>` over `predictions_<level>`
 -- and (migration 0003) the per-(model, version) view `model_version_windows_<level>` over
 -- `predictions_by_version_<level>` (no segment column): engine.windows.ddl fills in the view's name, the
--- relation and the segment column.
+-- relation, the segment column and the columns later migrations append (0003: ROC AUC and its bound).
 CREATE VIEW {view} AS
 SELECT
     w.bucket,
@@ -78,7 +78,7 @@ SELECT
     dl_log_histogram_quantile(w.latency_hist, 0.50, -2, 5, w.latency_min, w.latency_max) AS latency_p50_ms,
     dl_log_histogram_quantile(w.latency_hist, 0.95, -2, 5, w.latency_min, w.latency_max) AS latency_p95_ms,
     dl_log_histogram_quantile(w.latency_hist, 0.99, -2, 5, w.latency_min, w.latency_max) AS latency_p99_ms,
-    w.latency_max AS latency_max_ms
+    w.latency_max AS latency_max_ms{extra}
 FROM {relation} w
 JOIN models m ON m.id = w.model_id
 JOIN model_versions v ON v.id = w.version_id;

@@ -162,11 +162,17 @@ async def test_model_version_windows_view(pool: asyncpg.Pool, level: LevelName) 
         columns = {a.name for a in (await conn.prepare(f"SELECT * FROM model_version_windows_{level}")).get_attributes()}
     assert "segment" not in columns and "version" in columns
     assert len(rows) == len(series.points) > 0
+    assert sum(r["roc_auc"] is not None for r in rows.values()) > len(rows) // 4
     checked = 0
     for p in series.points:
         r = rows[(p.bucket, p.group)]
         assert r["predictions"] == p.values["count"]
-        for col in ("accuracy", "log_loss", "brier", "label_coverage", "latency_mean_ms", "latency_p95_ms"):
+        if p.values.get("roc_auc") is None:
+            assert r["roc_auc"] is None and r["roc_auc_bound"] is None
+        else:
+            assert r["roc_auc_bound"] == pytest.approx(p.error_bounds.get("roc_auc", 0.0), rel=1e-9, abs=1e-15)
+        cols = ("accuracy", "log_loss", "brier", "label_coverage", "latency_mean_ms", "latency_p95_ms", "roc_auc")
+        for col in cols:
             want = p.values.get(col)
             if want is None:
                 assert r[col] is None, col
@@ -174,6 +180,16 @@ async def test_model_version_windows_view(pool: asyncpg.Pool, level: LevelName) 
                 assert r[col] == pytest.approx(want, rel=1e-9), col
                 checked += 1
     assert checked > 4 * len(series.points)
+
+
+async def _has_column(conn: asyncpg.Connection, relation: str, column: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = $1 AND column_name = $2",
+            relation,
+            column,
+        )
+    )
 
 
 @pytest.fixture
@@ -208,6 +224,7 @@ async def test_migration_0003_fills_from_existing_windows_and_downgrades(db_at_0
         async with pool.acquire() as conn:
             assert await assert_consistent(conn, "after migration") > 200
             assert await conn.fetchval("SELECT count(*) FROM model_version_windows_1h") > 0
+            assert await _has_column(conn, "model_windows_1h", "roc_auc")
 
         await asyncio.to_thread(command.downgrade, cfg, "0002_windows")
         async with pool.acquire() as conn:
@@ -217,6 +234,8 @@ async def test_migration_0003_fills_from_existing_windows_and_downgrades(db_at_0
             )
             assert [r["relname"] for r in left] == []
             assert await conn.fetchval("SELECT to_regclass('model_windows_1h')") is not None
+            assert not await _has_column(conn, "model_windows_1h", "roc_auc")  # 0002's columns again
+            assert await conn.fetchval("SELECT to_regproc('dl_roc_auc')") is None
         await asyncio.to_thread(command.upgrade, cfg, "head")
         await refresh(pool)
         async with pool.acquire() as conn:

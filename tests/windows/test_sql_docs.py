@@ -1,6 +1,6 @@
 """Every ```sql example in README.md and sql/README.md runs against a migrated database holding a model
 named 'churn' (data from the last hour), returns rows, and the merged daily example equals numpy on the
-raw rows."""
+raw rows (its ROC AUC bounds scikit-learn's)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 import pytest
+from sklearn import metrics as skm
 
 from engine.windows.refresher import refresh
 from tests.windows.streams import copy_predictions, create_model, prediction_rows
@@ -72,6 +73,10 @@ async def test_sql_examples_run_and_agree(pool: asyncpg.Pool) -> None:
         eps = 2.220446049250313e-16
         p = np.clip(np.array([r["score"] if r["label_class"] == "yes" else 1 - r["score"] for r in labeled]), eps, 1 - eps)
         assert daily[0]["log_loss"] == pytest.approx(float(np.mean(-np.log(p))), rel=1e-9)
+        y = np.array([r["label_class"] == "yes" for r in labeled])
+        auc = skm.roc_auc_score(y, [r["score"] for r in labeled])
+        assert abs(daily[0]["roc_auc"] - auc) <= daily[0]["roc_auc_bound"] + 1e-12
+        assert 0 < daily[0]["roc_auc_bound"] < 0.01
         n_labeled = sum(r["label_class"] is not None for r in raw)
         assert daily[0]["label_coverage"] == pytest.approx(n_labeled / len(raw), rel=1e-12)
         lat = np.array([r["latency_ms"] for r in raw if r["latency_ms"] is not None])

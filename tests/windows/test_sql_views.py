@@ -1,4 +1,5 @@
-"""The documented SQL views (model_windows_*, custom_metrics_*) agree with the service's derived metrics."""
+"""The documented SQL views (model_windows_*, custom_metrics_*) agree with the service's derived metrics,
+ROC AUC and its bound included."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ async def test_model_windows_view_matches_service(pool: asyncpg.Pool, level: str
             for r in await conn.fetch(f"SELECT * FROM model_windows_{level} WHERE model = 'bin'")
         }
     assert len(rows) == len(series.points) > 0
+    assert sum(r["roc_auc"] is not None for r in rows.values()) > len(rows) // 4
     checked = 0
     for p in series.points:
         r = rows[p.bucket]
@@ -43,7 +45,12 @@ async def test_model_windows_view_matches_service(pool: asyncpg.Pool, level: str
             "latency_p50_ms",
             "latency_p95_ms",
             "latency_p99_ms",
+            "roc_auc",
         )
+        if p.values.get("roc_auc") is None:  # a class absent: no AUC, no bound
+            assert r["roc_auc"] is None and r["roc_auc_bound"] is None
+        else:
+            assert r["roc_auc_bound"] == pytest.approx(p.error_bounds.get("roc_auc", 0.0), rel=1e-9, abs=1e-15)
         for col in cols:
             want = p.values.get(col)
             if want is None:
