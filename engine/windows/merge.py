@@ -150,6 +150,8 @@ def merge_rows(family: Family, rows: Sequence[asyncpg.Record]) -> list[dict[str,
 
 def merged_dicts(family: Family, m: Merged) -> list[dict[str, Any]]:
     """The per-row form of `Merged`: absent "counts" and "sum" are None, absent "count" 0, min/max None."""
+    if not m.buckets:  # nothing read: no columns either
+        return []
     out: list[dict[str, Any]] = [{"bucket": b, "grp": g} for b, g in zip(m.buckets, m.groups, strict=True)]
     for col, how in family.state:
         values, has = m.columns[col], m.present[col].tolist()

@@ -56,3 +56,29 @@ async def test_metrics_endpoint(client: AsyncTestClient, pool: asyncpg.Pool) -> 
     assert (await client.get("/api/v1/models/nope/windows/metrics", params=params)).status_code == 404
     bad = await client.get("/api/v1/models/bin/windows/metrics", params={**params, "group_by": "planet"})
     assert bad.status_code == 422 and "group_by" in bad.text
+
+
+async def test_empty_ranges_are_empty_series_not_errors(client: AsyncTestClient, pool: asyncpg.Pool) -> None:
+    """A range with no data (found by the API fuzzer: a custom metric nobody logged) is an empty series,
+    for every endpoint and grouping, before and after a refresh, with and without pending data elsewhere."""
+    async with pool.acquire() as conn:
+        m = await create_model(conn, "bin", "binary", ["neg", "pos"])
+        await copy_predictions(conn, prediction_rows(np.random.default_rng(62), m, 50, minutes=30))
+        await conn.execute(
+            "INSERT INTO feature_baselines (model_id, feature, kind, edges) VALUES ($1, 'x1', 'numeric', '{0}')", m.id
+        )
+    empty = {"start": (T0 - timedelta(days=400)).isoformat(), "end": (T0 - timedelta(days=399)).isoformat()}
+    for phase in ("pending", "refreshed"):
+        if phase == "refreshed":
+            await refresh(pool)
+        for path, extra in (
+            ("/api/v1/models/bin/windows/metrics", {}),
+            ("/api/v1/models/bin/windows/metrics", {"group_by": "version"}),
+            ("/api/v1/models/bin/windows/metrics", {"group_by": "region", "granularity": "1m"}),
+            ("/api/v1/models/bin/windows/features", {}),
+            ("/api/v1/metrics/nobody-logs-this/windows", {}),
+            ("/api/v1/metrics/nobody-logs-this/windows", {"model": "bin", "group_by": "env"}),
+        ):
+            r = await client.get(path, params={**empty, **extra})
+            assert r.status_code == 200, (phase, path, extra, r.text)
+            assert r.json()["points"] == [], (phase, path, extra)
