@@ -188,7 +188,8 @@ def downgrade_merged(bind: Connection) -> None:
             statements.append(_drop_relation(bind, family.relation(level)))
             statements.append(f"DROP VIEW IF EXISTS {family.source(level)};")
     statements.append(
-        "DROP FUNCTION IF EXISTS dl_roc_auc(bigint[], bigint[]), dl_roc_auc_bound(bigint[], bigint[]);"
+        "DROP FUNCTION IF EXISTS dl_roc_auc(bigint[], bigint[]), dl_roc_auc_bound(bigint[], bigint[]),"
+        " dl_score_bins(bigint[], bigint[]);"
     )
     execute_script(bind, "\n".join(s for s in statements if s))
 

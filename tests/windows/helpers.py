@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import pytest
 
 from engine.windows.spec import Family, LevelName
 
@@ -54,3 +55,23 @@ async def merged_rows(
         f"SELECT time_bucket('{width}', bucket) AS bucket, {keys}, {merges} FROM {family.relation(below)}"
         f" GROUP BY 1, {keys} ORDER BY {order_by(family)}"
     )
+
+
+def assert_view_row(row: asyncpg.Record, values: dict[str, Any], bounds: dict[str, float], cols: Sequence[str]) -> int:
+    """One row of a derived SQL view (model_windows_*, model_version_windows_*) against the service's point
+    (`values`, `error_bounds`): the count, the ROC AUC bound, and `cols`; returns how many of `cols` were
+    defined (compared by value rather than as both NULL)."""
+    assert row["predictions"] == values["count"]
+    if values.get("roc_auc") is None:  # a class absent: no AUC, no bound
+        assert row["roc_auc"] is None and row["roc_auc_bound"] is None
+    else:
+        assert row["roc_auc_bound"] == pytest.approx(bounds.get("roc_auc", 0.0), rel=1e-9, abs=1e-15)
+    checked = 0
+    for col in cols:
+        want = values.get(col)
+        if want is None:
+            assert row[col] is None, col
+        else:
+            assert row[col] == pytest.approx(want, rel=1e-9), col
+            checked += 1
+    return checked

@@ -31,7 +31,7 @@ from engine.windows.spec import (
     LevelName,
 )
 from tests.conftest import alembic_config, create_database, drop_database
-from tests.windows.helpers import assert_same_rows, order_by, relation_rows
+from tests.windows.helpers import assert_same_rows, assert_view_row, order_by, relation_rows
 from tests.windows.streams import (
     T0,
     copy_predictions,
@@ -163,22 +163,10 @@ async def test_model_version_windows_view(pool: asyncpg.Pool, level: LevelName) 
     assert "segment" not in columns and "version" in columns
     assert len(rows) == len(series.points) > 0
     assert sum(r["roc_auc"] is not None for r in rows.values()) > len(rows) // 4
-    checked = 0
-    for p in series.points:
-        r = rows[(p.bucket, p.group)]
-        assert r["predictions"] == p.values["count"]
-        if p.values.get("roc_auc") is None:
-            assert r["roc_auc"] is None and r["roc_auc_bound"] is None
-        else:
-            assert r["roc_auc_bound"] == pytest.approx(p.error_bounds.get("roc_auc", 0.0), rel=1e-9, abs=1e-15)
-        cols = ("accuracy", "log_loss", "brier", "label_coverage", "latency_mean_ms", "latency_p95_ms", "roc_auc")
-        for col in cols:
-            want = p.values.get(col)
-            if want is None:
-                assert r[col] is None, col
-            else:
-                assert r[col] == pytest.approx(want, rel=1e-9), col
-                checked += 1
+    cols = ("accuracy", "log_loss", "brier", "label_coverage", "latency_mean_ms", "latency_p95_ms", "roc_auc")
+    checked = sum(
+        assert_view_row(rows[(p.bucket, p.group)], p.values, p.error_bounds, cols) for p in series.points
+    )
     assert checked > 4 * len(series.points)
 
 
@@ -236,6 +224,7 @@ async def test_migration_0003_fills_from_existing_windows_and_downgrades(db_at_0
             assert await conn.fetchval("SELECT to_regclass('model_windows_1h')") is not None
             assert not await _has_column(conn, "model_windows_1h", "roc_auc")  # 0002's columns again
             assert await conn.fetchval("SELECT to_regproc('dl_roc_auc')") is None
+            assert await conn.fetchval("SELECT to_regproc('dl_score_bins')") is None
         await asyncio.to_thread(command.upgrade, cfg, "head")
         await refresh(pool)
         async with pool.acquire() as conn:

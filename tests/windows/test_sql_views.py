@@ -11,6 +11,7 @@ import pytest
 
 from engine.services.windows import WindowsService
 from engine.windows.refresher import refresh
+from tests.windows.helpers import assert_view_row
 from tests.windows.streams import T0, copy_predictions, create_model, prediction_rows
 
 pytestmark = pytest.mark.asyncio
@@ -32,30 +33,16 @@ async def test_model_windows_view_matches_service(pool: asyncpg.Pool, level: str
         }
     assert len(rows) == len(series.points) > 0
     assert sum(r["roc_auc"] is not None for r in rows.values()) > len(rows) // 4
-    checked = 0
-    for p in series.points:
-        r = rows[p.bucket]
-        assert r["predictions"] == p.values["count"]
-        cols = (
-            "accuracy",
-            "log_loss",
-            "brier",
-            "label_coverage",
-            "latency_mean_ms",
-            "latency_p50_ms",
-            "latency_p95_ms",
-            "latency_p99_ms",
-            "roc_auc",
-        )
-        if p.values.get("roc_auc") is None:  # a class absent: no AUC, no bound
-            assert r["roc_auc"] is None and r["roc_auc_bound"] is None
-        else:
-            assert r["roc_auc_bound"] == pytest.approx(p.error_bounds.get("roc_auc", 0.0), rel=1e-9, abs=1e-15)
-        for col in cols:
-            want = p.values.get(col)
-            if want is None:
-                assert r[col] is None, col
-            else:
-                assert r[col] == pytest.approx(want, rel=1e-9), col
-            checked += want is not None
+    cols = (
+        "accuracy",
+        "log_loss",
+        "brier",
+        "label_coverage",
+        "latency_mean_ms",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "roc_auc",
+    )
+    checked = sum(assert_view_row(rows[p.bucket], p.values, p.error_bounds, cols) for p in series.points)
     assert checked > 5 * len(series.points)
