@@ -18,7 +18,14 @@ from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
 from api.controllers.windows import WindowsController
-from api.deps import provide_ingest_service, provide_model_service, provide_settings, provide_store_service
+from api.deps import (
+    provide_ingest_service,
+    provide_model_service,
+    provide_settings,
+    provide_store_service,
+    provide_unit_of_work,
+    provide_windows_service,
+)
 from api.errors import EXCEPTION_HANDLERS
 from engine.config import Settings
 from engine.store.db import create_pool
@@ -54,9 +61,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
+            "uow": Provide(provide_unit_of_work),
             "model_service": Provide(provide_model_service, sync_to_thread=False),
             "ingest_service": Provide(provide_ingest_service, sync_to_thread=False),
             "store_service": Provide(provide_store_service, sync_to_thread=False),
+            "windows_service": Provide(provide_windows_service, sync_to_thread=False),
         },
         before_request=check_api_key,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,6 +1,9 @@
-"""Per-request dependencies: services built on the application's pool."""
+"""Per-request dependencies: one unit of work (one pooled connection) per request, and the services built
+on it. Handlers that need no database (liveness) ask for none, so they take no connection."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncGenerator
 
 from litestar.datastructures import State
 
@@ -8,6 +11,8 @@ from engine.config import Settings
 from engine.ingest.service import IngestService
 from engine.services.models import ModelService
 from engine.services.store import StoreService
+from engine.services.windows import WindowsService
+from engine.store.unit import UnitOfWork, unit_from_pool
 
 
 def provide_settings(state: State) -> Settings:
@@ -15,14 +20,25 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
-def provide_model_service(state: State) -> ModelService:
-    return ModelService(state.pool)
+async def provide_unit_of_work(state: State) -> AsyncGenerator[UnitOfWork, None]:
+    """The request's connection, released when the request ends (an exception in the handler is raised
+    here too, so the connection goes back to the pool either way). The pool is granted as spare: a long
+    window read may read half of its snapshot on a second connection."""
+    async with unit_from_pool(state.pool) as uow:
+        yield uow
 
 
-def provide_ingest_service(state: State) -> IngestService:
-    settings: Settings = state.settings
-    return IngestService(state.pool, max_batch_rows=settings.max_batch_rows)
+def provide_model_service(uow: UnitOfWork) -> ModelService:
+    return ModelService(uow)
 
 
-def provide_store_service(state: State) -> StoreService:
-    return StoreService(state.pool)
+def provide_ingest_service(uow: UnitOfWork, settings: Settings) -> IngestService:
+    return IngestService(uow, max_batch_rows=settings.max_batch_rows)
+
+
+def provide_store_service(uow: UnitOfWork) -> StoreService:
+    return StoreService(uow)
+
+
+def provide_windows_service(uow: UnitOfWork) -> WindowsService:
+    return WindowsService(uow)

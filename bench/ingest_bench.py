@@ -61,6 +61,7 @@ from engine.sdk import AsyncClient, Client  # noqa: E402
 from engine.services.models import ModelService, NewModel  # noqa: E402
 from engine.store import models_repo  # noqa: E402
 from engine.store.db import create_pool  # noqa: E402
+from engine.store.unit import unit_from_pool  # noqa: E402
 
 SEED = 20261123
 N_NUMERIC, N_CATEGORICAL = 20, 3
@@ -155,9 +156,10 @@ async def fresh_database(cluster: str, template: str, path: str) -> tuple[str, s
 async def register(url: str) -> tuple[int, int, float]:
     pool = await create_pool(url, 1, 2)
     try:
-        svc = ModelService(pool)
-        model = await svc.create_model(NewModel(MODEL, "binary", features(), class_labels=["no", "yes"]))
-        version = await svc.create_version(MODEL, "1", stage="production")
+        async with unit_from_pool(pool) as uow:
+            svc = ModelService(uow)
+            model = await svc.create_model(NewModel(MODEL, "binary", features(), class_labels=["no", "yes"]))
+            version = await svc.create_version(MODEL, "1", stage="production")
         return model.id, version.id, model.threshold
     finally:
         await pool.close()
@@ -225,12 +227,13 @@ async def run_engine(url: str, frame: pl.DataFrame, batch: int) -> float:
     await register(url)
     pool = await create_pool(url, 1, 2)
     try:
-        svc = IngestService(pool, max_batch_rows=batch)
-        start = time.perf_counter()
-        for i in range(0, frame.height, batch):
-            result = await svc.log_predictions(MODEL, frame.slice(i, batch), segment_columns=SEGMENTS)
-            assert result.written == min(batch, frame.height - i), result
-        return time.perf_counter() - start
+        async with unit_from_pool(pool) as uow:
+            svc = IngestService(uow, max_batch_rows=batch)
+            start = time.perf_counter()
+            for i in range(0, frame.height, batch):
+                result = await svc.log_predictions(MODEL, frame.slice(i, batch), segment_columns=SEGMENTS)
+                assert result.written == min(batch, frame.height - i), result
+            return time.perf_counter() - start
     finally:
         await pool.close()
 

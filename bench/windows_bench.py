@@ -43,9 +43,10 @@ from litestar.testing import AsyncTestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from engine.config import Settings  # noqa: E402
-from engine.windows.merge import merge_rows  # noqa: E402
-from engine.windows.reader import WindowRead, read_windows_snapshot  # noqa: E402
-from engine.windows.refresher import refresh  # noqa: E402
+from engine.rollups.refresher import refresh  # noqa: E402
+from engine.store.unit import unit_from_pool  # noqa: E402
+from engine.store.window_reads import WindowRead, read_windows  # noqa: E402
+from engine.windows.merge import merge_columns  # noqa: E402
 from engine.windows.spec import LEVELS, PREDICTIONS, PREDICTIONS_BY_MODEL, PREDICTIONS_BY_VERSION  # noqa: E402
 from tests.conftest import alembic_config  # noqa: E402
 
@@ -181,9 +182,8 @@ async def load(db: str, rows: int, out: dict) -> None:
     out["load_rows_per_s"] = rows / copy
     out["generate_s"] = gen
     t = time.perf_counter()
-    rep = await refresh(
-        pool,
-    )
+    async with unit_from_pool(pool) as uow:
+        rep = await refresh(uow)
     out["initial_refresh_s"] = time.perf_counter() - t
     out["initial_refresh"] = rep.to_dict()
     await pool.close()
@@ -285,7 +285,8 @@ async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
                 times = []
                 for _ in range(5):
                     t = time.perf_counter()
-                    await read_windows_snapshot(pool, [WindowRead(fam, level, mid, START, END)])
+                    async with unit_from_pool(pool) as uow, uow.snapshot() as snap:
+                        await read_windows(snap, [WindowRead(fam, level, mid, START, END)])
                     times.append(time.perf_counter() - t)
                 out[f"read_{level}_{tag}_median_ms"] = statistics.median(times) * 1000
             # raw: the same per-bucket state from raw rows (the 1m aggregation of every row in 30 days,
@@ -301,7 +302,7 @@ async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
             times = []
             for _ in range(raw_reps):
                 t = time.perf_counter()
-                merge_rows(PREDICTIONS, await conn.fetch(sql, mid, START, END))
+                merge_columns(PREDICTIONS, await conn.fetch(sql, mid, START, END))
                 times.append(time.perf_counter() - t)
             if not times:  # --raw-reps 0: windows only
                 continue
@@ -318,7 +319,8 @@ async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
         )
         await conn.copy_records_to_table("predictions", records=recs, columns=COLUMNS)
         t = time.perf_counter()
-        rep = await refresh(pool)
+        async with unit_from_pool(pool) as uow:
+            rep = await refresh(uow)
         out["late_batch_refresh_s"] = time.perf_counter() - t
         out["late_batch_refresh"] = rep.to_dict()
         # late labels for up to 10k predictions of one day, 10 days back
@@ -333,7 +335,8 @@ async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
             day + timedelta(days=1),
         )
         t = time.perf_counter()
-        rep = await refresh(pool)
+        async with unit_from_pool(pool) as uow:
+            rep = await refresh(uow)
         out["late_labels_refresh_s"] = time.perf_counter() - t
         out["late_labels_refresh"] = rep.to_dict()
         out["predictions_1m_rows"] = await conn.fetchval("SELECT count(*) FROM predictions_1m")

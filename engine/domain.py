@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+import msgspec
+
 Task = Literal["binary", "multiclass", "regression"]
 FeatureKind = Literal["numeric", "categorical"]
 Stage = Literal["development", "staging", "production", "archived"]
@@ -70,3 +72,28 @@ class ModelSpec:
     @property
     def is_classifier(self) -> bool:
         return self.task != "regression"
+
+
+class FeatureBaseline(msgspec.Struct, frozen=True, kw_only=True):
+    """A feature's reference bins, against which its windows are counted: numeric features by `edges`
+    (bin j holds `edges[j-1] <= x < edges[j]`, open outer bins), categorical ones by `categories`;
+    `lower`/`upper` the declared range (values outside count as out of range); `position` the feature's
+    1-based slot within its kind in the stored rows."""
+
+    id: int
+    feature: str
+    kind: FeatureKind
+    position: int
+    edges: tuple[float, ...] | None
+    categories: tuple[str, ...] | None
+    lower: float | None
+    upper: float | None
+    reference_counts: tuple[int, ...] | None
+
+    @property
+    def n_bins(self) -> int:
+        if self.kind == "numeric":
+            assert self.edges is not None
+            return len(self.edges) + 1
+        assert self.categories is not None
+        return len(self.categories)

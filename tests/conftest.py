@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -20,6 +21,8 @@ from alembic import command
 from alembic.config import Config
 
 from engine.config import DEFAULT_DATABASE_URL
+from engine.rollups.refresher import RefreshReport, refresh
+from engine.store.unit import UnitOfWork, unit_from_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,3 +106,16 @@ async def pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
     p = await create_pool(db_url, min_size=1, max_size=8)
     yield p
     await p.close()
+
+
+@pytest.fixture
+async def uow(pool: asyncpg.Pool) -> AsyncIterator[UnitOfWork]:
+    """The test's unit of work: one connection of the test's pool, with the pool granted as spare."""
+    async with unit_from_pool(pool) as u:
+        yield u
+
+
+async def refresh_windows(pool: asyncpg.Pool, **kwargs: Any) -> RefreshReport:
+    """One refresher run on a connection of its own (what a worker tick does)."""
+    async with unit_from_pool(pool) as u:
+        return await refresh(u, **kwargs)

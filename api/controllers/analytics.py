@@ -6,16 +6,13 @@ prediction mean, latency percentiles, label coverage and delay). Without `start`
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from litestar import Controller, get
-from litestar.di import Provide
 from litestar.params import FromQuery
 
-from api.controllers.windows import provide_windows_service
 from api.schemas import error_responses
-from engine.services.windows import WindowsService
-from engine.windows.derive import GENERAL
+from engine.services.windows import MetricSeries, WindowsService
+from engine.windows.catalog import GENERAL
 
 DEFAULT_SPAN = timedelta(hours=24)
 
@@ -28,23 +25,21 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, date
 class AnalyticsController(Controller):
     path = "/analytics/model"
     tags = ["analytics"]
-    dependencies = {"windows_service": Provide(provide_windows_service, sync_to_thread=False)}
 
     @get("/{name:str}/metrics", responses=error_responses(400, 401, 404, 422, 503))
     async def model_metrics(
         self, name: str, windows_service: WindowsService, start: FromQuery[datetime | None] = None,
         end: FromQuery[datetime | None] = None, granularity: FromQuery[str] = "auto",
         group_by: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> MetricSeries:
         lo, hi = _range(start, end)
-        return (await windows_service.model_metrics(name, lo, hi, granularity, group_by, None)).to_dict()
+        return await windows_service.model_metrics(name, lo, hi, granularity, group_by, None)
 
     @get("/{name:str}/predictions", responses=error_responses(400, 401, 404, 422, 503))
     async def prediction_analytics(
         self, name: str, windows_service: WindowsService, start: FromQuery[datetime | None] = None,
         end: FromQuery[datetime | None] = None, granularity: FromQuery[str] = "auto",
         group_by: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> MetricSeries:
         lo, hi = _range(start, end)
-        series = await windows_service.model_metrics(name, lo, hi, granularity, group_by, list(GENERAL))
-        return series.to_dict()
+        return await windows_service.model_metrics(name, lo, hi, granularity, group_by, list(GENERAL))

@@ -1,22 +1,15 @@
 """Time series read from the 1-minute / hourly / daily windows: derived model metrics, custom metrics,
-feature histograms. Thin: parameters in, `WindowsService` call, its `to_dict()` out."""
+feature histograms. Thin: parameters in, `WindowsService` call, its typed result out."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from litestar import Controller, get
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.params import FromQuery
 
 from api.schemas import error_responses
-from engine.services.windows import WindowsService
-
-
-def provide_windows_service(state: State) -> WindowsService:
-    return WindowsService(state.pool)
+from engine.services.windows import CustomMetricSeries, FeatureHistogramSeries, MetricSeries, WindowsService
 
 
 def _names(csv: str | None) -> list[str] | None:
@@ -26,7 +19,6 @@ def _names(csv: str | None) -> list[str] | None:
 class WindowsController(Controller):
     path = "/api/v1"
     tags = ["windows"]
-    dependencies = {"windows_service": Provide(provide_windows_service, sync_to_thread=False)}
 
     @get("/models/{name:str}/windows/metrics", responses=error_responses(400, 401, 404, 422, 503))
     async def model_metrics(
@@ -38,11 +30,10 @@ class WindowsController(Controller):
         granularity: FromQuery[str] = "auto",
         group_by: FromQuery[str | None] = None,
         metrics: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> MetricSeries:
         """Derived metrics per bucket over [start, end): granularity 1m / 1h / 1d / auto; group_by `version`
         or a declared dimension; metrics a comma-separated subset (default: all for the model's task)."""
-        series = await windows_service.model_metrics(name, start, end, granularity, group_by, _names(metrics))
-        return series.to_dict()
+        return await windows_service.model_metrics(name, start, end, granularity, group_by, _names(metrics))
 
     @get("/models/{name:str}/windows/features", responses=error_responses(400, 401, 404, 422, 503))
     async def feature_histograms(
@@ -53,10 +44,9 @@ class WindowsController(Controller):
         windows_service: WindowsService,
         granularity: FromQuery[str] = "auto",
         features: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> FeatureHistogramSeries:
         """Per-bucket feature histograms against the active baselines (bins, missing, out of range)."""
-        series = await windows_service.feature_histograms(name, start, end, granularity, _names(features))
-        return series.to_dict()
+        return await windows_service.feature_histograms(name, start, end, granularity, _names(features))
 
     @get("/metrics/{metric:str}/windows", responses=error_responses(400, 401, 404, 422, 503))
     async def custom_metrics(
@@ -68,7 +58,6 @@ class WindowsController(Controller):
         granularity: FromQuery[str] = "auto",
         model: FromQuery[str | None] = None,
         group_by: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> CustomMetricSeries:
         """A custom metric per bucket: count, mean, std (population), min, max, sum; group_by a tag key."""
-        series = await windows_service.custom_metrics(metric, start, end, granularity, model, group_by)
-        return series.to_dict()
+        return await windows_service.custom_metrics(metric, start, end, granularity, model, group_by)

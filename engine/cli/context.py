@@ -8,11 +8,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-import asyncpg
-
 from engine.config import Settings
 from engine.errors import DriftlineError
-from engine.store.db import create_pool
+from engine.store.unit import UnitOfWork, unit_from_url
 
 T = TypeVar("T")
 
@@ -34,14 +32,11 @@ class CliContext:
 Handler = Callable[[argparse.Namespace, CliContext], int]
 
 
-def run_with_pool(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
-    """Open a pool on the configured database, run `work` on it, close the pool."""
+def run_in_unit(settings: Settings, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """Run `work` on one unit of work: a connection of its own to the configured database, closed after."""
 
     async def go() -> T:
-        pool = await create_pool(settings.database_url, min_size=1, max_size=4)
-        try:
-            return await work(pool)
-        finally:
-            await pool.close()
+        async with unit_from_url(settings.database_url) as uow:
+            return await work(uow)
 
     return asyncio.run(go())

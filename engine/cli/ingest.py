@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.cli.context import CliContext, UsageError, run_with_pool
+from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.output import row_errors
 from engine.errors import ValidationError
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         max_batch_rows=ctx.settings.max_batch_rows, progress=args.progress,
     )
     try:
-        totals = run_with_pool(ctx.settings, lambda pool: load_file(pool, req))
+        totals = run_in_unit(ctx.settings, lambda uow: load_file(uow, req))
     except ValidationError as exc:
         where = "nothing written" if not args.partial else "the batches before the refused one were stored"
         n = len(exc.errors)

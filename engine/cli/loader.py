@@ -6,13 +6,10 @@ nothing written; partial mode commits batch by batch. Row numbers in errors are 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import cast
 
-import asyncpg
 import polars as pl
 
 from engine.cli.files import Kind, metric_rows, read_frame
@@ -21,6 +18,7 @@ from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
 from engine.ingest.service import IngestResult, IngestService
 from engine.services.models import ModelService
+from engine.store.unit import UnitOfWork
 
 MAX_COLLECTED_ERRORS = 1000
 
@@ -61,18 +59,6 @@ def shift(errors: Sequence[RowError], offset: int) -> list[RowError]:
     return [replace(e, row=e.row + offset) if e.row is not None else e for e in errors]
 
 
-class _OneConnection:
-    """Pool stand-in handing out one connection, so every batch runs inside the caller's transaction
-    (the service's own transactions become savepoints)."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        yield self.conn
-
-
 async def _send(svc: IngestService, req: LoadRequest, batch: pl.DataFrame) -> IngestResult:
     segments = list(req.segment_columns)
     if req.kind == "predictions":
@@ -107,8 +93,8 @@ async def _batches(svc: IngestService, req: LoadRequest, frame: pl.DataFrame, pr
     return totals
 
 
-async def load_file(pool: asyncpg.Pool, req: LoadRequest) -> Totals:
-    model: ModelSpec | None = await ModelService(pool).get_model(req.model) if req.model else None
+async def load_file(uow: UnitOfWork, req: LoadRequest) -> Totals:
+    model: ModelSpec | None = await ModelService(uow).get_model(req.model) if req.model else None
     frame = read_frame(req.path, req.kind, model, req.segment_columns)
     missing = [c for c in req.segment_columns if c not in frame.columns]
     if missing:
@@ -116,11 +102,12 @@ async def load_file(pool: asyncpg.Pool, req: LoadRequest) -> Totals:
     if frame.height == 0:
         raise ValidationError([RowError(None, "file", f"{req.path} has no rows")])
     progress = Progress(frame.height, f"{req.kind} {req.path.name}", enabled=req.progress)
+    svc = IngestService(uow, req.max_batch_rows)
     try:
         if req.partial:
-            return await _batches(IngestService(pool, req.max_batch_rows), req, frame, progress)
-        async with pool.acquire() as conn, conn.transaction():
-            svc = IngestService(cast(asyncpg.Pool, _OneConnection(conn)), req.max_batch_rows)
+            return await _batches(svc, req, frame, progress)
+        # one transaction for the whole file: the service's own transactions become savepoints in it
+        async with uow.transaction():
             return await _batches(svc, req, frame, progress)
     finally:
         progress.close()

@@ -6,11 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from engine.cli.context import CliContext, run_with_pool
+from engine.cli.context import CliContext, run_in_unit
 from engine.cli.output import emit_json, table
 from engine.cli.spec import load_spec
 from engine.domain import ModelSpec, VersionInfo
 from engine.services.models import ModelService
+from engine.store.unit import UnitOfWork
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,7 +68,7 @@ def version_dict(v: VersionInfo) -> dict[str, Any]:
 
 
 def models_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    models = run_with_pool(ctx.settings, lambda pool: ModelService(pool).list_models())
+    models = run_in_unit(ctx.settings, lambda uow: ModelService(uow).list_models())
     if args.json:
         emit_json([model_dict(m) for m in models])
     else:
@@ -77,25 +78,25 @@ def models_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def models_show(args: argparse.Namespace, ctx: CliContext) -> int:
-    async def work(pool: Any) -> dict[str, Any]:
-        svc = ModelService(pool)
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
+        svc = ModelService(uow)
         data = model_dict(await svc.get_model(args.name))
         data["versions"] = [version_dict(v) for v in await svc.list_versions(args.name)]
         return data
 
-    emit_json(run_with_pool(ctx.settings, work))
+    emit_json(run_in_unit(ctx.settings, work))
     return 0
 
 
 def models_create(args: argparse.Namespace, ctx: CliContext) -> int:
     new = load_spec(args.file)
-    model = run_with_pool(ctx.settings, lambda pool: ModelService(pool).create_model(new))
+    model = run_in_unit(ctx.settings, lambda uow: ModelService(uow).create_model(new))
     print(f"created model {model.name!r} ({model.task}, {len(model.features)} features)")
     return 0
 
 
 def versions_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    versions = run_with_pool(ctx.settings, lambda pool: ModelService(pool).list_versions(args.model))
+    versions = run_in_unit(ctx.settings, lambda uow: ModelService(uow).list_versions(args.model))
     table([(v.version, v.stage, v.created_at.strftime("%Y-%m-%d %H:%M"),
             v.promoted_at.strftime("%Y-%m-%d %H:%M") if v.promoted_at else None) for v in versions],
           ("VERSION", "STAGE", "CREATED", "PROMOTED"))
@@ -103,19 +104,19 @@ def versions_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def versions_create(args: argparse.Namespace, ctx: CliContext) -> int:
-    v = run_with_pool(ctx.settings, lambda pool: ModelService(pool).create_version(
+    v = run_in_unit(ctx.settings, lambda uow: ModelService(uow).create_version(
         args.model, args.version, args.stage, args.description))
     print(f"created {args.model} version {v.version} ({v.stage})")
     return 0
 
 
 def versions_promote(args: argparse.Namespace, ctx: CliContext) -> int:
-    v = run_with_pool(ctx.settings, lambda pool: ModelService(pool).promote(args.model, args.version, args.stage))
+    v = run_in_unit(ctx.settings, lambda uow: ModelService(uow).promote(args.model, args.version, args.stage))
     print(f"{args.model} version {v.version} is now {v.stage}")
     return 0
 
 
 def versions_archive(args: argparse.Namespace, ctx: CliContext) -> int:
-    v = run_with_pool(ctx.settings, lambda pool: ModelService(pool).archive(args.model, args.version))
+    v = run_in_unit(ctx.settings, lambda uow: ModelService(uow).archive(args.model, args.version))
     print(f"{args.model} version {v.version} is now {v.stage}")
     return 0

@@ -32,6 +32,7 @@ from engine.ingest.rows import prediction_rows_to_frame
 from engine.ingest.validate import validate_predictions
 from engine.store import models_repo
 from engine.store.sqlfiles import query
+from engine.store.unit import UnitOfWork
 
 Kind = Literal["predictions", "labels", "metrics"]
 MAX_REPORTED_ERRORS = 1000
@@ -135,8 +136,8 @@ async def _stream(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
 
 
 class IngestService:
-    def __init__(self, pool: asyncpg.Pool, max_batch_rows: int = 100_000) -> None:
-        self.pool = pool
+    def __init__(self, uow: UnitOfWork, max_batch_rows: int = 100_000) -> None:
+        self.conn = uow.conn
         self.max_batch_rows = max_batch_rows
 
     def _check_size(self, n: int) -> None:
@@ -163,51 +164,51 @@ class IngestService:
         segment_columns: Sequence[str] = (),
     ) -> IngestResult:
         """Validate and store predictions given as JSON-shaped dicts or as a DataFrame."""
-        async with self.pool.acquire() as conn:
-            model = await models_repo.get_model(conn, model_name)
-            ver = await models_repo.get_version(conn, model, version)
-            is_frame = isinstance(rows, pl.DataFrame)
-            n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
-            self._check_size(n)
-            if isinstance(rows, pl.DataFrame):
-                frame, errors = frame_to_canonical(model, rows, segment_columns)
-                self._decide(errors, partial)
-            else:
-                frame, errors = prediction_rows_to_frame(model, rows)
-            frame, more = validate_predictions(model, frame, {(e.row, e.field) for e in errors if e.row is not None
-                                                              and e.field is not None})
-            errors = sorted(errors + more, key=lambda e: (e.row if e.row is not None else -1))
+        conn = self.conn
+        model = await models_repo.get_model(conn, model_name)
+        ver = await models_repo.get_version(conn, model, version)
+        is_frame = isinstance(rows, pl.DataFrame)
+        n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
+        self._check_size(n)
+        if isinstance(rows, pl.DataFrame):
+            frame, errors = frame_to_canonical(model, rows, segment_columns)
             self._decide(errors, partial)
-            checked = _Checked(received=n, errors=errors)
-            bad = checked.bad_rows()
-            good = frame
-            if bad:
-                keep = pl.Series([True] * n)
-                keep[bad] = False
-                good = frame.filter(keep)
-            # Concurrent batches that share ids must take the unique index's row locks in one global order,
-            # or two of them can each wait for the other (deadlock). Byte order of the id, then time; the
-            # de-duplicating path inserts from its freshly filled stage table in this same order.
-            good = good.sort(["prediction_id", "time"])
-            received_at = datetime.now(UTC)
+        else:
+            frame, errors = prediction_rows_to_frame(model, rows)
+        frame, more = validate_predictions(model, frame, {(e.row, e.field) for e in errors if e.row is not None
+                                                          and e.field is not None})
+        errors = sorted(errors + more, key=lambda e: (e.row if e.row is not None else -1))
+        self._decide(errors, partial)
+        checked = _Checked(received=n, errors=errors)
+        bad = checked.bad_rows()
+        good = frame
+        if bad:
+            keep = pl.Series([True] * n)
+            keep[bad] = False
+            good = frame.filter(keep)
+        # Concurrent batches that share ids must take the unique index's row locks in one global order,
+        # or two of them can each wait for the other (deadlock). Byte order of the id, then time; the
+        # de-duplicating path inserts from its freshly filled stage table in this same order.
+        good = good.sort(["prediction_id", "time"])
+        received_at = datetime.now(UTC)
 
-            def copy_data() -> Iterable[bytes]:
-                return prediction_copy_chunks(model, ver.id, good, received_at)
+        def copy_data() -> Iterable[bytes]:
+            return prediction_copy_chunks(model, ver.id, good, received_at)
 
-            def payload(i: int) -> str:
-                item = rows.row(i, named=True) if is_frame else rows[i]  # type: ignore[union-attr]
-                return _payload(item)
+        def payload(i: int) -> str:
+            item = rows.row(i, named=True) if is_frame else rows[i]  # type: ignore[union-attr]
+            return _payload(item)
 
-            async with conn.transaction():
-                replay = await self._claim_key(conn, idempotency_key, "predictions", model.id,
-                                               lambda: batch_digest(rows, ver.version, partial, segment_columns))
-                if replay is not None:
-                    return replay
-                written, duplicates = await self._write_predictions(conn, copy_data, good.height)
-                await self._reject(conn, "predictions", model.id, idempotency_key, checked, payload)
-                result = self._result("predictions", checked, written, duplicates)
-                await self._store_key(conn, idempotency_key, result)
-            return result
+        async with conn.transaction():
+            replay = await self._claim_key(conn, idempotency_key, "predictions", model.id,
+                                           lambda: batch_digest(rows, ver.version, partial, segment_columns))
+            if replay is not None:
+                return replay
+            written, duplicates = await self._write_predictions(conn, copy_data, good.height)
+            await self._reject(conn, "predictions", model.id, idempotency_key, checked, payload)
+            result = self._result("predictions", checked, written, duplicates)
+            await self._store_key(conn, idempotency_key, result)
+        return result
 
     async def _write_predictions(
         self, conn: asyncpg.Connection, copy_data: Callable[[], Iterable[bytes]], n: int
@@ -240,34 +241,34 @@ class IngestService:
     ) -> IngestResult:
         """Attach ground truth to stored predictions by prediction id. A label for an id that is not
         stored is an error for that row (atomic: the batch is refused; partial: it is kept in rejected_rows)."""
-        async with self.pool.acquire() as conn:
-            model = await models_repo.get_model(conn, model_name)
-            n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
-            self._check_size(n)
-            items = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
-            records, errors = label_rows.label_records(model, items, datetime.now(UTC))
-            self._decide(errors, partial)
-            checked = _Checked(received=n, errors=errors)
-            async with conn.transaction():
-                replay = await self._claim_key(conn, idempotency_key, "labels", model.id,
-                                               lambda: batch_digest(rows, None, partial, ()))
-                if replay is not None:
-                    return replay
-                await conn.execute(query("ingest.create_labels_stage"))
-                await conn.execute("TRUNCATE labels_stage")
-                await conn.copy_records_to_table("labels_stage", records=records, columns=label_rows.STAGE_COLUMNS)
-                matched = {r[0] for r in await conn.fetch(query("ingest.apply_labels"), model.id)}
-                unknown = [int(rec[0]) for rec in records if rec[0] not in matched]  # type: ignore[call-overload]
-                if unknown:
-                    checked.errors.extend(RowError(i, "prediction_id", "no stored prediction with this id"
-                                                   + (" and time" if items[i].get("time") else "")) for i in unknown)
-                    checked.errors.sort(key=lambda e: e.row if e.row is not None else -1)
-                    if not partial:
-                        raise ValidationError(checked.errors)
-                await self._reject(conn, "labels", model.id, idempotency_key, checked, lambda i: _payload(items[i]))
-                result = self._result("labels", checked, len(matched), 0)
-                await self._store_key(conn, idempotency_key, result)
-            return result
+        conn = self.conn
+        model = await models_repo.get_model(conn, model_name)
+        n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
+        self._check_size(n)
+        items = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
+        records, errors = label_rows.label_records(model, items, datetime.now(UTC))
+        self._decide(errors, partial)
+        checked = _Checked(received=n, errors=errors)
+        async with conn.transaction():
+            replay = await self._claim_key(conn, idempotency_key, "labels", model.id,
+                                           lambda: batch_digest(rows, None, partial, ()))
+            if replay is not None:
+                return replay
+            await conn.execute(query("ingest.create_labels_stage"))
+            await conn.execute("TRUNCATE labels_stage")
+            await conn.copy_records_to_table("labels_stage", records=records, columns=label_rows.STAGE_COLUMNS)
+            matched = {r[0] for r in await conn.fetch(query("ingest.apply_labels"), model.id)}
+            unknown = [int(rec[0]) for rec in records if rec[0] not in matched]  # type: ignore[call-overload]
+            if unknown:
+                checked.errors.extend(RowError(i, "prediction_id", "no stored prediction with this id"
+                                               + (" and time" if items[i].get("time") else "")) for i in unknown)
+                checked.errors.sort(key=lambda e: e.row if e.row is not None else -1)
+                if not partial:
+                    raise ValidationError(checked.errors)
+            await self._reject(conn, "labels", model.id, idempotency_key, checked, lambda i: _payload(items[i]))
+            result = self._result("labels", checked, len(matched), 0)
+            await self._store_key(conn, idempotency_key, result)
+        return result
 
     async def log_metrics(
         self,
@@ -277,26 +278,26 @@ class IngestService:
         idempotency_key: str | None = None,
     ) -> IngestResult:
         """Store named custom metrics (cost, resource use, business KPIs), optionally tied to a model."""
-        async with self.pool.acquire() as conn:
-            model: ModelSpec | None = await models_repo.get_model(conn, model_name) if model_name else None
-            n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
-            self._check_size(n)
-            items = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
-            model_id = model.id if model else None
-            records, errors = metric_rows.metric_records(items, model_id)
-            self._decide(errors, partial)
-            checked = _Checked(received=n, errors=errors)
-            async with conn.transaction():
-                replay = await self._claim_key(conn, idempotency_key, "metrics", model_id,
-                                               lambda: batch_digest(rows, None, partial, ()))
-                if replay is not None:
-                    return replay
-                if records:
-                    await conn.copy_records_to_table("metrics", records=records, columns=METRIC_COLUMNS)
-                await self._reject(conn, "metrics", model_id, idempotency_key, checked, lambda i: _payload(items[i]))
-                result = self._result("metrics", checked, len(records), 0)
-                await self._store_key(conn, idempotency_key, result)
-            return result
+        conn = self.conn
+        model: ModelSpec | None = await models_repo.get_model(conn, model_name) if model_name else None
+        n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
+        self._check_size(n)
+        items = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
+        model_id = model.id if model else None
+        records, errors = metric_rows.metric_records(items, model_id)
+        self._decide(errors, partial)
+        checked = _Checked(received=n, errors=errors)
+        async with conn.transaction():
+            replay = await self._claim_key(conn, idempotency_key, "metrics", model_id,
+                                           lambda: batch_digest(rows, None, partial, ()))
+            if replay is not None:
+                return replay
+            if records:
+                await conn.copy_records_to_table("metrics", records=records, columns=METRIC_COLUMNS)
+            await self._reject(conn, "metrics", model_id, idempotency_key, checked, lambda i: _payload(items[i]))
+            result = self._result("metrics", checked, len(records), 0)
+            await self._store_key(conn, idempotency_key, result)
+        return result
 
     @staticmethod
     def _result(kind: Kind, checked: _Checked, written: int, duplicates: int) -> IngestResult:

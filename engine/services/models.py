@@ -7,11 +7,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import asyncpg
-
 from engine.domain import STAGES, TASKS, FeatureSpec, ModelSpec, Stage, Task, VersionInfo
 from engine.errors import RowError, ValidationError
 from engine.store import models_repo
+from engine.store.unit import UnitOfWork
 from engine.windows.spec import MAX_DIMENSIONS  # the window relations hold at most this many
 
 MAX_FEATURES = 2000
@@ -107,24 +106,21 @@ def _check_model(new: NewModel) -> tuple[ModelSpec, list[RowError]]:
 
 
 class ModelService:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.conn = uow.conn
 
     async def create_model(self, new: NewModel) -> ModelSpec:
         spec, errors = _check_model(new)
         if errors:
             raise ValidationError(errors)
-        async with self.pool.acquire() as conn:
-            await models_repo.insert_model(conn, spec)
-            return await models_repo.get_model(conn, spec.name)
+        await models_repo.insert_model(self.conn, spec)
+        return await models_repo.get_model(self.conn, spec.name)
 
     async def get_model(self, name: str) -> ModelSpec:
-        async with self.pool.acquire() as conn:
-            return await models_repo.get_model(conn, name)
+        return await models_repo.get_model(self.conn, name)
 
     async def list_models(self) -> list[ModelSpec]:
-        async with self.pool.acquire() as conn:
-            return await models_repo.list_models(conn)
+        return await models_repo.list_models(self.conn)
 
     async def create_version(
         self, model_name: str, version: str, stage: Stage = "development", description: str = ""
@@ -133,30 +129,25 @@ class ModelService:
             raise ValidationError([RowError(None, "version", "1–64 characters: letters, digits, '_', '.', '+', '-'")])
         if stage not in STAGES or stage == "archived":
             raise ValidationError([RowError(None, "stage", "a new version starts in development, staging or production")])
-        async with self.pool.acquire() as conn:
-            model = await models_repo.get_model(conn, model_name)
-            return await models_repo.insert_version(conn, model.id, version, stage, description)
+        model = await models_repo.get_model(self.conn, model_name)
+        return await models_repo.insert_version(self.conn, model.id, version, stage, description)
 
     async def list_versions(self, model_name: str) -> list[VersionInfo]:
-        async with self.pool.acquire() as conn:
-            model = await models_repo.get_model(conn, model_name)
-            return await models_repo.list_versions(conn, model.id)
+        model = await models_repo.get_model(self.conn, model_name)
+        return await models_repo.list_versions(self.conn, model.id)
 
     async def get_version(self, model_name: str, version: str) -> VersionInfo:
-        async with self.pool.acquire() as conn:
-            model = await models_repo.get_model(conn, model_name)
-            return await models_repo.get_version(conn, model, version)
+        model = await models_repo.get_model(self.conn, model_name)
+        return await models_repo.get_version(self.conn, model, version)
 
     async def promote(self, model_name: str, version: str, stage: Stage = "production") -> VersionInfo:
         """Move a version to staging or production; promoting to production sends the current production
         version back to staging (one production version per model)."""
         if stage not in ("staging", "production"):
             raise ValidationError([RowError(None, "stage", "promote to 'staging' or 'production'")])
-        async with self.pool.acquire() as conn:
-            model = await models_repo.get_model(conn, model_name)
-            return await models_repo.set_stage(conn, model, version, stage)
+        model = await models_repo.get_model(self.conn, model_name)
+        return await models_repo.set_stage(self.conn, model, version, stage)
 
     async def archive(self, model_name: str, version: str) -> VersionInfo:
-        async with self.pool.acquire() as conn:
-            model = await models_repo.get_model(conn, model_name)
-            return await models_repo.set_stage(conn, model, version, "archived")
+        model = await models_repo.get_model(self.conn, model_name)
+        return await models_repo.set_stage(self.conn, model, version, "archived")

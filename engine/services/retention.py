@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
-
 from engine.store.db import detect_edition
+from engine.store.unit import UnitOfWork
 
 RETAINED_TABLES = ("predictions", "metrics")
 
@@ -21,15 +20,15 @@ class RetentionReport:
     skipped_reason: str | None = None
 
 
-async def apply_retention(pool: asyncpg.Pool, retention: str | None) -> RetentionReport:
+async def apply_retention(uow: UnitOfWork, retention: str | None) -> RetentionReport:
     if retention is None:
         return RetentionReport({}, "no retention configured (DRIFTLINE_RETENTION unset)")
-    async with pool.acquire() as conn:
-        edition = await detect_edition(conn)
-        if edition.license == "timescale":
-            return RetentionReport({}, "full edition: retention policies run in TimescaleDB's job scheduler")
-        dropped: dict[str, int] = {}
-        for table in RETAINED_TABLES:
-            rows = await conn.fetch("SELECT drop_chunks($1::regclass, older_than => $2::text::interval)", table, retention)
-            dropped[table] = len(rows)
+    conn = uow.conn
+    edition = await detect_edition(conn)
+    if edition.license == "timescale":
+        return RetentionReport({}, "full edition: retention policies run in TimescaleDB's job scheduler")
+    dropped: dict[str, int] = {}
+    for table in RETAINED_TABLES:
+        rows = await conn.fetch("SELECT drop_chunks($1::regclass, older_than => $2::text::interval)", table, retention)
+        dropped[table] = len(rows)
     return RetentionReport(dropped)

@@ -11,31 +11,29 @@ from engine.errors import StoreUnavailableError
 from engine.store import models_repo
 from engine.store.db import Edition, detect_edition
 from engine.store.sqlfiles import query
+from engine.store.unit import UnitOfWork
 
 
 class StoreService:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.conn = uow.conn
 
     async def edition(self) -> Edition:
         try:
-            async with self.pool.acquire() as conn:
-                return await detect_edition(conn)
+            return await detect_edition(self.conn)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnavailableError(f"database unavailable: {exc}") from exc
 
     async def schema_revision(self) -> str | None:
-        async with self.pool.acquire() as conn:
-            try:
-                rev: str | None = await conn.fetchval("SELECT version_num FROM alembic_version")
-            except asyncpg.UndefinedTableError:
-                return None
-            return rev
+        try:
+            rev: str | None = await self.conn.fetchval("SELECT version_num FROM alembic_version")
+        except asyncpg.UndefinedTableError:
+            return None
+        return rev
 
     async def rejected(self, model_name: str | None, limit: int = 100) -> list[dict[str, Any]]:
-        async with self.pool.acquire() as conn:
-            model_id = (await models_repo.get_model(conn, model_name)).id if model_name else None
-            rows = await conn.fetch(query("ingest.select_rejected"), model_id, limit)
+        model_id = (await models_repo.get_model(self.conn, model_name)).id if model_name else None
+        rows = await self.conn.fetch(query("ingest.select_rejected"), model_id, limit)
         out = []
         for r in rows:
             item = dict(r)

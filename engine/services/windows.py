@@ -1,29 +1,32 @@
 """Time series of derived metrics, custom metrics and feature histograms, read from the 1m / 1h / 1d
-windows (never from raw rows, except for the not-yet-refreshed tail, which the reader merges in).
+windows (never from raw rows, except for the not-yet-refreshed tail, which the reads merge in).
 
-`WindowsService(pool)`:
+`WindowsService(uow)`, on the caller's unit of work (one snapshot per call):
 - `model_metrics(model, start, end, granularity="auto", group_by=None, metrics=None) -> MetricSeries`
 - `custom_metrics(name, start, end, granularity="auto", model=None, group_by=None) -> CustomMetricSeries`
 - `feature_histograms(model, start, end, granularity="auto", features=None) -> FeatureHistogramSeries`
 
 Granularity "auto" picks 1m up to 6 hours, 1h up to 31 days, else 1d. `group_by` is "version" or one of
-the model's declared dimensions (segment keys); custom metrics group by a tag key.
+the model's declared dimensions (segment keys); custom metrics group by a tag key. The results are msgspec
+Structs: the API serves them as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-import asyncpg
+import msgspec
+import numpy as np
 
-from engine.errors import NotFoundError, RowError, ValidationError
-from engine.store.sqlfiles import query
-from engine.windows.derive import ModelInfo, metric_names, needed_columns
+from engine.domain import FeatureBaseline, ModelSpec
+from engine.errors import RowError, ValidationError
+from engine.store import models_repo
+from engine.store.feature_bins import active_baselines
+from engine.store.unit import UnitOfWork
+from engine.store.window_reads import GroupBy, WindowRead, read_windows
+from engine.windows.catalog import metric_names, needed_columns
 from engine.windows.derive_batch import derive_batch
-from engine.windows.reader import WindowRead, read_windows_merged_snapshot, read_windows_snapshot
 from engine.windows.spec import (
     FEATURES,
     LEVELS,
@@ -36,6 +39,7 @@ from engine.windows.spec import (
 
 GRANULARITIES = ("auto", "1m", "1h", "1d")
 MAX_POINTS = 50_000
+_TAG_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
 def choose_level(start: datetime, end: datetime, granularity: str) -> LevelName:
@@ -62,32 +66,19 @@ def choose_level(start: datetime, end: datetime, granularity: str) -> LevelName:
     return level
 
 
-def _iso(t: datetime) -> str:
-    return t.isoformat()
-
-
-@dataclass(frozen=True, slots=True)
-class MetricPoint:
+class MetricPoint(msgspec.Struct, frozen=True):
     bucket: datetime
     group: str | None
     values: dict[str, float | None]
     error_bounds: dict[str, float]
     per_class: dict[str, dict[str, float | None]]
 
-    def to_dict(self) -> dict[str, Any]:
-        # The point's own dicts, not copies (a 30-day series has tens of thousands of them): for
-        # serialising, not for mutating.
-        return {
-            "bucket": _iso(self.bucket),
-            "group": self.group,
-            "values": self.values,
-            "error_bounds": self.error_bounds,
-            "per_class": self.per_class,
-        }
 
+class MetricSeries(msgspec.Struct, frozen=True):
+    """Derived metrics per bucket (and group): `values` by metric name (null where the bucket has no data
+    for it, e.g. accuracy before any label), `error_bounds` where a value is estimated from bins (ROC AUC,
+    average precision, ECE, latency percentiles), `per_class` for the per-class rates."""
 
-@dataclass(frozen=True, slots=True)
-class MetricSeries:
     model: str
     task: str
     granularity: LevelName
@@ -97,21 +88,8 @@ class MetricSeries:
     metrics: tuple[str, ...]
     points: tuple[MetricPoint, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "task": self.task,
-            "granularity": self.granularity,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
-            "group_by": self.group_by,
-            "metrics": list(self.metrics),
-            "points": [p.to_dict() for p in self.points],
-        }
 
-
-@dataclass(frozen=True, slots=True)
-class CustomMetricPoint:
+class CustomMetricPoint(msgspec.Struct, frozen=True):
     bucket: datetime
     group: str | None
     count: int
@@ -121,39 +99,16 @@ class CustomMetricPoint:
     max: float | None
     sum: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "bucket": _iso(self.bucket),
-            "group": self.group,
-            "count": self.count,
-            "mean": self.mean,
-            "std": self.std,
-            "min": self.min,
-            "max": self.max,
-            "sum": self.sum,
-        }
 
-
-@dataclass(frozen=True, slots=True)
-class CustomMetricSeries:
+class CustomMetricSeries(msgspec.Struct, frozen=True):
     name: str
     model: str | None
     granularity: LevelName
     group_by: str | None
     points: tuple[CustomMetricPoint, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "model": self.model,
-            "granularity": self.granularity,
-            "group_by": self.group_by,
-            "points": [p.to_dict() for p in self.points],
-        }
 
-
-@dataclass(frozen=True, slots=True)
-class FeatureHistogramPoint:
+class FeatureHistogramPoint(msgspec.Struct, frozen=True):
     bucket: datetime
     feature: str
     n: int
@@ -161,74 +116,19 @@ class FeatureHistogramPoint:
     out_of_range: int
     counts: tuple[int, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "bucket": _iso(self.bucket),
-            "feature": self.feature,
-            "n": self.n,
-            "missing": self.missing,
-            "out_of_range": self.out_of_range,
-            "counts": list(self.counts),
-        }
 
+class FeatureHistogramSeries(msgspec.Struct, frozen=True):
+    """Per-bucket counts of each feature in the bins of its active baseline (`baselines`)."""
 
-@dataclass(frozen=True, slots=True)
-class FeatureBaseline:
-    id: int
-    feature: str
-    kind: str
-    edges: tuple[float, ...] | None
-    categories: tuple[str, ...] | None
-    lower: float | None
-    upper: float | None
-    reference_counts: tuple[int, ...] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "feature": self.feature,
-            "kind": self.kind,
-            "edges": list(self.edges) if self.edges is not None else None,
-            "categories": list(self.categories) if self.categories is not None else None,
-            "lower": self.lower,
-            "upper": self.upper,
-            "reference_counts": list(self.reference_counts) if self.reference_counts is not None else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureHistogramSeries:
     model: str
     granularity: LevelName
     baselines: tuple[FeatureBaseline, ...]
     points: tuple[FeatureHistogramPoint, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "granularity": self.granularity,
-            "baselines": [b.to_dict() for b in self.baselines],
-            "points": [p.to_dict() for p in self.points],
-        }
-
 
 class WindowsService:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
-    async def _model(self, name: str) -> ModelInfo:
-        async with self.pool.acquire() as conn:
-            r = await conn.fetchrow(query("windows.select_model"), name)
-        if r is None:
-            raise NotFoundError(f"model {name!r} does not exist")
-        return ModelInfo(
-            r["id"],
-            r["name"],
-            r["task"],
-            tuple(r["class_labels"]) if r["class_labels"] else None,
-            r["threshold"],
-            tuple(r["dimensions"]),
-        )
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
 
     async def model_metrics(
         self,
@@ -240,57 +140,39 @@ class WindowsService:
         metrics: Sequence[str] | None = None,
     ) -> MetricSeries:
         level = choose_level(start, end, granularity)
-        info = await self._model(model)
-        known = metric_names(info.task)
-        wanted = tuple(metrics) if metrics else known
-        unknown = [m for m in wanted if m not in known]
-        if unknown:
-            raise ValidationError(
-                [
-                    RowError(
-                        None,
-                        "metrics",
-                        f"unknown for a {info.task} model: {', '.join(unknown)}; known: {', '.join(known)}",
+        async with self.uow.snapshot() as snap:
+            info = await models_repo.get_model(snap.conn, model)
+            wanted = _wanted_metrics(info, metrics)
+            group: GroupBy | None = None
+            if group_by == "version":
+                group = GroupBy("version")
+            elif group_by is not None:
+                if group_by not in info.dimensions:
+                    allowed = ", ".join(("version", *info.dimensions))
+                    raise ValidationError(
+                        [
+                            RowError(
+                                None,
+                                "group_by",
+                                f"{group_by!r} is not a declared dimension of {model}; use one of: {allowed}",
+                            )
+                        ]
                     )
-                ]
-            )
-        group: str | None = None
-        args: tuple[str, ...] = ()
-        if group_by == "version":
-            group = "version_id::text"
-        elif group_by is not None:
-            if group_by not in info.dimensions:
-                allowed = ", ".join(("version", *info.dimensions))
-                raise ValidationError(
-                    [
-                        RowError(
-                            None,
-                            "group_by",
-                            f"{group_by!r} is not a declared dimension of {model}; use one of: {allowed}",
-                        )
-                    ]
-                )
-            group, args = "segment ->> {}", (group_by,)
-        # The coarsest relation that still has the grouping key holds the same state in the fewest rows.
-        source = {None: PREDICTIONS_BY_MODEL, "version": PREDICTIONS_BY_VERSION}.get(group_by, PREDICTIONS)
-        family = source.subset(needed_columns(set(wanted)))
-        read = WindowRead(family, level, info.id, start, end, group, group_args=args)
-        [merged] = await read_windows_merged_snapshot(self.pool, [read])
-        versions: dict[str, str] = {}
-        if group_by == "version":
-            async with self.pool.acquire() as conn:
-                versions = {
-                    str(r["id"]): r["version"]
-                    for r in await conn.fetch(query("windows.select_versions"), info.id)
-                }
-        seconds = LEVELS[level].width.total_seconds()
-        wanted_set = set(wanted)
-        points = []
-        derived = derive_batch(info, merged, seconds, wanted_set)
-        for bucket, g, d in zip(merged.buckets, merged.groups, derived, strict=True):
-            grp = versions.get(g, g) if group_by == "version" else g
-            points.append(MetricPoint(bucket, grp, d.values, d.error_bounds, d.per_class))
-        return MetricSeries(model, info.task, level, start, end, group_by, wanted, tuple(points))
+                group = GroupBy("segment", group_by)
+            # The coarsest relation that still has the grouping key holds the same state in the fewest rows.
+            source = {None: PREDICTIONS_BY_MODEL, "version": PREDICTIONS_BY_VERSION}.get(group_by, PREDICTIONS)
+            family = source.subset(needed_columns(set(wanted)))
+            [merged] = await read_windows(snap, [WindowRead(family, level, info.id, start, end, group)])
+            versions: dict[str, str] = {}
+            if group_by == "version":
+                versions = {str(v.id): v.version for v in await models_repo.list_versions(snap.conn, info.id)}
+        derived = derive_batch(info, merged, LEVELS[level].width.total_seconds(), set(wanted))
+        groups = [versions.get(g, g) for g in merged.groups] if group_by == "version" else merged.groups
+        points = tuple(
+            MetricPoint(bucket, g, d.values, d.error_bounds, d.per_class)
+            for bucket, g, d in zip(merged.buckets, groups, derived, strict=True)
+        )
+        return MetricSeries(model, info.task, level, start, end, group_by, wanted, points)
 
     async def custom_metrics(
         self,
@@ -302,34 +184,44 @@ class WindowsService:
         group_by: str | None = None,
     ) -> CustomMetricSeries:
         level = choose_level(start, end, granularity)
-        model_id = (await self._model(model)).id if model is not None else None
-        group = None
-        if group_by is not None:
-            if not group_by.replace("_", "").replace("-", "").replace(".", "").isalnum():
-                raise ValidationError(
-                    [RowError(None, "group_by", "a tag key: letters, digits, '_', '-', '.'")]
-                )
-            group = f"tags ->> '{group_by}'"
-        read = WindowRead(METRICS, level, model_id, start, end, group, "name = {}", (name,))
-        [rows] = await read_windows_snapshot(self.pool, [read])
-        points = []
-        for r in rows:
-            n = int(r["n"])
-            mean = r["value_sum"] / n if n else None
-            var = max(r["value_sumsq"] / n - mean * mean, 0.0) if n and mean is not None else None
-            points.append(
-                CustomMetricPoint(
-                    r["bucket"],
-                    r["grp"],
-                    n,
-                    mean,
-                    var**0.5 if var is not None else None,
-                    r["value_min"],
-                    r["value_max"],
-                    float(r["value_sum"] or 0.0),
-                )
+        if group_by is not None and (not group_by or not set(group_by) <= _TAG_KEY_CHARS):
+            raise ValidationError([RowError(None, "group_by", "a tag key: letters, digits, '_', '-', '.'")])
+        group = GroupBy("tag", group_by) if group_by is not None else None
+        async with self.uow.snapshot() as snap:
+            model_id = (await models_repo.get_model(snap.conn, model)).id if model is not None else None
+            read = WindowRead(METRICS, level, model_id, start, end, group, metric_name=name)
+            [m] = await read_windows(snap, [read])
+        if not m.buckets:
+            return CustomMetricSeries(name, model, level, group_by, ())
+        c = m.columns
+        n = c["n"]
+        safe = n.clip(min=1)
+        mean = c["value_sum"] / safe
+        var = (c["value_sumsq"] / safe - mean * mean).clip(min=0.0)
+        points = tuple(
+            CustomMetricPoint(
+                bucket,
+                grp,
+                int(k),
+                mu if k else None,
+                sd if k else None,
+                lo if lo == lo else None,
+                hi if hi == hi else None,
+                total,
             )
-        return CustomMetricSeries(name, model, level, group_by, tuple(points))
+            for bucket, grp, k, mu, sd, lo, hi, total in zip(
+                m.buckets,
+                m.groups,
+                n.tolist(),
+                mean.tolist(),
+                (var**0.5).tolist(),
+                c["value_min"].tolist(),
+                c["value_max"].tolist(),
+                c["value_sum"].tolist(),
+                strict=True,
+            )
+        )
+        return CustomMetricSeries(name, model, level, group_by, points)
 
     async def feature_histograms(
         self,
@@ -340,45 +232,45 @@ class WindowsService:
         features: Sequence[str] | None = None,
     ) -> FeatureHistogramSeries:
         level = choose_level(start, end, granularity)
-        info = await self._model(model)
-        async with self.pool.acquire() as conn:
-            brows = await conn.fetch(query("windows.select_active_baselines"), info.id)
-        baselines = tuple(
-            FeatureBaseline(
-                b["id"],
-                b["feature"],
-                b["kind"],
-                tuple(b["edges"]) if b["edges"] else None,
-                tuple(b["categories"]) if b["categories"] else None,
-                b["lower"],
-                b["upper"],
-                tuple(b["reference_counts"]) if b["reference_counts"] else None,
+        async with self.uow.snapshot() as snap:
+            info = await models_repo.get_model(snap.conn, model)
+            baselines = tuple(
+                b for b in await active_baselines(snap.conn, info.id) if features is None or b.feature in features
             )
-            for b in brows
-            if features is None or b["feature"] in features
-        )
-        if not baselines:
-            return FeatureHistogramSeries(model, level, (), ())
-        read = WindowRead(
-            FEATURES,
-            level,
-            info.id,
-            start,
-            end,
-            "feature",
-            "baseline_id = ANY({}::int[])",
-            ([b.id for b in baselines],),
-        )
-        [rows] = await read_windows_snapshot(self.pool, [read])
+            if not baselines:
+                return FeatureHistogramSeries(model, level, (), ())
+            read = WindowRead(
+                FEATURES, level, info.id, start, end, GroupBy("feature"), baseline_ids=tuple(b.id for b in baselines)
+            )
+            [m] = await read_windows(snap, [read])
+        if not m.buckets:
+            return FeatureHistogramSeries(model, level, baselines, ())
+        c = m.columns
+        counts = c["counts"]
+        # one row per (bucket, feature): features with different bin counts arrive as a list of arrays
+        rows = counts.tolist() if isinstance(counts, np.ndarray) else [x.tolist() if x is not None else [] for x in counts]
         points = tuple(
-            FeatureHistogramPoint(
-                r["bucket"],
-                r["grp"],
-                int(r["n"]),
-                int(r["missing"]),
-                int(r["out_of_range"]),
-                tuple(int(c) for c in r["counts"]),
+            FeatureHistogramPoint(bucket, feature, int(k), int(miss), int(oor), tuple(cs))
+            for bucket, feature, k, miss, oor, cs in zip(
+                m.buckets, m.groups, c["n"].tolist(), c["missing"].tolist(), c["out_of_range"].tolist(), rows,
+                strict=True,
             )
-            for r in rows
         )
         return FeatureHistogramSeries(model, level, baselines, points)
+
+
+def _wanted_metrics(info: ModelSpec, metrics: Sequence[str] | None) -> tuple[str, ...]:
+    known = metric_names(info.task)
+    wanted = tuple(metrics) if metrics else known
+    unknown = [m for m in wanted if m not in known]
+    if unknown:
+        raise ValidationError(
+            [
+                RowError(
+                    None,
+                    "metrics",
+                    f"unknown for a {info.task} model: {', '.join(unknown)}; known: {', '.join(known)}",
+                )
+            ]
+        )
+    return wanted

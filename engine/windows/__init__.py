@@ -1,11 +1,12 @@
-"""1-minute / hourly / daily windows over predictions, custom metrics and feature histograms.
+"""The 1-minute / hourly / daily windows as data: what the relations hold and the pure maths over their
+state (no I/O; an import-linter contract keeps it so).
 
 - `spec`: the families, levels and merge rules of the window relations (defined in sql/schema/0002_windows*).
-- `ddl`: per-edition DDL run by the 0002 migration (rollup hypertables or hierarchical continuous aggregates).
-- `refresher.refresh(pool) -> RefreshReport`: bring the windows up to date (worker task and
-  `driftline rollups refresh`).
-- `reader.read_windows_snapshot` / `read_windows_merged_snapshot`: exact, real-time reads (materialised
-  buckets + the pending raw tail), as per-row dicts or as columns (`merge.Merged`).
-- `derive` / `percentiles`: metrics from merged window state, one bucket at a time (pure);
-  `derive_batch`: the same for all buckets at once (what the REST read uses).
+- `merge`: rows of window state merged per (bucket, group) into column arrays (`Merged`).
+- `ranges`: time ranges (touched minutes, pending spans) aligned to levels.
+- `catalog`: the metrics derived per model task and the state columns each reads.
+- `derive_batch`: those metrics for every bucket at once; `percentiles`: quantiles from log histograms.
+- `ddl`: the SQL templates of the window relations, rendered for migrations.
+
+Reading window state is in `engine.store.window_reads`; keeping it current in `engine.rollups.refresher`.
 """

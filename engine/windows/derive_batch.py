@@ -1,10 +1,10 @@
 """Derived metrics for every merged (bucket, group) at once (pure: no I/O).
 
-Gives, element by element, exactly what `derive.derive` gives for the same merged state (same keys in
-the same order, None where `derive` has None, a key absent where `derive` leaves it out, the same error
-bounds), but evaluates each metric once over all buckets with array operations
-(`engine.algorithms.performance.batch`, `percentiles.log_histogram_quantiles_batch`) instead of once per
-bucket through the per-window metric objects. A test checks the two equal on random merged state.
+The one derivation path of window metrics. Each metric is evaluated once over all buckets with array
+operations (`engine.algorithms.performance.batch`, `percentiles.log_histogram_quantiles_batch`). The tests
+hold an independent per-bucket reference (`tests/windows/reference_derive.py`, through the per-window metric
+objects) and check the two equal element by element on random merged state: same keys in the same order,
+None where the reference has None, a key absent where it leaves it out, the same error bounds.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from numpy.typing import NDArray
 
 from engine.algorithms.performance.batch import ClassificationBatch, evaluate_classification_batch
 from engine.algorithms.performance.batch_regression import RegressionSumsBatch, evaluate_regression_batch
-from engine.windows.derive import (
+from engine.domain import ModelSpec
+from engine.windows.catalog import (
     CLASSIFICATION,
     LOSSES,
     PER_CLASS,
     REGRESSION,
     SCORE_HISTOGRAM_METRICS,
     Derived,
-    ModelInfo,
-    derive,
 )
-from engine.windows.merge import Merged, merged_dicts
+from engine.windows.merge import Merged
 from engine.windows.percentiles import log_histogram_quantiles_batch
 from engine.windows.spec import LATENCY_LOG10_HI, LATENCY_LOG10_LO, PREDICTIONS, SCORE_BINS
 
@@ -36,7 +35,7 @@ Column = tuple[str, list[Any], list[bool] | None]  # name, per-element value, pe
 
 
 def _json(arr: NDArray[Any]) -> list[float | None]:
-    """floats with NaN / ±inf as None (as `derive._f`)."""
+    """floats with NaN / ±inf as None (NaN and infinities are not JSON)."""
     a = np.asarray(arr, dtype=np.float64)
     fin = np.isfinite(a)
     if fin.all():
@@ -54,18 +53,28 @@ def _ratio(num: NDArray[Any], den: NDArray[Any]) -> list[float | None]:
     return [v if o else None for v, o in zip(values, ok.tolist(), strict=True)]
 
 
-def derive_batch(model: ModelInfo, m: Merged, bucket_seconds: float, wanted: set[str]) -> list[Derived]:
-    """`[derive(model, row, bucket_seconds, wanted) for row in merged_dicts(PREDICTIONS…, m)]`, vectorised."""
+def _padded(arrays: Sequence[NDArray[np.int64] | None], size: int) -> NDArray[np.int64]:
+    """A (size, longest) matrix of count arrays that came in different lengths (absent ones as zeros).
+    The prediction windows' arrays have one layout per model (fixed bins, the model's classes), so a
+    shorter array is the same layout with fewer trailing elements: zeros."""
+    width = max((len(a) for a in arrays if a is not None), default=0)
+    out = np.zeros((size, width), dtype=np.int64)
+    for i, a in enumerate(arrays):
+        if a is not None:
+            out[i, : len(a)] = a
+    return out
+
+
+def derive_batch(model: ModelSpec, m: Merged, bucket_seconds: float, wanted: set[str]) -> list[Derived]:
+    """The metrics in `wanted` for every (bucket, group) of `m` (prediction window state of `model`),
+    `bucket_seconds` wide."""
     size = len(m)
     if size == 0:
         return []
-    cols = m.columns
-    if any(
-        not isinstance(cols[c], np.ndarray) for c, how in PREDICTIONS.state if how == "counts" and c in cols
-    ):
-        # arrays of unequal length (never for one model's prediction windows): the per-bucket path
-        fam = PREDICTIONS.subset(set(cols))
-        return [derive(model, row, bucket_seconds, wanted) for row in merged_dicts(fam, m)]
+    cols = dict(m.columns)
+    for c, how in PREDICTIONS.state:
+        if how == "counts" and c in cols and not isinstance(cols[c], np.ndarray):
+            cols[c] = _padded(cols[c], size)
 
     def col(name: str, fill: float = 0.0) -> NDArray[Any]:
         return cols[name] if name in cols else np.full(size, fill)
@@ -135,7 +144,7 @@ def _regression(
 
 
 def _classification(
-    model: ModelInfo,
+    model: ModelSpec,
     m: Merged,
     col: Callable[..., NDArray[Any]],
     wanted: set[str],
@@ -198,7 +207,7 @@ def _classification(
 
 def _fold(h: NDArray[np.int64] | None, size: int) -> NDArray[np.int64]:
     """(B, bins + 2) histogram() arrays → (B, bins): underflow into the first bin, overflow (a score of
-    exactly 1.0) into the last (as `derive.score_histogram`)."""
+    exactly 1.0) into the last (as histogram() puts it in its overflow element)."""
     if h is None:
         return np.zeros((size, SCORE_BINS), dtype=np.int64)
     body = h[:, 1 : SCORE_BINS + 1].copy()

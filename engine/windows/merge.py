@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import numpy as np
 from numpy.typing import NDArray
 
@@ -65,7 +64,7 @@ class Merged:
         return len(self.buckets)
 
 
-def merge_columns(family: Family, rows: Sequence[asyncpg.Record]) -> Merged:
+def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
     """Rows sorted by (bucket, grp) → merged columns per (bucket, grp) with the family's merge rules."""
     if not rows:
         return Merged([], [], {}, {})
@@ -141,30 +140,3 @@ def _placed_matrix(
     vals = (words[word].astype(np.int64) << 32) | words[word + 1].astype(np.int64)
     mat[row, np.repeat(first, lens) + j] = vals
     return mat
-
-
-def merge_rows(family: Family, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
-    """Rows sorted by (bucket, grp) → one dict per (bucket, grp) with the family's merge rules."""
-    return merged_dicts(family, merge_columns(family, rows))
-
-
-def merged_dicts(family: Family, m: Merged) -> list[dict[str, Any]]:
-    """The per-row form of `Merged`: absent "counts" and "sum" are None, absent "count" 0, min/max None."""
-    if not m.buckets:  # nothing read: no columns either
-        return []
-    out: list[dict[str, Any]] = [{"bucket": b, "grp": g} for b, g in zip(m.buckets, m.groups, strict=True)]
-    for col, how in family.state:
-        values, has = m.columns[col], m.present[col].tolist()
-        if how == "counts":
-            for o, v, p in zip(out, values, has, strict=True):
-                o[col] = v if p else None
-        elif how == "count":
-            for o, v in zip(out, values.tolist(), strict=True):
-                o[col] = int(v)
-        elif how == "sum":
-            for o, v, p in zip(out, values.tolist(), has, strict=True):
-                o[col] = float(v) if p else None
-        else:
-            for o, v in zip(out, values.tolist(), strict=True):
-                o[col] = None if v != v else float(v)
-    return out

@@ -76,20 +76,6 @@ class Family:
         state = tuple((c, m) for c, m in self.state if c in columns)
         return Family(self.name, self.kind, self.keys, state, self.raw, self.rollup_of)
 
-    def merge_exprs(self, prefix: str = "") -> list[str]:
-        out = []
-        for col, how in self.state:
-            ref = f"{prefix}{col}"
-            if how == "count":
-                out.append(f"sum({ref})::bigint AS {col}")
-            elif how == "sum":
-                out.append(f"sum({ref}) AS {col}")
-            elif how == "counts":
-                out.append(f"dl_sum_counts({ref}) AS {col}")
-            else:
-                out.append(f"{how}({ref}) AS {col}")
-        return out
-
 
 PREDICTIONS = Family(
     "predictions",

@@ -13,8 +13,8 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from engine.config import Settings
-from engine.windows.derive import GENERAL
-from engine.windows.refresher import refresh
+from engine.windows.catalog import GENERAL
+from tests.conftest import refresh_windows
 from tests.windows.streams import T0, copy_predictions, create_model, prediction_rows
 
 
@@ -28,7 +28,7 @@ async def test_analytics_aliases_equal_the_windows_endpoint(client: AsyncTestCli
     async with pool.acquire() as conn:
         m = await create_model(conn, "bin", "binary", ["neg", "pos"])
         await copy_predictions(conn, prediction_rows(np.random.default_rng(7), m, 300, minutes=120, labeled=0.5))
-    await refresh(pool)
+    await refresh_windows(pool)
     params = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=2)).isoformat(), "granularity": "1h"}
     windows = (await client.get("/api/v1/models/bin/windows/metrics", params=params)).json()
     metrics = await client.get("/analytics/model/bin/metrics", params=params)

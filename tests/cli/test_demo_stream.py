@@ -14,6 +14,7 @@ import polars as pl
 from engine.cli.spec import new_model_from_json
 from engine.ingest.service import IngestService
 from engine.services.models import ModelService
+from engine.store.unit import UnitOfWork
 from tests.cli.helpers import ROOT
 
 ANCHOR = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -42,14 +43,14 @@ def test_stream_is_deterministic_and_drifts() -> None:
     assert by_day["score"][-1] > by_day["score"][0]
 
 
-async def test_stream_ingests_cleanly(pool: asyncpg.Pool) -> None:
+async def test_stream_ingests_cleanly(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     demo = load_demo()
     stream = demo.build_stream(ANCHOR, 1200, days=4, seed=3)
-    models = ModelService(pool)
+    models = ModelService(uow)
     await models.create_model(new_model_from_json(demo.model_spec()))
     for arm, version in demo.VERSIONS.items():
         await models.create_version(demo.MODEL, version, stage="production" if arm == "A" else "staging")
-    ingest = IngestService(pool)
+    ingest = IngestService(uow)
     segments = ["environment", "region", "ab_arm"]
     for arm, version in demo.VERSIONS.items():
         rows = stream.predictions.filter(pl.col("ab_arm") == arm)

@@ -5,6 +5,7 @@ import pytest
 
 from engine.domain import ModelSpec
 from engine.ingest.service import IngestService
+from engine.store.unit import UnitOfWork
 from tests.ingest.support import register_all
 
 
@@ -14,5 +15,5 @@ async def models(pool: asyncpg.Pool) -> dict[str, ModelSpec]:
 
 
 @pytest.fixture
-def ingest(pool: asyncpg.Pool) -> IngestService:
-    return IngestService(pool)
+def ingest(uow: UnitOfWork) -> IngestService:
+    return IngestService(uow)

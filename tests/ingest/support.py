@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.domain import FeatureSpec, ModelSpec
 from engine.services.models import ModelService, NewModel
+from engine.store.unit import unit_from_pool
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 BINARY_LABELS = ["stay", "churn"]
@@ -51,12 +52,13 @@ def regression_model(name: str = "price") -> NewModel:
 
 async def register_all(pool: asyncpg.Pool) -> dict[str, ModelSpec]:
     """The three reference models, each with a production version 'v1' and a staging version 'v2'."""
-    svc = ModelService(pool)
     out: dict[str, ModelSpec] = {}
-    for new in (binary_model(), multiclass_model(), regression_model()):
-        out[new.name] = await svc.create_model(new)
-        await svc.create_version(new.name, "v1", "production")
-        await svc.create_version(new.name, "v2", "staging")
+    async with unit_from_pool(pool) as uow:
+        svc = ModelService(uow)
+        for new in (binary_model(), multiclass_model(), regression_model()):
+            out[new.name] = await svc.create_model(new)
+            await svc.create_version(new.name, "v1", "production")
+            await svc.create_version(new.name, "v2", "staging")
     return out
 
 

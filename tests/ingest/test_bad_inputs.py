@@ -17,6 +17,7 @@ from engine.domain import ModelSpec
 from engine.errors import NotFoundError, ValidationError
 from engine.ingest.service import IngestService
 from engine.store.db import create_pool
+from engine.store.unit import UnitOfWork, unit_from_pool
 from tests.conftest import create_database, drop_database
 from tests.ingest.support import T0, good_binary_row, register_all, snapshot
 
@@ -32,11 +33,12 @@ async def shared(cluster_url: str, template_db: str) -> AsyncIterator[tuple[asyn
     pool = await create_pool(url, min_size=1, max_size=4)
     try:
         models = await register_all(pool)
-        svc = IngestService(pool)
-        await svc.log_predictions("churn", [good_binary_row(k, T0 - timedelta(days=1)) for k in range(20)])
-        await svc.log_labels("churn", [{"prediction_id": f"g-{k}", "label": "churn"} for k in range(5)])
-        await svc.log_metrics([{"name": "cost", "value": 1.0, "time": T0.isoformat()}], idempotency_key="seed")
-        await svc.log_metrics([{"name": "cost", "value": "x", "time": T0.isoformat()}], partial=True)
+        async with unit_from_pool(pool) as uow:
+            svc = IngestService(uow)
+            await svc.log_predictions("churn", [good_binary_row(k, T0 - timedelta(days=1)) for k in range(20)])
+            await svc.log_labels("churn", [{"prediction_id": f"g-{k}", "label": "churn"} for k in range(5)])
+            await svc.log_metrics([{"name": "cost", "value": 1.0, "time": T0.isoformat()}], idempotency_key="seed")
+            await svc.log_metrics([{"name": "cost", "value": "x", "time": T0.isoformat()}], partial=True)
         yield pool, models
     finally:
         await pool.close()
@@ -169,11 +171,12 @@ async def test_bad_input_is_refused_and_changes_nothing(
 ) -> None:
     pool, _ = shared
     case = CASES[name]
-    svc = IngestService(pool, max_batch_rows=case.max_batch_rows)
     before = await snapshot(pool)
     assert before.predictions and before.labels and before.metrics and before.rejected and before.batches
-    with pytest.raises(case.exc) as info:
-        await svc.log_predictions(case.model, case.rows(), idempotency_key=f"key-{name}", **case.kwargs)
+    async with unit_from_pool(pool) as uow:
+        svc = IngestService(uow, max_batch_rows=case.max_batch_rows)
+        with pytest.raises(case.exc) as info:
+            await svc.log_predictions(case.model, case.rows(), idempotency_key=f"key-{name}", **case.kwargs)
     row, fld, reason = case.error
     if isinstance(info.value, ValidationError):
         errors = info.value.errors
@@ -190,7 +193,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
 PARTIAL_BINARY = [n for n, c in CASES.items() if c.model == "churn" and c.error[0] == BAD and not c.kwargs]
 
 
-async def test_partial_mode_stores_exactly_the_good_rows(pool: asyncpg.Pool, models: dict[str, ModelSpec]) -> None:
+async def test_partial_mode_stores_exactly_the_good_rows(pool: asyncpg.Pool, models: dict[str, ModelSpec], uow: UnitOfWork) -> None:
     rows: list[Any] = []
     bad_rows: dict[int, tuple[str | None, str]] = {}
     for k, name in enumerate(PARTIAL_BINARY):
@@ -203,7 +206,7 @@ async def test_partial_mode_stores_exactly_the_good_rows(pool: asyncpg.Pool, mod
         bad_rows[len(rows)] = CASES[name].error[1:]
         rows.append(bad)
     assert len(bad_rows) >= 25
-    result = await IngestService(pool).log_predictions("churn", rows, partial=True, idempotency_key="mixed")
+    result = await IngestService(uow).log_predictions("churn", rows, partial=True, idempotency_key="mixed")
     good_ids = {r["prediction_id"] for i, r in enumerate(rows) if i not in bad_rows}
     assert (result.received, result.written, result.rejected) == (len(rows), len(good_ids), len(bad_rows))
     assert {e.row for e in result.errors} == set(bad_rows)
@@ -224,11 +227,11 @@ async def test_partial_mode_stores_exactly_the_good_rows(pool: asyncpg.Pool, mod
             assert payload == rows[i]
 
 
-async def test_partial_mode_still_refuses_batch_level_errors(pool: asyncpg.Pool, models: dict[str, ModelSpec]) -> None:
+async def test_partial_mode_still_refuses_batch_level_errors(pool: asyncpg.Pool, models: dict[str, ModelSpec], uow: UnitOfWork) -> None:
     before = await snapshot(pool)
     with pytest.raises(ValidationError, match="empty batch"):
-        await IngestService(pool).log_predictions("churn", [], partial=True)
+        await IngestService(uow).log_predictions("churn", [], partial=True)
     with pytest.raises(ValidationError, match="exceeds the limit"):
-        await IngestService(pool, max_batch_rows=2).log_predictions(
+        await IngestService(uow, max_batch_rows=2).log_predictions(
             "churn", [good_binary_row(k) for k in range(3)], partial=True)
     assert await snapshot(pool) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from engine.domain import ModelSpec
 from engine.ingest.service import IngestService
 from engine.store.db import create_pool
+from engine.store.unit import unit_from_pool
 from tests.ingest.support import binary_rows
 
 
@@ -32,13 +34,16 @@ async def _check(pool: asyncpg.Pool, rows: list[dict[str, object]], picks: list[
         assert r.written + r.duplicates == len(p)
 
 
-async def test_concurrent_overlapping_batches_on_one_pool(
-    pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService
-) -> None:
+async def _log_on_own_unit(pool: asyncpg.Pool, rows: list[dict[str, object]], key: str | None = None) -> Any:
+    async with unit_from_pool(pool) as uow:  # one unit of work per concurrent request, as the API does
+        return await IngestService(uow).log_predictions("churn", rows, idempotency_key=key)
+
+
+async def test_concurrent_overlapping_batches_on_one_pool(pool: asyncpg.Pool, models: dict[str, ModelSpec]) -> None:
     for round_ in range(3):
         await pool.execute("TRUNCATE predictions")
         rows, picks = _overlapping_batches(50 + round_, 800, 8, 300)
-        results = await asyncio.gather(*(ingest.log_predictions("churn", [rows[i] for i in p]) for p in picks))
+        results = await asyncio.gather(*(_log_on_own_unit(pool, [rows[i] for i in p]) for p in picks))
         await _check(pool, rows, picks, list(results))
 
 
@@ -47,12 +52,11 @@ async def test_concurrent_overlapping_batches_on_separate_connections(
 ) -> None:
     pools = [await create_pool(db_url, min_size=1, max_size=1) for _ in range(4)]
     try:
-        services = [IngestService(p) for p in pools]
         for round_ in range(3):
             await pool.execute("TRUNCATE predictions")
             rows, picks = _overlapping_batches(60 + round_, 600, 4, 350)
             results = await asyncio.gather(*(
-                svc.log_predictions("churn", [rows[i] for i in p]) for svc, p in zip(services, picks, strict=True)
+                _log_on_own_unit(own, [rows[i] for i in p]) for own, p in zip(pools, picks, strict=True)
             ))
             await _check(pool, rows, picks, list(results))
     finally:
@@ -60,11 +64,9 @@ async def test_concurrent_overlapping_batches_on_separate_connections(
             await p.close()
 
 
-async def test_concurrent_same_idempotency_key_writes_once(
-    pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService
-) -> None:
+async def test_concurrent_same_idempotency_key_writes_once(pool: asyncpg.Pool, models: dict[str, ModelSpec]) -> None:
     rows = binary_rows(np.random.default_rng(70), 200)
-    results = await asyncio.gather(*(ingest.log_predictions("churn", rows, idempotency_key="same") for _ in range(5)))
+    results = await asyncio.gather(*(_log_on_own_unit(pool, rows, key="same") for _ in range(5)))
     assert sorted(r.replayed for r in results) == [False, True, True, True, True]
     assert all(r.written == 200 for r in results)
     assert await pool.fetchval("SELECT count(*) FROM predictions") == 200

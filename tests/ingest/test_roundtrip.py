@@ -13,6 +13,7 @@ import pytest
 from engine.domain import ModelSpec
 from engine.errors import ValidationError
 from engine.ingest.service import IngestService
+from engine.store.unit import UnitOfWork
 from tests.ingest.support import (
     BINARY_LABELS,
     BINARY_THRESHOLD,
@@ -308,14 +309,14 @@ async def test_segment_values_are_stored_verbatim(
         assert segments_of(stored[str(row["prediction_id"])]) == row.get("segments"), row
 
 
-async def test_edge_values_round_trip(pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService) -> None:
+async def test_edge_values_round_trip(pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService, uow: UnitOfWork) -> None:
     """Values at the edges of the binary COPY encoding: times before 2000 (negative PostgreSQL epoch) and
     with microseconds, extreme and subnormal floats, -0.0, non-ASCII text, empty strings, probabilities
     instead of a score for a binary model."""
     from engine.domain import FeatureSpec
     from engine.services.models import ModelService, NewModel
 
-    svc = ModelService(pool)
+    svc = ModelService(uow)
     await svc.create_model(NewModel(name="numonly", task="binary", class_labels=["n", "p"],
                                     features=[FeatureSpec("a", "numeric"), FeatureSpec("b", "numeric")]))
     await svc.create_version("numonly", "1", "production")

@@ -6,9 +6,10 @@ import asyncpg
 
 from engine.services.retention import apply_retention
 from engine.store.db import detect_edition
+from engine.store.unit import UnitOfWork
 
 
-async def test_retention_drops_only_chunks_older_than_the_interval(pool: asyncpg.Pool) -> None:
+async def test_retention_drops_only_chunks_older_than_the_interval(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     now = datetime.now(UTC)
     times = [now - timedelta(days=d) for d in (0, 1, 10, 40, 41, 90)]
     async with pool.acquire() as conn:
@@ -18,7 +19,7 @@ async def test_retention_drops_only_chunks_older_than_the_interval(pool: asyncpg
         )
     async with pool.acquire() as conn:
         edition = await detect_edition(conn)
-    report = await apply_retention(pool, "30 days")
+    report = await apply_retention(uow, "30 days")
     async with pool.acquire() as conn:
         kept = sorted(r["value"] for r in await conn.fetch("SELECT value FROM metrics"))
     if edition.license == "timescale":
@@ -32,6 +33,6 @@ async def test_retention_drops_only_chunks_older_than_the_interval(pool: asyncpg
     assert report.dropped_chunks["metrics"] == 3
 
 
-async def test_no_retention_configured_changes_nothing(pool: asyncpg.Pool) -> None:
-    report = await apply_retention(pool, None)
+async def test_no_retention_configured_changes_nothing(uow: UnitOfWork) -> None:
+    report = await apply_retention(uow, None)
     assert report.dropped_chunks == {} and report.skipped_reason

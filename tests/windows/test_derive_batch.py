@@ -1,4 +1,4 @@
-"""The vectorised derivation (`derive_batch`, used by the REST read) equals the per-bucket `derive` on
+"""The vectorised derivation (`derive_batch`, used by the REST read) equals the per-bucket reference `derive` on
 random merged window state: same keys, values within 1e-12, same error bounds, same per-class values;
 and the batch latency quantiles equal `log_histogram_quantiles` per histogram. Pure: no database."""
 
@@ -11,13 +11,22 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.windows.derive import ModelInfo, derive, metric_names
+from engine.domain import ModelSpec
+from engine.windows.catalog import metric_names
 from engine.windows.derive_batch import derive_batch
-from engine.windows.merge import Merged, merged_dicts
+from engine.windows.merge import Merged
 from engine.windows.percentiles import log_histogram_quantiles, log_histogram_quantiles_batch
 from engine.windows.spec import LATENCY_BINS, LATENCY_LOG10_HI, LATENCY_LOG10_LO, PREDICTIONS, SCORE_BINS
+from tests.windows.reference_derive import derive, merged_dicts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _model(id_: int, name: str, task: str, class_labels: tuple[str, ...] | None) -> ModelSpec:
+    return ModelSpec(
+        id=id_, name=name, task=task, class_labels=class_labels, threshold=0.5, dimensions=(),
+        description="", created_at=T0, features=(),
+    )
 
 
 def _counts_len(col: str, k: int) -> int:
@@ -102,16 +111,16 @@ def _assert_equal(a: dict[str, Any], b: dict[str, Any], what: str) -> None:
 
 
 MODELS = [
-    ModelInfo(1, "bin", "binary", ("neg", "pos"), 0.5, ()),
-    ModelInfo(2, "multi", "multiclass", ("a", "b", "c", "d"), 0.5, ()),
-    ModelInfo(3, "reg", "regression", None, 0.5, ()),
+    _model(1, "bin", "binary", ("neg", "pos")),
+    _model(2, "multi", "multiclass", ("a", "b", "c", "d")),
+    _model(3, "reg", "regression", None),
 ]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.task)
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_batch_equals_per_bucket(model: ModelInfo, seed: int) -> None:
-    from engine.windows.derive import needed_columns
+def test_batch_equals_per_bucket(model: ModelSpec, seed: int) -> None:
+    from engine.windows.catalog import needed_columns
 
     rng = np.random.default_rng(seed)
     k = len(model.class_labels or ()) or 2

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from engine.services.windows import WindowsService
-from engine.windows.refresher import refresh
+from engine.store.unit import UnitOfWork
+from tests.conftest import refresh_windows
 from tests.windows.oracle import bucket_of
 from tests.windows.streams import T0, copy_predictions, create_model, prediction_rows, raw_predictions
 
@@ -46,7 +47,7 @@ def expected_hist(raw: list[asyncpg.Record], level: str) -> dict[tuple, dict[str
     return out
 
 
-async def test_feature_histograms_against_hand_made_baseline(pool: asyncpg.Pool) -> None:
+async def test_feature_histograms_against_hand_made_baseline(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     rng = np.random.default_rng(31)
     async with pool.acquire() as conn:
         m = await create_model(conn, "bin", "binary", ["neg", "pos"])
@@ -62,11 +63,11 @@ async def test_feature_histograms_against_hand_made_baseline(pool: asyncpg.Pool)
             m.id,
             CATEGORIES,
         )
-    svc = WindowsService(pool)
+    svc = WindowsService(uow)
     start, end = T0 - timedelta(hours=1), T0 + timedelta(hours=5)
     for phase in ("pending", "refreshed", "late rows pending", "late rows refreshed"):
         if "refreshed" in phase:
-            await refresh(pool)
+            await refresh_windows(pool)
         if phase == "late rows pending":
             async with pool.acquire() as conn:
                 await copy_predictions(conn, prediction_rows(rng, m, 300, minutes=200, id_prefix="late"))
@@ -87,7 +88,7 @@ async def test_feature_histograms_against_hand_made_baseline(pool: asyncpg.Pool)
         assert {b.feature for b in series.baselines} == {"x1", "color"}
 
 
-async def test_custom_metrics_series(pool: asyncpg.Pool) -> None:
+async def test_custom_metrics_series(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     rng = np.random.default_rng(41)
     n = 4000
     times = [T0 + timedelta(seconds=float(s)) for s in rng.uniform(-7200, 5 * 3600, n)]
@@ -102,11 +103,11 @@ async def test_custom_metrics_series(pool: asyncpg.Pool) -> None:
         await conn.copy_records_to_table(
             "metrics", records=recs[: n // 2], columns=["time", "model_id", "name", "value", "tags"]
         )
-        await refresh(pool)
+        await refresh_windows(pool)
         await conn.copy_records_to_table(
             "metrics", records=recs[n // 2 :], columns=["time", "model_id", "name", "value", "tags"]
         )
-    svc = WindowsService(pool)
+    svc = WindowsService(uow)
     for level in ("1m", "1h", "1d"):
         series = await svc.custom_metrics(
             "cost",

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 from alembic import command
 
+from engine.rollups.refresher import is_continuous_aggregate
 from engine.services.windows import WindowsService
 from engine.store.db import create_pool
-from engine.windows.refresher import is_continuous_aggregate, refresh
+from engine.store.unit import unit_from_pool
 from engine.windows.spec import METRICS, PREDICTIONS
-from tests.conftest import alembic_config, create_database, drop_database
+from tests.conftest import alembic_config, create_database, drop_database, refresh_windows
 from tests.windows.helpers import assert_same_rows, merged_rows, relation_rows, source_rows
 from tests.windows.streams import (
     T0,
@@ -98,13 +99,14 @@ async def test_windows_are_continuous_aggregates_and_match_raw(full_pool: asyncp
             records=[(T0 + timedelta(seconds=i * 7), m.id, "cost", float(i % 13), None) for i in range(2000)],
             columns=["time", "model_id", "name", "value", "tags"],
         )
-    svc = WindowsService(full_pool)
     start, end = T0 - timedelta(days=31), T0 + timedelta(days=1)
     async with full_pool.acquire() as conn:
         raw = await raw_predictions(conn, m.id)
     # before any refresh: real-time reads (pending ranges from raw rows) are already exact
-    assert check_series(m, await svc.model_metrics("bin", start, end, granularity="1h"), raw, "1h") > 50
-    report = await refresh(full_pool)
+    async with unit_from_pool(full_pool) as uow:
+        series = await WindowsService(uow).model_metrics("bin", start, end, granularity="1h")
+    assert check_series(m, series, raw, "1h") > 50
+    report = await refresh_windows(full_pool)
     assert report.edition == "timescale" and report.records > 0
     async with full_pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM window_invalidations") == 0
@@ -129,9 +131,11 @@ async def test_windows_are_continuous_aggregates_and_match_raw(full_pool: asyncp
             " WHERE c.user_view_name = 'predictions_1m'"
         )
         assert materialized == 1
-    for level in ("1h", "1d"):
-        assert check_series(m, await svc.model_metrics("bin", start, end, granularity=level), raw, level) > 10
-    again = await refresh(full_pool)
+    async with unit_from_pool(full_pool) as uow:
+        for level in ("1h", "1d"):
+            series = await WindowsService(uow).model_metrics("bin", start, end, granularity=level)
+            assert check_series(m, series, raw, level) > 10
+    again = await refresh_windows(full_pool)
     assert again.records == 0
 
 

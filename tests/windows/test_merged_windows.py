@@ -20,7 +20,7 @@ import pytest
 from alembic import command
 
 from engine.services.windows import WindowsService
-from engine.windows.refresher import refresh
+from engine.store.unit import UnitOfWork, unit_from_pool
 from engine.windows.spec import (
     LEVEL_ORDER,
     LEVELS,
@@ -30,8 +30,8 @@ from engine.windows.spec import (
     Family,
     LevelName,
 )
-from tests.conftest import alembic_config, create_database, drop_database
-from tests.windows.helpers import assert_same_rows, assert_view_row, order_by, relation_rows
+from tests.conftest import alembic_config, create_database, drop_database, refresh_windows
+from tests.windows.helpers import assert_same_rows, assert_view_row, merge_exprs, order_by, relation_rows
 from tests.windows.streams import (
     T0,
     copy_predictions,
@@ -55,7 +55,7 @@ async def segment_merge(
     keys) with the family's merge rules, independently of the migration's SQL."""
     keys = ", ".join(family.keys)
     return await conn.fetch(
-        f"SELECT time_bucket('{width}', bucket) AS bucket, {keys}, {', '.join(family.merge_exprs())}"
+        f"SELECT time_bucket('{width}', bucket) AS bucket, {keys}, {', '.join(merge_exprs(family))}"
         f" FROM {source} GROUP BY 1, {keys} ORDER BY {order_by(family)}"
     )
 
@@ -91,7 +91,7 @@ async def _stream(pool: asyncpg.Pool, rng: np.random.Generator) -> list:
 async def test_levels_equal_segment_merge_through_late_data(pool: asyncpg.Pool) -> None:
     rng = np.random.default_rng(81)
     models = await _stream(pool, rng)
-    await refresh(pool)
+    await refresh_windows(pool)
     async with pool.acquire() as conn:
         n = await assert_consistent(conn, "first refresh")
         # a model with two dimensions and two versions: fewer rows at each step
@@ -106,34 +106,34 @@ async def test_levels_equal_segment_merge_through_late_data(pool: asyncpg.Pool) 
             )
             await label_late(conn, rng, m, 0.5)
         await conn.execute("DELETE FROM predictions WHERE model_id = $1 AND prediction_id LIKE 'p1%'", models[2].id)
-    report = await refresh(pool)
+    report = await refresh_windows(pool)
     assert report.records > 0
     async with pool.acquire() as conn:
         await assert_consistent(conn, "after late data")
         before = {(f, lv): await relation_rows(conn, f, lv) for f in MERGED for lv in LEVEL_ORDER}
-    assert (await refresh(pool)).records == 0
+    assert (await refresh_windows(pool)).records == 0
     async with pool.acquire() as conn:
         for (f, lv), rows in before.items():
             assert_same_rows(await relation_rows(conn, f, lv), rows, f"second refresh {f.relation(lv)}")
 
 
-async def test_ungrouped_reads_with_many_segments_equal_sklearn(pool: asyncpg.Pool) -> None:
+async def test_ungrouped_reads_with_many_segments_equal_sklearn(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     """Three dimensions with many values: the default series (read from the segment-merged windows) and
     the per-version one equal scikit-learn on the raw rows, before (pending) and after the refresh."""
     rng = np.random.default_rng(82)
     async with pool.acquire() as conn:
         m = await create_model(conn, "bin", "binary", ["neg", "pos"], dims=("region", "req"), versions=("a", "b", "c"))
         await copy_predictions(conn, prediction_rows(rng, m, 3000, minutes=240, labeled=0.5))
-    await refresh(pool)
+    await refresh_windows(pool)
     async with pool.acquire() as conn:
         await copy_predictions(conn, prediction_rows(rng, m, 300, minutes=240, labeled=0.5, id_prefix="t"))
         await label_late(conn, rng, m, 0.4)
-    svc = WindowsService(pool)
+    svc = WindowsService(uow)
     names = {vid: v for v, vid in m.versions.items()}
     start, end = T0, T0 + timedelta(hours=4)
     for phase in ("pending", "refreshed"):
         if phase == "refreshed":
-            await refresh(pool)
+            await refresh_windows(pool)
         async with pool.acquire() as conn:
             raw = await raw_predictions(conn, m.id)
         for level in ("1m", "1h"):
@@ -144,14 +144,14 @@ async def test_ungrouped_reads_with_many_segments_equal_sklearn(pool: asyncpg.Po
 
 
 @pytest.mark.parametrize("level", ["1m", "1h", "1d"])
-async def test_model_version_windows_view(pool: asyncpg.Pool, level: LevelName) -> None:
+async def test_model_version_windows_view(pool: asyncpg.Pool, level: LevelName, uow: UnitOfWork) -> None:
     """The SQL view over the segment-merged windows agrees with the service's per-version series."""
     rng = np.random.default_rng(83)
     async with pool.acquire() as conn:
         m = await create_model(conn, "bin", "binary", ["neg", "pos"], dims=("region",))
         await copy_predictions(conn, prediction_rows(rng, m, 1500, minutes=180, labeled=0.5))
-    await refresh(pool)
-    series = await WindowsService(pool).model_metrics(
+    await refresh_windows(pool)
+    series = await WindowsService(uow).model_metrics(
         "bin", T0, T0 + timedelta(hours=3), granularity=level, group_by="version"
     )
     async with pool.acquire() as conn:
@@ -198,7 +198,7 @@ async def test_migration_0003_fills_from_existing_windows_and_downgrades(db_at_0
             assert await conn.fetchval("SELECT to_regclass('predictions_by_model_1h')") is None
         rng = np.random.default_rng(84)
         models = await _stream(pool, rng)
-        await refresh(pool)  # 0002's refresher: predictions_* only
+        await refresh_windows(pool)  # 0002's refresher: predictions_* only
         async with pool.acquire() as conn:  # and something still pending when the migration runs
             await copy_predictions(conn, prediction_rows(rng, models[0], 300, minutes=60, id_prefix="pend"))
             assert await conn.fetchval("SELECT count(*) FROM window_invalidations") > 0
@@ -206,9 +206,10 @@ async def test_migration_0003_fills_from_existing_windows_and_downgrades(db_at_0
         async with pool.acquire() as conn:
             # exact before the refresher runs: pending ranges are read from raw rows
             raw = await raw_predictions(conn, models[0].id)
-        series = await WindowsService(pool).model_metrics("bin", T0 - timedelta(hours=1), T0 + timedelta(hours=4))
+        async with unit_from_pool(pool) as uow:
+            series = await WindowsService(uow).model_metrics("bin", T0 - timedelta(hours=1), T0 + timedelta(hours=4))
         assert check_series(models[0], series, raw, series.granularity) > 20
-        await refresh(pool)
+        await refresh_windows(pool)
         async with pool.acquire() as conn:
             assert await assert_consistent(conn, "after migration") > 200
             assert await conn.fetchval("SELECT count(*) FROM model_version_windows_1h") > 0
@@ -226,7 +227,7 @@ async def test_migration_0003_fills_from_existing_windows_and_downgrades(db_at_0
             assert await conn.fetchval("SELECT to_regproc('dl_roc_auc')") is None
             assert await conn.fetchval("SELECT to_regproc('dl_score_bins')") is None
         await asyncio.to_thread(command.upgrade, cfg, "head")
-        await refresh(pool)
+        await refresh_windows(pool)
         async with pool.acquire() as conn:
             await assert_consistent(conn, "after downgrade and upgrade")
     finally:

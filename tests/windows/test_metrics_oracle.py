@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from engine.services.windows import MetricSeries, WindowsService
-from engine.windows.refresher import refresh
+from engine.store.unit import UnitOfWork
 from engine.windows.spec import LEVELS, LevelName
+from tests.conftest import refresh_windows
 from tests.windows.oracle import expected_metrics, group_rows
 from tests.windows.streams import (
     T0,
@@ -73,14 +74,14 @@ async def _models(conn: asyncpg.Connection) -> list[Model]:
 
 
 @pytest.mark.parametrize("seed", [11, 12])
-async def test_metrics_equal_sklearn_before_and_after_refresh(pool: asyncpg.Pool, seed: int) -> None:
+async def test_metrics_equal_sklearn_before_and_after_refresh(pool: asyncpg.Pool, seed: int, uow: UnitOfWork) -> None:
     rng = np.random.default_rng(seed)
     async with pool.acquire() as conn:
         models = await _models(conn)
         for m in models:
             rows = prediction_rows(rng, m, 1200, minutes=300, labeled=0.3)
             await copy_predictions(conn, rows[:800])
-    await refresh(pool)
+    await refresh_windows(pool)
     async with pool.acquire() as conn:  # after the refresh: late rows, out of order, and late labels
         for m in models:
             await insert_predictions(
@@ -92,11 +93,11 @@ async def test_metrics_equal_sklearn_before_and_after_refresh(pool: asyncpg.Pool
             await copy_predictions(conn, prediction_rows(rng, m, 300, minutes=300, id_prefix="tail"))
             await label_late(conn, rng, m, 0.5)
         assert await conn.fetchval("SELECT count(*) FROM window_invalidations") > 0
-    svc = WindowsService(pool)
+    svc = WindowsService(uow)
     start, end = T0 - timedelta(days=2), T0 + timedelta(days=1)
     for phase in ("pending", "refreshed"):
         if phase == "refreshed":
-            await refresh(pool)
+            await refresh_windows(pool)
         async with pool.acquire() as conn:
             raws = {m.name: await raw_predictions(conn, m.id) for m in models}
         total = 0
@@ -113,16 +114,16 @@ async def test_metrics_equal_sklearn_before_and_after_refresh(pool: asyncpg.Pool
         assert total > 500, phase
 
 
-async def test_grouped_by_version_and_segment(pool: asyncpg.Pool) -> None:
+async def test_grouped_by_version_and_segment(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     rng = np.random.default_rng(21)
     async with pool.acquire() as conn:
         m = await create_model(conn, "bin", "binary", ["neg", "pos"], dims=("region",))
         await copy_predictions(conn, prediction_rows(rng, m, 2000, minutes=240, labeled=0.6))
-    await refresh(pool)
+    await refresh_windows(pool)
     async with pool.acquire() as conn:
         await copy_predictions(conn, prediction_rows(rng, m, 200, minutes=240, id_prefix="t", labeled=0.6))
         raw = await raw_predictions(conn, m.id)
-    svc = WindowsService(pool)
+    svc = WindowsService(uow)
     start, end = T0, T0 + timedelta(hours=4)
     by_version = await svc.model_metrics(m.name, start, end, granularity="1h", group_by="version")
     names = {vid: v for v, vid in m.versions.items()}
@@ -131,12 +132,12 @@ async def test_grouped_by_version_and_segment(pool: asyncpg.Pool) -> None:
     assert check_series(m, by_region, raw, "1h", key=lambda r: json.loads(r["segments"]).get("region")) > 50
 
 
-async def test_auto_granularity_and_bad_input(pool: asyncpg.Pool) -> None:
+async def test_auto_granularity_and_bad_input(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     from engine.errors import NotFoundError, ValidationError
 
     async with pool.acquire() as conn:
         await create_model(conn, "bin", "binary", ["neg", "pos"])
-    svc = WindowsService(pool)
+    svc = WindowsService(uow)
     assert (await svc.model_metrics("bin", T0, T0 + timedelta(hours=5))).granularity == "1m"
     assert (await svc.model_metrics("bin", T0, T0 + timedelta(days=30))).granularity == "1h"
     assert (await svc.model_metrics("bin", T0, T0 + timedelta(days=90))).granularity == "1d"
@@ -152,13 +153,13 @@ async def test_auto_granularity_and_bad_input(pool: asyncpg.Pool) -> None:
         await svc.model_metrics("bin", T0, T0)
 
 
-async def test_metric_subsets_read_fewer_columns_same_values(pool: asyncpg.Pool) -> None:
+async def test_metric_subsets_read_fewer_columns_same_values(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     rng = np.random.default_rng(22)
     async with pool.acquire() as conn:
         m = await create_model(conn, "bin", "binary", ["neg", "pos"])
         await copy_predictions(conn, prediction_rows(rng, m, 800, minutes=120, labeled=0.6))
-    await refresh(pool)
-    svc = WindowsService(pool)
+    await refresh_windows(pool)
+    svc = WindowsService(uow)
     full = await svc.model_metrics("bin", T0, T0 + timedelta(hours=2), granularity="1h")
     for subset in (["accuracy"], ["roc_auc", "latency_p95_ms"], ["label_coverage", "log_loss", "f1_macro"]):
         part = await svc.model_metrics("bin", T0, T0 + timedelta(hours=2), granularity="1h", metrics=subset)

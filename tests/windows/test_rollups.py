@@ -13,8 +13,9 @@ import asyncpg
 import numpy as np
 import pytest
 
-from engine.windows.refresher import is_continuous_aggregate, refresh
+from engine.rollups.refresher import is_continuous_aggregate
 from engine.windows.spec import METRICS, PREDICTIONS
+from tests.conftest import refresh_windows
 from tests.windows.helpers import assert_same_rows, merged_rows, relation_rows, source_rows
 from tests.windows.streams import (
     T0,
@@ -58,7 +59,7 @@ async def test_refresh_matches_raw_and_cascades(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await _apache(conn)
     await _stream(pool, 1)
-    report = await refresh(pool)
+    report = await refresh_windows(pool)
     assert report.records > 0 and report.minutes > 0
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM window_invalidations") == 0
@@ -82,7 +83,7 @@ async def test_refresh_matches_raw_and_cascades(pool: asyncpg.Pool) -> None:
                 "1d vs merged 1m",
             )
         before = {lvl: await relation_rows(conn, PREDICTIONS, lvl) for lvl in ("1m", "1h", "1d")}
-    again = await refresh(pool)
+    again = await refresh_windows(pool)
     assert again.records == 0
     async with pool.acquire() as conn:
         for lvl in ("1m", "1h", "1d"):
@@ -96,7 +97,7 @@ async def test_recompute_is_idempotent_when_ranges_come_back(pool: asyncpg.Pool)
     async with pool.acquire() as conn:
         await _apache(conn)
     await _stream(pool, 2)
-    await refresh(pool)
+    await refresh_windows(pool)
     async with pool.acquire() as conn:
         before = await relation_rows(conn, PREDICTIONS, "1h")
         await conn.execute(
@@ -104,7 +105,7 @@ async def test_recompute_is_idempotent_when_ranges_come_back(pool: asyncpg.Pool)
             T0 - timedelta(days=2),
             T0 + timedelta(days=1),
         )
-    report = await refresh(pool, budget=timedelta(hours=5))  # several transactions per model
+    report = await refresh_windows(pool, budget=timedelta(hours=5))  # several transactions per model
     assert report.minutes >= 3 * 72 * 60
     async with pool.acquire() as conn:
         assert_same_rows(await relation_rows(conn, PREDICTIONS, "1h"), before, "after re-refresh")
@@ -115,10 +116,10 @@ async def test_two_concurrent_refreshers_agree(pool: asyncpg.Pool) -> None:
         await _apache(conn)
     await _stream(pool, 3)
     reports = await asyncio.gather(
-        refresh(pool, budget=timedelta(minutes=30)), refresh(pool, budget=timedelta(minutes=30))
+        refresh_windows(pool, budget=timedelta(minutes=30)), refresh_windows(pool, budget=timedelta(minutes=30))
     )
     assert sum(r.records for r in reports) > 0
-    await refresh(pool)  # whatever one skipped because the other held it is done by now
+    await refresh_windows(pool)  # whatever one skipped because the other held it is done by now
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM window_invalidations") == 0
         assert_same_rows(
@@ -146,11 +147,11 @@ async def test_concurrent_ingest_and_refresh_lose_nothing(pool: asyncpg.Pool) ->
 
     async def refresher() -> None:
         for _ in range(8):
-            await refresh(pool)
+            await refresh_windows(pool)
             await asyncio.sleep(0.01)
 
     await asyncio.gather(ingest(), refresher(), refresher())
-    await refresh(pool)
+    await refresh_windows(pool)
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT sum(n) FROM predictions_1d") == 8 * 400
         assert_same_rows(
@@ -171,10 +172,10 @@ async def test_psql_style_writes_and_deletes_are_picked_up(pool: asyncpg.Pool) -
             m.id,
             vid,
         )
-        await refresh(pool)
+        await refresh_windows(pool)
         assert await conn.fetchval("SELECT sum(n) FROM predictions_1h WHERE model_id = $1", m.id) == 1000
         await conn.execute("DELETE FROM predictions WHERE model_id = $1 AND prediction_id LIKE 'q1%'", m.id)
-        await refresh(pool)
+        await refresh_windows(pool)
         remaining = await conn.fetchval("SELECT count(*) FROM predictions WHERE model_id = $1", m.id)
         assert await conn.fetchval("SELECT sum(n) FROM predictions_1d WHERE model_id = $1", m.id) == remaining
         assert (
@@ -199,7 +200,7 @@ async def test_custom_metrics_rollup(pool: asyncpg.Pool) -> None:
             records=list(zip(times, model_ids, names.tolist(), values.tolist(), tags.tolist(), strict=True)),
             columns=["time", "model_id", "name", "value", "tags"],
         )
-    await refresh(pool)
+    await refresh_windows(pool)
     async with pool.acquire() as conn:
         assert_same_rows(
             await relation_rows(conn, METRICS, "1m"), await source_rows(conn, METRICS), "metrics 1m"

@@ -7,13 +7,15 @@ import json
 from datetime import timedelta
 
 import asyncpg
+import msgspec
 import numpy as np
 import pytest
 
-import engine.windows.reader as reader
+import engine.store.window_reads as reader
 from engine.services.windows import WindowsService
-from engine.windows.refresher import refresh
+from engine.store.unit import UnitOfWork, unit_from_pool
 from engine.windows.spec import PREDICTIONS
+from tests.conftest import refresh_windows
 from tests.windows.streams import (
     PRED_COLUMNS,
     T0,
@@ -28,16 +30,16 @@ from tests.windows.test_metrics_oracle import check_series
 pytestmark = pytest.mark.asyncio
 
 
-async def test_split_read_equals_single_read(pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_split_read_equals_single_read(pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, uow: UnitOfWork) -> None:
     rng = np.random.default_rng(31)
     async with pool.acquire() as conn:
         m = await create_model(conn, "bin", "binary", ["neg", "pos"], dims=("region",))
         await copy_predictions(conn, prediction_rows(rng, m, 1500, minutes=600, labeled=0.5))
-    await refresh(pool)
+    await refresh_windows(pool)
     async with pool.acquire() as conn:  # a pending tail in the second half
         await copy_predictions(conn, prediction_rows(rng, m, 200, minutes=600, id_prefix="t", labeled=0.5))
         raw = await raw_predictions(conn, m.id)
-    svc = WindowsService(pool)
+    svc = WindowsService(uow)
     start, end = T0 - timedelta(hours=1), T0 + timedelta(hours=11)
     for group_by in (None, "region"):
         monkeypatch.setattr(reader, "SPLIT_MIN_BUCKETS", 10**9)
@@ -46,7 +48,7 @@ async def test_split_read_equals_single_read(pool: asyncpg.Pool, monkeypatch: py
         assert reader.split_read(reader.WindowRead(PREDICTIONS, "1m", m.id, start, end)) is not None
         split = await svc.model_metrics(m.name, start, end, granularity="1m", group_by=group_by)
         # equal up to float summation order (rows of one bucket may arrive in any order in either read)
-        a, b = split.to_dict(), single.to_dict()
+        a, b = msgspec.to_builtins(split), msgspec.to_builtins(single)
         assert [(p["bucket"], p["group"]) for p in a["points"]] == [
             (p["bucket"], p["group"]) for p in b["points"]
         ]
@@ -71,20 +73,21 @@ async def test_trimmed_latency_histogram_equals_stored_array(pool: asyncpg.Pool)
             for i, r in enumerate(rows)
         ]
         await copy_predictions(conn, rows)
-    await refresh(pool)
+    await refresh_windows(pool)
     fam = PREDICTIONS.subset({"n", "latency_hist", "latency_min", "latency_max", "latency_n"})
-    group = "version_id::text || ' ' || segment::text"
-    read = reader.WindowRead(fam, "1m", m.id, T0, T0 + timedelta(hours=2), group)
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        got = await reader.read_windows(conn, read)
-        stored = await conn.fetch(
-            f"SELECT bucket, {group} AS grp, latency_hist FROM predictions_1m WHERE model_id = $1 ORDER BY 1, 2",
+    read = reader.WindowRead(fam, "1m", m.id, T0, T0 + timedelta(hours=2), reader.GroupBy("segment", "region"))
+    async with unit_from_pool(pool) as uow, uow.snapshot() as snap:
+        [got] = await reader.read_windows(snap, [read])
+        stored = await snap.conn.fetch(
+            "SELECT bucket, segment ->> 'region' AS grp, dl_sum_counts(latency_hist) AS latency_hist"
+            " FROM predictions_1m WHERE model_id = $1 GROUP BY 1, 2 ORDER BY 1, 2",
             m.id,
         )
     assert len(got) == len(stored) > 100
-    for g, s in zip(got, stored, strict=True):
-        assert (g["bucket"], g["grp"]) == (s["bucket"], s["grp"])
+    hist = got.columns["latency_hist"]
+    for i, s in enumerate(stored):
+        assert (got.buckets[i], got.groups[i]) == (s["bucket"], s["grp"])
         if s["latency_hist"] is None:
-            assert g["latency_hist"] is None
+            assert not got.present["latency_hist"][i]
         else:
-            assert g["latency_hist"].tolist() == list(s["latency_hist"])
+            assert hist[i].tolist() == list(s["latency_hist"])

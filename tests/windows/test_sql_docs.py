@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from engine.windows.refresher import refresh
+from tests.conftest import refresh_windows
 from tests.windows.streams import copy_predictions, create_model, prediction_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ async def test_sql_examples_run_and_agree(pool: asyncpg.Pool) -> None:
             ],
             columns=["time", "model_id", "name", "value", "tags"],
         )
-    await refresh(pool)
+    await refresh_windows(pool)
     async with pool.acquire() as conn:
         for where, sql in sql_examples():
             rows = await conn.fetch(sql)

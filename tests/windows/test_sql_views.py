@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from engine.services.windows import WindowsService
-from engine.windows.refresher import refresh
+from engine.store.unit import UnitOfWork
+from tests.conftest import refresh_windows
 from tests.windows.helpers import assert_view_row
 from tests.windows.streams import T0, copy_predictions, create_model, prediction_rows
 
@@ -18,14 +19,14 @@ pytestmark = pytest.mark.asyncio
 
 
 @pytest.mark.parametrize("level", ["1m", "1h", "1d"])
-async def test_model_windows_view_matches_service(pool: asyncpg.Pool, level: str) -> None:
+async def test_model_windows_view_matches_service(pool: asyncpg.Pool, level: str, uow: UnitOfWork) -> None:
     async with pool.acquire() as conn:
         m = await create_model(conn, "bin", "binary", ["neg", "pos"], dims=(), versions=("v1",))
         await copy_predictions(
             conn, prediction_rows(np.random.default_rng(71), m, 1500, minutes=180, labeled=0.5)
         )
-    await refresh(pool)
-    series = await WindowsService(pool).model_metrics("bin", T0, T0 + timedelta(hours=3), granularity=level)
+    await refresh_windows(pool)
+    series = await WindowsService(uow).model_metrics("bin", T0, T0 + timedelta(hours=3), granularity=level)
     async with pool.acquire() as conn:
         rows = {
             r["bucket"]: r

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from engine.config import Settings
-from engine.windows.refresher import refresh
+from tests.conftest import refresh_windows
 from tests.windows.streams import T0, copy_predictions, create_model, prediction_rows
 
 pytestmark = pytest.mark.asyncio
@@ -36,7 +36,7 @@ async def test_metrics_endpoint(client: AsyncTestClient, pool: asyncpg.Pool) -> 
             records=[(T0, m.id, "cost", 2.5, json.dumps({"env": "prod"}))],
             columns=["time", "model_id", "name", "value", "tags"],
         )
-    await refresh(pool)
+    await refresh_windows(pool)
     params = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=2)).isoformat(), "granularity": "1h"}
     r = await client.get(
         "/api/v1/models/bin/windows/metrics", params={**params, "metrics": "count,accuracy,roc_auc"}
@@ -70,7 +70,7 @@ async def test_empty_ranges_are_empty_series_not_errors(client: AsyncTestClient,
     empty = {"start": (T0 - timedelta(days=400)).isoformat(), "end": (T0 - timedelta(days=399)).isoformat()}
     for phase in ("pending", "refreshed"):
         if phase == "refreshed":
-            await refresh(pool)
+            await refresh_windows(pool)
         for path, extra in (
             ("/api/v1/models/bin/windows/metrics", {}),
             ("/api/v1/models/bin/windows/metrics", {"group_by": "version"}),

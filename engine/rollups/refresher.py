@@ -1,7 +1,7 @@
 """Keeps the window relations current from the record of touched ranges (`window_invalidations`).
 
 Every write to `predictions` / `metrics` records the minutes it touched, in the writer's transaction
-(statement-level triggers, so psql backfills count too). `refresh(pool)` consumes those records:
+(statement-level triggers, so psql backfills count too). `refresh(uow)` consumes those records:
 
 - Rollup tables (Apache edition; feature histograms on both editions): per (kind, model), in one
   transaction holding a transaction-level advisory lock on that (kind, model): recompute (DELETE + INSERT
@@ -15,7 +15,7 @@ Every write to `predictions` / `metrics` records the minutes it touched, in the 
   rollups right after it; it cannot run in a transaction block), then the records are deleted. This is what brings in late data older than the
   refresh policies' windows.
 
-Entry point for the worker and `driftline rollups refresh`: `engine.windows.refresher.refresh(pool)`.
+Entry point for the worker and `driftline rollups refresh`: `engine.rollups.refresher.refresh(uow)`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from typing import Any
 
 import asyncpg
 
-from engine.windows.features import Params, active_baselines, feature_source_sql
+from engine.store.feature_bins import Params, active_baselines, feature_source_sql
+from engine.store.unit import UnitOfWork
 from engine.windows.ranges import Range, align, merge_ranges, take_budget
 from engine.windows.spec import FAMILIES, FEATURES, LEVEL_ORDER, LEVELS, ROLLUPS, Family, LevelName
 
@@ -271,32 +272,34 @@ async def present_rollups(conn: asyncpg.Connection) -> dict[str, tuple[Family, .
     return out
 
 
-async def refresh(pool: asyncpg.Pool, *, budget: timedelta = DEFAULT_BUDGET) -> RefreshReport:
+async def refresh(uow: UnitOfWork, *, budget: timedelta = DEFAULT_BUDGET) -> RefreshReport:
     """Bring every window relation up to date with the writes recorded so far; returns what it did.
 
     Safe to call from several processes at once and idempotent. Records written while it runs are left for
     the next call (so a busy ingest cannot keep it running forever)."""
     started = time.perf_counter()
     tally = _Tally()
-    async with pool.acquire() as conn:
-        license_ = await conn.fetchval("SELECT current_setting('timescaledb.license', true)") or "apache"
-        cutoff = await conn.fetchval("SELECT clock_timestamp()")
-        groups = await conn.fetch(
-            "SELECT DISTINCT kind, model_id FROM window_invalidations WHERE created_at <= $1 ORDER BY 1, 2",
-            cutoff,
+    conn = uow.conn
+    if conn.is_in_transaction():
+        raise RuntimeError("refresh commits range by range: call it outside a transaction")
+    license_ = await conn.fetchval("SELECT current_setting('timescaledb.license', true)") or "apache"
+    cutoff = await conn.fetchval("SELECT clock_timestamp()")
+    groups = await conn.fetch(
+        "SELECT DISTINCT kind, model_id FROM window_invalidations WHERE created_at <= $1 ORDER BY 1, 2",
+        cutoff,
+    )
+    rollups = await present_rollups(conn)
+    cagg_done: set[str] = set()
+    for g in groups:
+        family = FAMILIES[g["kind"]]
+        if family is not FEATURES and await is_continuous_aggregate(conn, family.relation("1m")):
+            if family.kind not in cagg_done:
+                cagg_done.add(family.kind)
+                await _refresh_cagg_kind(conn, family, cutoff, tally, rollups.get(family.kind, ()))
+            continue
+        await _refresh_table_group(
+            conn, family, g["model_id"], cutoff, budget, tally, rollups.get(family.kind, ())
         )
-        rollups = await present_rollups(conn)
-        cagg_done: set[str] = set()
-        for g in groups:
-            family = FAMILIES[g["kind"]]
-            if family is not FEATURES and await is_continuous_aggregate(conn, family.relation("1m")):
-                if family.kind not in cagg_done:
-                    cagg_done.add(family.kind)
-                    await _refresh_cagg_kind(conn, family, cutoff, tally, rollups.get(family.kind, ()))
-                continue
-            await _refresh_table_group(
-                conn, family, g["model_id"], cutoff, budget, tally, rollups.get(family.kind, ())
-            )
     return RefreshReport(
         edition=license_,
         groups=tally.groups,

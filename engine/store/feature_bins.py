@@ -10,13 +10,14 @@ that integer index (unit-wide bins, so exact): one C aggregate per feature in a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from engine.domain import FeatureBaseline
+
 ACTIVE_BASELINES = """
-SELECT b.id, b.feature, b.kind, f.position, b.edges, b.categories, b.lower, b.upper
+SELECT b.id, b.feature, b.kind, f.position, b.edges, b.categories, b.lower, b.upper, b.reference_counts
 FROM feature_baselines b
 JOIN model_features f ON f.model_id = b.model_id AND f.name = b.feature
 WHERE b.model_id = $1 AND b.active
@@ -24,38 +25,20 @@ ORDER BY b.feature
 """
 
 
-@dataclass(frozen=True, slots=True)
-class BaselineBins:
-    baseline_id: int
-    feature: str
-    kind: str  # 'numeric' | 'categorical'
-    position: int
-    edges: tuple[float, ...] | None
-    categories: tuple[str, ...] | None
-    lower: float | None
-    upper: float | None
-
-    @property
-    def n_bins(self) -> int:
-        if self.kind == "numeric":
-            assert self.edges is not None
-            return len(self.edges) + 1
-        assert self.categories is not None
-        return len(self.categories)
-
-
-async def active_baselines(conn: asyncpg.Connection, model_id: int) -> list[BaselineBins]:
+async def active_baselines(conn: asyncpg.Connection, model_id: int) -> list[FeatureBaseline]:
+    """The model's active baseline per feature (what its feature windows are binned against)."""
     rows = await conn.fetch(ACTIVE_BASELINES, model_id)
     return [
-        BaselineBins(
-            r["id"],
-            r["feature"],
-            r["kind"],
-            r["position"],
-            tuple(r["edges"]) if r["edges"] is not None else None,
-            tuple(r["categories"]) if r["categories"] is not None else None,
-            r["lower"],
-            r["upper"],
+        FeatureBaseline(
+            id=r["id"],
+            feature=r["feature"],
+            kind=r["kind"],
+            position=r["position"],
+            edges=tuple(r["edges"]) if r["edges"] is not None else None,
+            categories=tuple(r["categories"]) if r["categories"] is not None else None,
+            lower=r["lower"],
+            upper=r["upper"],
+            reference_counts=tuple(r["reference_counts"]) if r["reference_counts"] is not None else None,
         )
         for r in rows
     ]
@@ -72,7 +55,7 @@ class Params:
         return f"${len(self.values)}" + (f"::{cast}" if cast else "")
 
 
-def feature_source_sql(baselines: list[BaselineBins], p: Params, model: str, lo: str, hi: str) -> str:
+def feature_source_sql(baselines: list[FeatureBaseline], p: Params, model: str, lo: str, hi: str) -> str:
     """SELECT producing feature_hist_1m rows (bucket, model_id, baseline_id, feature, n, missing,
     out_of_range, counts) for the model bound at `model`, over raw rows with `lo <= time < hi` (all three
     are placeholders from `p`)."""
@@ -106,7 +89,7 @@ def feature_source_sql(baselines: list[BaselineBins], p: Params, model: str, lo:
         # histogram() element 1 counts values below its range, so bin j (0-based) is element j + 2.
         counts = f"s.h_{i}[2:{k + 1}]"
         values.append(
-            f"({b.baseline_id}, {p(b.feature, 'text')}, s.miss_{i}, s.oor_{i}, "
+            f"({b.id}, {p(b.feature, 'text')}, s.miss_{i}, s.oor_{i}, "
             f"coalesce({counts}::bigint[], array_fill(0::bigint, ARRAY[{k}])))"
         )
     return (

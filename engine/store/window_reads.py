@@ -1,15 +1,19 @@
-"""Reads of window state that are exact and real-time on both editions.
+"""Typed reads of window state, exact and real-time on both editions.
 
-In one REPEATABLE READ snapshot: the pending (not yet refreshed) ranges of the model are read from
+`read_windows(snapshot, reads) -> list[Merged]`: each `WindowRead` names a family, a level, a model, a time
+range and a grouping from a closed set (`GroupBy`); values (segment or tag keys, metric names, baseline ids)
+are bind parameters, and the identifiers in the SQL text (relations, columns, intervals) come from
+`engine.windows.spec`, never from a request.
+
+Within one snapshot: the pending (not yet refreshed) ranges of the model are read from
 `window_invalidations`; buckets untouched by them come from the window relation of the requested level;
 for touched ones, the merge is rebuilt from the finer levels' clean buckets plus the raw rows of the
 touched minutes (the `_1m_source` views, or the feature SQL). When nothing is pending — the normal case
 right after a refresh — the read is one indexed range scan of the level's relation.
 
-Rows are merged per (bucket, group): `group` is a SQL expression over the relation's columns (e.g.
-`version_id::text`, `segment ->> 'region'`, `feature`), or None for one row per bucket. The merge runs in
-numpy (`engine.windows.merge`) on rows fetched with their count arrays in PostgreSQL's binary array
-format: element-wise array sums in SQL cost a function call per row and dominated the read time.
+Rows are merged per (bucket, group) in numpy (`engine.windows.merge`) from rows fetched with their count
+arrays in PostgreSQL's binary array format: element-wise array sums in SQL cost a function call per row and
+dominated the read time.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Literal
 
 import asyncpg
 
-from engine.windows.features import Params, active_baselines, feature_source_sql
-from engine.windows.merge import Merged, merge_columns, merge_rows
+from engine.store.feature_bins import Params, active_baselines, feature_source_sql
+from engine.store.unit import Snapshot
+from engine.windows.merge import Merged, merge_columns
 from engine.windows.ranges import Range, clip, merge_ranges
 from engine.windows.spec import (
     FEATURES,
@@ -32,6 +37,7 @@ from engine.windows.spec import (
     LATENCY_LOG10_LO,
     LEVEL_ORDER,
     LEVELS,
+    METRICS,
     Family,
     LevelName,
 )
@@ -43,6 +49,32 @@ SELECT lo, hi FROM window_invalidations
 WHERE kind = $1 AND model_id IS NOT DISTINCT FROM $2 AND hi > $3 AND lo < $4
 """
 
+GroupKind = Literal["version", "segment", "tag", "feature"]
+# The grouping expressions, by kind, and the key column each needs: the only SQL a grouping adds. A key
+# (segment or tag name) is bound where `{key}` stands.
+_GROUP_SQL: dict[GroupKind, tuple[str, str]] = {
+    "version": ("version_id::text", "version_id"),
+    "segment": ("segment ->> {key}", "segment"),
+    "tag": ("tags ->> {key}", "tags"),
+    "feature": ("feature", "feature"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBy:
+    kind: GroupKind
+    key: str | None = None  # the segment or tag key, for kinds "segment" and "tag"
+
+    def sql(self, family: Family, p: Params) -> str:
+        expr, column = _GROUP_SQL[self.kind]
+        if column not in family.keys:
+            raise ValueError(f"{family.name} has no {column} to group by")
+        if "{key}" in expr:
+            if not isinstance(self.key, str):
+                raise ValueError(f"grouping by {self.kind} needs a key")
+            return expr.replace("{key}", p(self.key, "text"))
+        return expr
+
 
 @dataclass(frozen=True, slots=True)
 class WindowRead:
@@ -51,12 +83,9 @@ class WindowRead:
     model_id: int | None
     start: datetime
     end: datetime
-    group: str | None = None
-    # extra predicate on the family's columns, with `{}` placeholders filled by `filter_args` in order
-    filter_sql: str = ""
-    filter_args: tuple[Any, ...] = ()
-    # values for `{}` placeholders in `group` (bound as text parameters)
-    group_args: tuple[Any, ...] = ()
+    group: GroupBy | None = None
+    metric_name: str | None = None  # the custom metric (family METRICS)
+    baseline_ids: tuple[int, ...] | None = None  # the feature baselines (family FEATURES)
 
 
 def coarsen(ranges: list[Range], limit: int) -> list[Range]:
@@ -74,9 +103,16 @@ def _model_pred(model_id: int | None, p: Params) -> str:
 
 
 def _filter(read: WindowRead, p: Params) -> str:
-    if not read.filter_sql:
-        return ""
-    return " AND " + read.filter_sql.format(*(p(a) for a in read.filter_args))
+    out = ""
+    if read.metric_name is not None:
+        if read.family.name != METRICS.name:
+            raise ValueError("metric_name filters the custom metric windows only")
+        out += f" AND name = {p(read.metric_name, 'text')}"
+    if read.baseline_ids is not None:
+        if read.family.name != FEATURES.name:
+            raise ValueError("baseline_ids filter the feature windows only")
+        out += f" AND baseline_id = ANY({p(list(read.baseline_ids), 'int[]')})"
+    return out
 
 
 def _overlaps(expr: str, width: str, lo: str, hi: str) -> str:
@@ -111,18 +147,6 @@ def _out_columns(fam: Family) -> str:
     return ", ".join(out)
 
 
-async def read_windows(conn: asyncpg.Connection, read: WindowRead) -> list[dict[str, Any]]:
-    """Merged window state per (bucket, grp) over [start, end) widened to whole buckets of the level,
-    ordered by bucket then group. Run inside a REPEATABLE READ transaction for one consistent snapshot
-    (`read_windows_snapshot` does that)."""
-    return merge_rows(read.family, await fetch_window_rows(conn, read))
-
-
-async def read_windows_merged(conn: asyncpg.Connection, read: WindowRead) -> Merged:
-    """`read_windows` as columns (`merge.Merged`), for callers that work on all buckets at once."""
-    return merge_columns(read.family, await fetch_window_rows(conn, read))
-
-
 async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[asyncpg.Record]:
     """The unmerged rows of `read`, sorted by (bucket, grp) (several per key where series or levels meet)."""
     level = LEVELS[read.level]
@@ -135,7 +159,7 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
         clip(merge_ranges((r["lo"], r["hi"]) for r in pending_rows), lo, hi), MAX_PENDING_BRANCHES
     )
     p = Params()
-    group = read.group.format(*(p(a, "text") for a in read.group_args)) if read.group else "NULL::text"
+    group = read.group.sql(fam, p) if read.group is not None else "NULL::text"
     out_cols = _out_columns(fam)
     rel = fam.relation(read.level)
     if not pending:
@@ -184,32 +208,24 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
     return await conn.fetch(sql, *p.values)
 
 
-async def read_windows_snapshot(
-    pool: asyncpg.Pool, reads: Sequence[WindowRead]
-) -> list[list[asyncpg.Record]]:
-    """Several reads in one consistent snapshot."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        return [await read_windows(conn, r) for r in reads]
-
-
-async def read_windows_merged_snapshot(pool: asyncpg.Pool, reads: Sequence[WindowRead]) -> list[Merged]:
-    """Several columnar reads in one consistent snapshot. A long read (at least `SPLIT_MIN_BUCKETS`
-    buckets) is split in two halves read at once on two connections sharing the snapshot
-    (`pg_export_snapshot` / `SET TRANSACTION SNAPSHOT`): shipping the count arrays is server CPU per
-    element, so two backends halve it on a multi-core server."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        out = []
-        for r in reads:
-            halves = split_read(r)
-            if halves is None:
-                out.append(await read_windows_merged(conn, r))
-                continue
-            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+async def read_windows(snapshot: Snapshot, reads: Sequence[WindowRead]) -> list[Merged]:
+    """Merged window state per (bucket, group) over [start, end) widened to whole buckets of the level,
+    ordered by bucket then group, all in `snapshot`. A long read (at least `SPLIT_MIN_BUCKETS` buckets) is
+    split in two halves read at once on two connections sharing the snapshot when the snapshot's unit
+    grants a spare connection: shipping the count arrays is server CPU per element, so two backends halve
+    it on a multi-core server."""
+    out = []
+    for r in reads:
+        halves = split_read(r) if snapshot.spare is not None else None
+        if halves is None:
+            out.append(merge_columns(r.family, await fetch_window_rows(snapshot.conn, r)))
+            continue
+        async with snapshot.borrow() as other:
             first, second = await asyncio.gather(
-                fetch_window_rows(conn, halves[0]), _fetch_in_snapshot(pool, snapshot, halves[1])
+                fetch_window_rows(snapshot.conn, halves[0]), fetch_window_rows(other, halves[1])
             )
-            out.append(merge_columns(r.family, [*first, *second]))
-        return out
+        out.append(merge_columns(r.family, [*first, *second]))
+    return out
 
 
 SPLIT_MIN_BUCKETS = 240
@@ -224,9 +240,3 @@ def split_read(read: WindowRead) -> tuple[WindowRead, WindowRead] | None:
         return None
     mid = lo + (buckets // 2) * level.width
     return replace(read, start=lo, end=mid), replace(read, start=mid, end=hi)
-
-
-async def _fetch_in_snapshot(pool: asyncpg.Pool, snapshot: str, read: WindowRead) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-        return await fetch_window_rows(conn, read)

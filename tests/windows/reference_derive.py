@@ -1,16 +1,12 @@
-"""Derived metrics from one merged window-state row (pure: no I/O).
-
-Counts and sums become metrics through `engine.algorithms.performance` (confusion counts, score
-histogram, log-loss/Brier sums, regression sums); latency quantiles through `percentiles`. Exact metrics
-have error_bound 0; ROC AUC (score histogram, 100 bins) and latency quantiles (log histogram) report a
-guaranteed bound. A metric with no data in the bucket (e.g. accuracy before any label) is None.
+"""The per-bucket derivation of window metrics: the independent reference that the vectorised
+`engine.windows.derive_batch` is tested against (one bucket at a time, through the per-window metric objects
+of `engine.algorithms.performance` and the scalar `percentiles.log_histogram_quantiles`). Test code only.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,101 +20,13 @@ from engine.algorithms.performance import (
     evaluate_classification_aggregates,
     evaluate_regression_sums,
 )
+from engine.domain import ModelSpec
+from engine.windows.catalog import CLASSIFICATION, LOSSES, PER_CLASS, REGRESSION, Derived
+from engine.windows.merge import Merged
 from engine.windows.percentiles import log_histogram_quantiles
-from engine.windows.spec import LATENCY_LOG10_HI, LATENCY_LOG10_LO, SCORE_BINS
+from engine.windows.spec import LATENCY_LOG10_HI, LATENCY_LOG10_LO, SCORE_BINS, Family
 
 SCORE_EDGES = ScoreHistogram.uniform_edges(SCORE_BINS)
-RATES = ("precision", "recall", "f1")
-CLASSIFICATION = (
-    "accuracy",
-    "balanced_accuracy",
-    *(f"{r}_{avg}" for r in RATES for avg in ("macro", "micro", "weighted")),
-)
-BINARY = ("precision", "recall", "f1", "roc_auc", "average_precision", "ece")
-SCORE_HISTOGRAM_METRICS = ("roc_auc", "average_precision", "ece")
-LOSSES = ("log_loss", "brier")
-REGRESSION = ("mse", "rmse", "mae", "r2", "mape", "smape", "bias")
-GENERAL = (
-    "count",
-    "throughput_per_s",
-    "label_coverage",
-    "label_delay_mean_s",
-    "label_delay_max_s",
-    "score_mean",
-    "prediction_mean",
-    "latency_mean_ms",
-    "latency_max_ms",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "latency_p99_ms",
-)
-PER_CLASS = tuple(f"{r}_per_class" for r in RATES)
-
-
-_GENERAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "label_coverage": ("n_labeled",),
-    "label_delay_mean_s": ("label_delay_n", "label_delay_sum"),
-    "label_delay_max_s": ("label_delay_max",),
-    "score_mean": ("score_n", "score_sum"),
-    "prediction_mean": ("pred_value_n", "pred_value_sum"),
-    "latency_mean_ms": ("latency_n", "latency_sum"),
-    "latency_max_ms": ("latency_max",),
-    "latency_p50_ms": ("latency_n", "latency_hist", "latency_min", "latency_max"),
-    "latency_p95_ms": ("latency_n", "latency_hist", "latency_min", "latency_max"),
-    "latency_p99_ms": ("latency_n", "latency_hist", "latency_min", "latency_max"),
-    **{m: ("score_hist_pos", "score_hist_neg") for m in SCORE_HISTOGRAM_METRICS},
-    "log_loss": ("loss_n", "log_loss_sum", "brier_sum"),
-    "brier": ("loss_n", "log_loss_sum", "brier_sum"),
-}
-_REGRESSION_COLUMNS = (
-    "reg_n",
-    "err_sum",
-    "abs_err_sum",
-    "sq_err_sum",
-    "ape_sum",
-    "ape_n",
-    "sape_sum",
-    "y_sum",
-    "y2_sum",
-)
-
-
-def needed_columns(metrics: set[str]) -> set[str]:
-    """State columns the given metrics read (fetching only these keeps reads small)."""
-    cols = {"n"}
-    for m in metrics:
-        if m in _GENERAL_COLUMNS:
-            cols.update(_GENERAL_COLUMNS[m])
-        elif m in REGRESSION:
-            cols.update(_REGRESSION_COLUMNS)
-        elif m in CLASSIFICATION or m in PER_CLASS or m in ("precision", "recall", "f1"):
-            cols.add("confusion")
-    return cols
-
-
-def metric_names(task: str) -> tuple[str, ...]:
-    """Every metric the windows derive for a model of this task."""
-    if task == "regression":
-        return GENERAL + REGRESSION
-    base = GENERAL + CLASSIFICATION + PER_CLASS + ("log_loss", "brier")
-    return base + BINARY if task == "binary" else base
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    id: int
-    name: str
-    task: str
-    class_labels: tuple[str, ...] | None
-    threshold: float
-    dimensions: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Derived:
-    values: dict[str, float | None]
-    error_bounds: dict[str, float] = field(default_factory=dict)
-    per_class: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 def _f(x: Any) -> float | None:
@@ -132,7 +40,7 @@ def _z(x: Any) -> float:
     return 0.0 if x is None else float(x)
 
 
-def confusion(model: ModelInfo, cells: Sequence[int] | None) -> ConfusionCounts | None:
+def confusion(model: ModelSpec, cells: Sequence[int] | None) -> ConfusionCounts | None:
     assert model.class_labels is not None
     k = len(model.class_labels)
     if cells is None:
@@ -154,7 +62,7 @@ def score_histogram(pos: Sequence[int] | None, neg: Sequence[int] | None) -> Sco
     return ScoreHistogram(SCORE_EDGES, tuple(p), tuple(n)) if sum(p) + sum(n) > 0 else None
 
 
-def derive(model: ModelInfo, s: Mapping[str, Any], bucket_seconds: float, wanted: set[str]) -> Derived:
+def derive(model: ModelSpec, s: Mapping[str, Any], bucket_seconds: float, wanted: set[str]) -> Derived:
     def g(key: str) -> Any:  # a column the read did not fetch (not needed by `wanted`) reads as None
         return s.get(key)
 
@@ -236,3 +144,25 @@ def derive(model: ModelInfo, s: Mapping[str, Any], bucket_seconds: float, wanted
         if mv.error_bound:
             bounds[name] = float(mv.error_bound)
     return Derived({k: v for k, v in values.items() if k in wanted}, bounds, per_class)
+
+
+def merged_dicts(family: Family, m: Merged) -> list[dict[str, Any]]:
+    """The per-row form of `Merged`: absent "counts" and "sum" are None, absent "count" 0, min/max None."""
+    if not m.buckets:  # nothing read: no columns either
+        return []
+    out: list[dict[str, Any]] = [{"bucket": b, "grp": g} for b, g in zip(m.buckets, m.groups, strict=True)]
+    for col, how in family.state:
+        values, has = m.columns[col], m.present[col].tolist()
+        if how == "counts":
+            for o, v, p in zip(out, values, has, strict=True):
+                o[col] = v if p else None
+        elif how == "count":
+            for o, v in zip(out, values.tolist(), strict=True):
+                o[col] = int(v)
+        elif how == "sum":
+            for o, v, p in zip(out, values.tolist(), has, strict=True):
+                o[col] = float(v) if p else None
+        else:
+            for o, v in zip(out, values.tolist(), strict=True):
+                o[col] = None if v != v else float(v)
+    return out

@@ -1,0 +1,1 @@
+"""Keeping the window relations current: the refresher that consumes the record of touched ranges."""
