@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 
 from engine.domain import FeatureSpec
@@ -22,7 +23,7 @@ def test_sync_registry_round_trip(server_url: str) -> None:
         assert [f.position for f in by_kind] == [1, 2, 3, 1, 2]
         assert dl.get_model(MODEL) == created
         assert [m.name for m in dl.list_models()] == [MODEL]
-        json.dumps(created.to_dict())
+        json.dumps(msgspec.to_builtins(created))
 
         v1 = dl.create_version(MODEL, "1.0.0", description="first")
         assert (v1.version, v1.stage, v1.description, v1.promoted_at) == ("1.0.0", "development", "first", None)
