@@ -69,6 +69,12 @@ class HealthOut(msgspec.Struct):
     timescaledb_license: str | None = None
 
 
+def replayed_response() -> dict[int, ResponseSpec]:
+    """The 200 an ingest handler answers when an `Idempotency-Key` was seen before (201 is the first answer)."""
+    return {200: ResponseSpec(data_container=IngestOut, generate_examples=False,
+                              description="Replayed: the stored answer to the first request with this Idempotency-Key")}
+
+
 def error_responses(*codes: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error statuses a handler can answer with (all carry `ErrorOut`)."""
     return {code: ResponseSpec(data_container=ErrorOut, description=_ERROR_MEANING[code], generate_examples=False)
