@@ -7,7 +7,7 @@ import json
 import msgspec
 import pytest
 
-from engine.domain import FeatureSpec
+from engine.domain import FeatureSpec, NewFeature
 from engine.sdk import AsyncClient, Client, DriftlineAPIError
 from tests.sdk.conftest import CATEGORICAL, MODEL, NUMERIC, model_features
 
@@ -52,6 +52,11 @@ def test_sync_registry_errors_are_typed(server_url: str) -> None:
         with pytest.raises(DriftlineAPIError) as err:
             dl.create_model("m", "regression", [FeatureSpec("a", "numeric")])
         assert err.value.status == 409
+        # A registered model's features (positions and all) and input features both describe a new model.
+        copy = dl.create_model("m-copy", "regression", dl.get_model("m").features)
+        assert copy.features == dl.get_model("m").features
+        assert dl.create_model("m2", "regression", [NewFeature("a", "numeric", min_value=0.0)]).features == (
+            FeatureSpec("a", "numeric", position=1, min_value=0.0),)
 
 
 async def test_async_registry_round_trip(server_url: str) -> None:
