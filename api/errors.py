@@ -7,6 +7,7 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from api.schemas import ErrorOut, RowErrorOut
 from engine.algorithms.registry import UnknownMethodError
 from engine.errors import (
     ConflictError,
@@ -19,14 +20,13 @@ from engine.errors import (
 )
 
 
-def _response(status: int, detail: str, errors: list[RowError] | None = None) -> Response[dict[str, object]]:
-    body: dict[str, object] = {"status_code": status, "detail": detail}
-    if errors is not None:
-        body["errors"] = [e.to_dict() for e in errors]
+def _response(status: int, detail: str, errors: list[RowError] | None = None) -> Response[ErrorOut]:
+    body = ErrorOut(status_code=status, detail=detail,
+                    errors=[RowErrorOut(e.row, e.field, e.reason) for e in errors or ()])
     return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
-def driftline_error(_: Request, exc: Exception) -> Response[dict[str, object]]:
+def driftline_error(_: Request, exc: Exception) -> Response[ErrorOut]:
     if isinstance(exc, MalformedBodyError):
         return _response(400, str(exc), exc.errors)
     if isinstance(exc, ValidationError):
@@ -42,7 +42,7 @@ def driftline_error(_: Request, exc: Exception) -> Response[dict[str, object]]:
     return _response(500, f"{type(exc).__name__}: {exc}")
 
 
-def litestar_validation(_: Request, exc: Exception) -> Response[dict[str, object]]:
+def litestar_validation(_: Request, exc: Exception) -> Response[ErrorOut]:
     assert isinstance(exc, ValidationException)
     errors = [
         RowError(None, str(e.get("key") or e.get("source") or "body"), str(e.get("message")))
@@ -52,7 +52,7 @@ def litestar_validation(_: Request, exc: Exception) -> Response[dict[str, object
     return _response(400, exc.detail, errors)
 
 
-def http_error(_: Request, exc: Exception) -> Response[dict[str, object]]:
+def http_error(_: Request, exc: Exception) -> Response[ErrorOut]:
     assert isinstance(exc, HTTPException)
     return _response(exc.status_code, exc.detail)
 
