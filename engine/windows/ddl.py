@@ -1,22 +1,32 @@
-"""DDL of the window relations per TimescaleDB edition, run by the `0002_windows` migration (`upgrade`)
-and the `0003_merged_windows` one (`upgrade_merged`: the segment- and version-merged prediction relations).
+"""Renders the DDL of the window relations per TimescaleDB edition into the SQL files that migrations run.
+
+Migrations never call this module: each revision executes SQL files committed under `sql/schema/`
+(`<revision>.<edition>.up.sql`, `<revision>.<edition>.down.sql`), rendered here when the revision was
+written. Edit a template and the rendering of the newest revision changes; a test then fails until the
+change becomes a new revision (or the newest one is re-rendered on purpose):
+
+    python -m engine.windows.ddl render 0003 --out sql/schema/
 
 Both editions get the same relation names and columns. Each level's definition is a view
-`<family>_<level>_source` (sql/schema/0002_windows*.up.sql); the level itself is
+`<family>_<level>_source`; the level itself is
 - Apache edition: a rollup hypertable `CREATE TABLE … AS SELECT * FROM <source> WITH NO DATA`, filled by
   the engine's refresher (`engine.windows.refresher`);
-- full edition: a continuous aggregate created from that same view definition (`pg_get_viewdef`), `WITH NO
-  DATA`, real-time (`materialized_only = false`), with a refresh policy; late data older than a policy's
-  window is refreshed by the engine's refresher from the invalidation record.
-So the SQL of every window exists once, in `sql/`.
+- full edition: a continuous aggregate whose query is the text of that same view, `WITH NO DATA`,
+  real-time (`materialized_only = false`), with a refresh policy; late data older than a policy's window is
+  refreshed by the engine's refresher from the invalidation record.
+So the SQL of every window exists once, in the templates.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
-from typing import TYPE_CHECKING
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
 
-from engine.store.sqlfiles import execute_script, schema_sql
+from engine.store.sqlfiles import SQL_DIR, schema_sql
 from engine.windows.spec import (
     LEVEL_ORDER,
     LEVELS,
@@ -28,8 +38,8 @@ from engine.windows.spec import (
     LevelName,
 )
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+Edition = Literal["apache", "timescale"]
+EDITIONS: tuple[Edition, ...] = ("apache", "timescale")
 
 CAGG_FAMILIES: tuple[Family, ...] = (PREDICTIONS, METRICS)
 
@@ -44,9 +54,20 @@ POLICIES: dict[LevelName, tuple[str, str, str]] = {
 
 
 def _sections(text: str) -> dict[str, str]:
-    """Sections of a file split at `-- level: <name>` lines; the text before the first is under ""."""
+    """Sections of a file split at `-- level: <name>` lines; the text before the first is under "". The
+    comment lines that open a section describe the template, not what it renders: they are left out."""
     parts = re.split(r"^-- level: (\w+)\s*$", text, flags=re.MULTILINE)
-    return {"": parts[0], **{name: body for name, body in zip(parts[1::2], parts[2::2], strict=True)}}
+    bodies = zip(parts[1::2], parts[2::2], strict=True)
+    sections = {name: re.sub(r"\A\s*(?:--[^\n]*\n\s*)*", "", body) for name, body in bodies}
+    return {"": parts[0], **sections}
+
+
+def _view_query(sql: str, view: str) -> str:
+    """The query of `CREATE VIEW <view> AS <query>;` in `sql`: what a continuous aggregate is created from."""
+    found = re.search(rf"^CREATE VIEW {view} AS\n(.*?);$", sql, flags=re.MULTILINE | re.DOTALL)
+    if found is None:
+        raise ValueError(f"no CREATE VIEW {view} in the template")
+    return found.group(1).strip()
 
 
 def _unique_index(family: Family, level: LevelName) -> str:
@@ -55,52 +76,30 @@ def _unique_index(family: Family, level: LevelName) -> str:
     return f"CREATE UNIQUE INDEX {rel}_key ON {rel} ({cols}) NULLS NOT DISTINCT"
 
 
-def _materialize_table(bind: Connection, family: Family, level: LevelName) -> None:
-    rel, lv = family.relation(level), LEVELS[level]
-    execute_script(
-        bind,
+def _materialize(edition: Edition, family: Family, level: LevelName, query: str) -> str:
+    """The relation of one level: a rollup hypertable (Apache) or a continuous aggregate of `query`, the
+    text of the level's source view (full edition)."""
+    rel = family.relation(level)
+    if edition == "timescale":
+        start, end, every = POLICIES[level]
+        return (
+            f"CREATE MATERIALIZED VIEW {rel} WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS\n"
+            f"{query}\nWITH NO DATA;\n"
+            f"SELECT add_continuous_aggregate_policy('{rel}', start_offset => INTERVAL '{start}',"
+            f" end_offset => INTERVAL '{end}', schedule_interval => INTERVAL '{every}');\n"
+        )
+    return (
         f"CREATE TABLE {rel} AS SELECT * FROM {family.source(level)} WITH NO DATA;\n"
         f"ALTER TABLE {rel} ALTER COLUMN bucket SET NOT NULL;\n"
-        f"SELECT create_hypertable('{rel}', 'bucket', chunk_time_interval => INTERVAL '{lv.chunk_interval}',"
+        f"SELECT create_hypertable('{rel}', 'bucket', chunk_time_interval => INTERVAL '{LEVELS[level].chunk_interval}',"
         f" create_default_indexes => false);\n"
-        f"{_unique_index(family, level)};",
+        f"{_unique_index(family, level)};\n"
     )
 
 
-def _materialize_cagg(bind: Connection, family: Family, level: LevelName) -> None:
-    rel, src = family.relation(level), family.source(level)
-    definition = bind.exec_driver_sql(f"SELECT pg_get_viewdef('{src}'::regclass, true)").scalar()
-    assert isinstance(definition, str)
-    start, end, every = POLICIES[level]
-    execute_script(
-        bind,
-        f"CREATE MATERIALIZED VIEW {rel} WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS\n"
-        f"{definition.strip().rstrip(';')}\nWITH NO DATA;\n"
-        f"SELECT add_continuous_aggregate_policy('{rel}', start_offset => INTERVAL '{start}',"
-        f" end_offset => INTERVAL '{end}', schedule_interval => INTERVAL '{every}');",
-    )
-
-
-def _materialize_features(bind: Connection) -> None:
-    # feature_hist_* are created by 0002_windows.up.sql on both editions (engine-maintained).
-    del bind
-
-
-def upgrade(bind: Connection, license_: str) -> None:
-    execute_script(bind, schema_sql("0002_windows.up.sql"))
-    materialize = _materialize_cagg if license_ == "timescale" else _materialize_table
-    for below, level in zip((None, *LEVEL_ORDER), LEVEL_ORDER, strict=False):
-        if below is not None:
-            _merge_view(bind, PREDICTIONS, level, PREDICTIONS.relation(below))
-            execute_script(bind, _merge_templates(level, below=below)["metrics"])
-        for family in CAGG_FAMILIES:
-            materialize(bind, family, level)
-    _materialize_features(bind)
-    views = _sections(schema_sql("0002_windows_views.up.sql"))
-    execute_script(bind, views[""])
-    for level in LEVEL_ORDER:
-        execute_script(bind, _model_view(views["model"], PREDICTIONS, "model_windows", level))
-        execute_script(bind, views["all"].replace("{level}", level))
+def _drop_relation(edition: Edition, family: Family, level: LevelName) -> str:
+    kind = "MATERIALIZED VIEW" if edition == "timescale" else "TABLE"
+    return f"DROP {kind} IF EXISTS {family.relation(level)};\n"
 
 
 def _merge_templates(level: LevelName, **params: str) -> dict[str, str]:
@@ -108,11 +107,10 @@ def _merge_templates(level: LevelName, **params: str) -> dict[str, str]:
     return _sections(text)
 
 
-def _merge_view(bind: Connection, family: Family, level: LevelName, below: str) -> None:
+def _merge_view(family: Family, level: LevelName, below: str) -> str:
     """`<family>_<level>_source`: prediction state of `below` merged to the level's width and the family's
     keys (sql/schema/0002_windows_levels.up.sql, section `predictions`)."""
-    sql = _merge_templates(level, name=family.name, keys=", ".join(family.keys), below=below)["predictions"]
-    execute_script(bind, sql)
+    return _merge_templates(level, name=family.name, keys=", ".join(family.keys), below=below)["predictions"]
 
 
 # Columns migration 0003 adds at the end of the derived views (functions from 0003_merged_windows.up.sql).
@@ -136,86 +134,150 @@ def _model_view(
     return sql.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1) if replace else sql
 
 
+def _header(revision: str, edition: Edition, direction: str) -> str:
+    name = {"apache": "Apache edition", "timescale": "full (Timescale-License) edition"}[edition]
+    return (
+        f"-- Migration {revision}, {direction}, {name}.\n"
+        f"-- Rendered by engine.windows.ddl from the templates of the commit that wrote it, then frozen: the\n"
+        f"-- revision runs this text, whatever the templates say later.\n"
+    )
+
+
+def _render_0002(edition: Edition) -> tuple[list[str], list[str]]:
+    part1 = schema_sql("0002_windows.up.sql")
+    up = [part1]
+    for below, level in zip((None, *LEVEL_ORDER), LEVEL_ORDER, strict=False):
+        sources = part1
+        if below is not None:
+            sources = (
+                _merge_view(PREDICTIONS, level, PREDICTIONS.relation(below))
+                + _merge_templates(level, below=below)["metrics"]
+            )
+            up.append(sources)
+        for family in CAGG_FAMILIES:
+            up.append(_materialize(edition, family, level, _view_query(sources, family.source(level))))
+    views = _sections(schema_sql("0002_windows_views.up.sql"))
+    up.append(views[""])
+    for level in LEVEL_ORDER:
+        up.append(_model_view(views["model"], PREDICTIONS, "model_windows", level))
+        up.append(views["all"].replace("{level}", level))
+
+    down = [
+        "".join(
+            f"DROP VIEW IF EXISTS model_windows_{level}, custom_metrics_{level};\n" for level in LEVEL_ORDER
+        )
+    ]
+    down.append(
+        "DROP FUNCTION IF EXISTS dl_log_histogram_quantile(bigint[], double precision, double precision,"
+        " double precision, double precision, double precision), dl_confusion_correct(bigint[], integer);\n"
+    )
+    # the merge views depend on the level below: drop them first
+    down.append(
+        "".join(
+            f"DROP VIEW IF EXISTS {', '.join(f.source(lv) for lv in reversed(LEVEL_ORDER))};\n"
+            for f in CAGG_FAMILIES
+        )
+    )
+    down.append(
+        "".join(_drop_relation(edition, f, lv) for lv in reversed(LEVEL_ORDER) for f in CAGG_FAMILIES)
+    )
+    down.append(schema_sql("0002_windows.down.sql"))
+    return up, down
+
+
 # What migration 0003 creates, in build order (fixed here, not read from spec.ROLLUPS, so that a later
 # rollup comes with its own migration).
 MERGED_FAMILIES: tuple[Family, ...] = (PREDICTIONS_BY_VERSION, PREDICTIONS_BY_MODEL)
 
 
-def upgrade_merged(bind: Connection, license_: str) -> None:
+def _render_0003(edition: Edition) -> tuple[list[str], list[str]]:
     """Migration 0003: `predictions_by_version_<level>` (segments merged), `predictions_by_model_<level>`
     (versions merged too), the view `model_version_windows_<level>`, and ROC AUC with its bound in the
     derived views (`dl_roc_auc`, `dl_roc_auc_bound`).
 
-    Apache edition: rollup tables filled here from the materialised relation below (ranges still pending
-    there stay pending, and the refresher recomputes all of them). Full edition: continuous aggregates
-    created WITH NO DATA (a refresh cannot run inside the migration's transaction); the data already stored
-    is recorded as pending, so reads are exact at once (from raw rows) and the refresher materialises it."""
-    views = _sections(schema_sql("0002_windows_views.up.sql"))
-    execute_script(bind, schema_sql("0003_merged_windows.up.sql"))
+    Apache edition: rollup tables filled by the migration from the materialised relation below (ranges
+    still pending there stay pending, and the refresher recomputes all of them). Full edition: continuous
+    aggregates created WITH NO DATA (a refresh cannot run inside the migration's transaction); the data
+    already stored is recorded as pending, so reads are exact at once (from raw rows) and the refresher
+    materialises it."""
+    model = _sections(schema_sql("0002_windows_views.up.sql"))["model"]
+    up = [schema_sql("0003_merged_windows.up.sql")]
     for level in LEVEL_ORDER:
         # ROC AUC and its bound appended to the per-segment view (columns can only be added at the end)
-        execute_script(
-            bind, _model_view(views["model"], PREDICTIONS, "model_windows", level, ROC_AUC_COLUMNS, replace=True)
-        )
+        up.append(_model_view(model, PREDICTIONS, "model_windows", level, ROC_AUC_COLUMNS, replace=True))
         for family in MERGED_FAMILIES:
             assert family.rollup_of is not None
-            _merge_view(bind, family, level, f"{family.rollup_of}_{level}")
-            if license_ == "timescale":
-                _materialize_cagg(bind, family, level)
-            else:
-                _materialize_table(bind, family, level)
-                execute_script(bind, f"INSERT INTO {family.relation(level)} SELECT * FROM {family.source(level)};")
-        execute_script(
-            bind, _model_view(views["model"], PREDICTIONS_BY_VERSION, "model_version_windows", level, ROC_AUC_COLUMNS)
-        )
-    if license_ == "timescale":
-        execute_script(
-            bind,
+            source = _merge_view(family, level, f"{family.rollup_of}_{level}")
+            up.append(source)
+            up.append(_materialize(edition, family, level, _view_query(source, family.source(level))))
+            if edition == "apache":
+                up.append(f"INSERT INTO {family.relation(level)} SELECT * FROM {family.source(level)};\n")
+        up.append(_model_view(model, PREDICTIONS_BY_VERSION, "model_version_windows", level, ROC_AUC_COLUMNS))
+    if edition == "timescale":
+        up.append(
             "INSERT INTO window_invalidations (kind, model_id, lo, hi)\n"
             "SELECT 'predictions', model_id, min(bucket), max(bucket) + interval '1 minute'\n"
-            "FROM predictions_1m GROUP BY model_id, time_bucket('1 hour', bucket);",
+            "FROM predictions_1m GROUP BY model_id, time_bucket('1 hour', bucket);\n"
         )
 
-
-def downgrade_merged(bind: Connection) -> None:
-    views = _sections(schema_sql("0002_windows_views.up.sql"))
-    statements = [f"DROP VIEW IF EXISTS model_version_windows_{level};" for level in LEVEL_ORDER]
+    down = ["".join(f"DROP VIEW IF EXISTS model_version_windows_{level};\n" for level in LEVEL_ORDER)]
     for level in LEVEL_ORDER:  # back to 0002's columns: a view loses columns only by being recreated
-        statements.append(f"DROP VIEW model_windows_{level};")
-        statements.append(_model_view(views["model"], PREDICTIONS, "model_windows", level))
-    for level in reversed(LEVEL_ORDER):
-        for family in reversed(MERGED_FAMILIES):
-            statements.append(_drop_relation(bind, family.relation(level)))
-            statements.append(f"DROP VIEW IF EXISTS {family.source(level)};")
-    statements.append(
+        down.append(f"DROP VIEW model_windows_{level};\n")
+        down.append(_model_view(model, PREDICTIONS, "model_windows", level))
+    down.append(
+        "".join(
+            _drop_relation(edition, f, lv) + f"DROP VIEW IF EXISTS {f.source(lv)};\n"
+            for lv in reversed(LEVEL_ORDER)
+            for f in reversed(MERGED_FAMILIES)
+        )
+    )
+    down.append(
         "DROP FUNCTION IF EXISTS dl_roc_auc(bigint[], bigint[]), dl_roc_auc_bound(bigint[], bigint[]),"
-        " dl_score_bins(bigint[], bigint[]);"
+        " dl_score_bins(bigint[], bigint[]);\n"
     )
-    execute_script(bind, "\n".join(s for s in statements if s))
+    return up, down
 
 
-def _drop_relation(bind: Connection, rel: str) -> str:
-    kind = bind.exec_driver_sql(f"SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass('{rel}')").scalar()
-    if kind == "v":
-        return f"DROP MATERIALIZED VIEW {rel};"
-    if kind is not None:
-        return f"DROP TABLE {rel};"
-    return ""
+RENDERERS: dict[str, Callable[[Edition], tuple[list[str], list[str]]]] = {
+    "0002_windows": _render_0002,
+    "0003_merged_windows": _render_0003,
+}
 
 
-def downgrade(bind: Connection) -> None:
-    statements = [
-        f"DROP VIEW IF EXISTS model_windows_{level}, custom_metrics_{level};" for level in LEVEL_ORDER
-    ]
-    statements.append(
-        "DROP FUNCTION IF EXISTS dl_log_histogram_quantile(bigint[], double precision, double precision,"
-        " double precision, double precision, double precision), dl_confusion_correct(bigint[], integer);"
+def _join(*pieces: str) -> str:
+    """One script: the pieces trimmed, a blank line between them."""
+    return "\n".join(p.strip() + "\n" for p in pieces if p.strip())
+
+
+def render(revision: str) -> dict[str, str]:
+    """File name -> SQL text of `revision`, up and down for each edition. `revision` is the revision id or
+    its number ("0003")."""
+    known = {rev: fn for rev, fn in RENDERERS.items() if revision in (rev, rev.partition("_")[0])}
+    if len(known) != 1:
+        raise KeyError(f"no renderer for revision {revision!r}; known: {sorted(RENDERERS)}")
+    [(rev, renderer)] = known.items()
+    files: dict[str, str] = {}
+    for edition in EDITIONS:
+        up, down = renderer(edition)
+        files[f"{rev}.{edition}.up.sql"] = _join(_header(rev, edition, "upgrade"), *up)
+        files[f"{rev}.{edition}.down.sql"] = _join(_header(rev, edition, "downgrade"), *down)
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m engine.windows.ddl", description=__doc__.split("\n\n")[0]
     )
-    for family in CAGG_FAMILIES:  # the merge views depend on the level below: drop them first
-        views = ", ".join(family.source(level) for level in reversed(LEVEL_ORDER))
-        statements.append(f"DROP VIEW IF EXISTS {views};")
-    for level in reversed(LEVEL_ORDER):
-        for family in CAGG_FAMILIES:
-            statements.append(_drop_relation(bind, family.relation(level)))
-    execute_script(bind, "\n".join(statements))
-    execute_script(bind, schema_sql("0002_windows.down.sql"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd = sub.add_parser("render", help="write a revision's SQL files (up and down, per edition)")
+    cmd.add_argument("revision", help=f"one of {sorted(RENDERERS)} (or its number)")
+    cmd.add_argument("--out", type=Path, default=SQL_DIR / "schema", help="directory (default: sql/schema/)")
+    args = parser.parse_args(argv)
+    for name, text in render(args.revision).items():
+        (args.out / name).write_text(text)
+        print(args.out / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

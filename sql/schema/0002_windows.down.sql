@@ -1,4 +1,4 @@
--- Undo 0002_windows.up.sql (the per-level relations are dropped first by engine.windows.ddl.downgrade).
+-- Undo 0002_windows.up.sql (the per-level relations and their views are dropped first).
 DROP VIEW IF EXISTS predictions_1m_source, metrics_1m_source, feature_hist_1h_source, feature_hist_1d_source;
 DROP TABLE IF EXISTS feature_hist_1d;
 DROP TABLE IF EXISTS feature_hist_1h;
