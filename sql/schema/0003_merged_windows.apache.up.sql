@@ -2,8 +2,8 @@
 -- Rendered by engine.windows.ddl from the templates of the commit that wrote it, then frozen: the
 -- revision runs this text, whatever the templates say later.
 
--- driftline windows, part 4 (migration 0003): SQL functions for the derived views. The merged relations
--- themselves come from the `predictions` template of 0002_windows_levels.up.sql (engine.windows.ddl).
+-- driftline windows (migration 0003): SQL functions for the derived views, the ROC AUC of the score
+-- histograms and its error bound.
 
 -- A binary model's score histograms in the predictions_* layout (histogram(): element 1 below 0, elements
 -- 2..101 the bins on [0, 1), element 102 a score of exactly 1) as one row per bin, the outer elements

@@ -1,16 +1,9 @@
--- driftline windows, part 2: the merge views that build a relation from a finer one. Templates filled in by
--- engine.windows.ddl, each run after materialising what it reads, and materialised as rollup tables
--- (Apache edition) or as hierarchical continuous aggregates (full edition) whose definition is exactly
--- these views.
---
--- `predictions`: prediction state merged to buckets of {width} and the key columns {keys} from the
--- relation {below}. Migration 0002 builds each level above 1m from the level below (predictions_1h from
--- predictions_1m, 1d from 1h; keys model, version, segment); migration 0003 builds the segment-merged
--- predictions_by_version_<level> from predictions_<level> and predictions_by_model_<level> from that, at
--- the same width. `metrics`: custom-metric state, level from the level below.
-
--- level: predictions
-CREATE VIEW {name}_{level}_source AS
+-- Template: the query of one window level built from a finer relation, the prediction state of `below`
+-- merged to buckets of `width` and the key columns `keys`. engine.windows.ddl creates the view
+-- `<family>_<level>_source` from it and materialises the level as a rollup table of that view (Apache
+-- edition) or as a continuous aggregate of this same query (full edition). Migration 0003 builds the
+-- segment-merged predictions_by_version_<level> from predictions_<level>, and predictions_by_model_<level>
+-- from that, at the same width.
 SELECT
     time_bucket('{width}', bucket) AS bucket,
     {keys},
@@ -46,19 +39,4 @@ SELECT
     max(latency_max) AS latency_max,
     dl_sum_counts(latency_hist) AS latency_hist
 FROM {below}
-GROUP BY 1, {keys};
-
--- level: metrics
-CREATE VIEW metrics_{level}_source AS
-SELECT
-    time_bucket('{width}', bucket) AS bucket,
-    model_id,
-    name,
-    tags,
-    sum(n)::bigint AS n,
-    sum(value_sum) AS value_sum,
-    sum(value_sumsq) AS value_sumsq,
-    min(value_min) AS value_min,
-    max(value_max) AS value_max
-FROM metrics_{below}
-GROUP BY 1, model_id, name, tags;
+GROUP BY 1, {keys}
