@@ -282,7 +282,7 @@ async def edition_cluster(request: pytest.FixtureRequest, cluster_url: str) -> A
     finally:
         await conn.close()
     if license_ != request.param:
-        pytest.skip(f"the {request.param} cluster runs the {license_} edition")
+        pytest.skip(f"the test cluster runs the {license_} edition, not {request.param}")
     yield url
 
 
