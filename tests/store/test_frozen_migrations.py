@@ -118,12 +118,14 @@ def test_run_file_refuses_an_unknown_placeholder() -> None:
         frozen_sql.run_file(None, "0001_core.up.sql", compress_after="1 day")  # type: ignore[arg-type]
 
 
-def test_newest_revision_sql_is_todays_rendering() -> None:
-    head = ScriptDirectory.from_config(alembic_config("postgresql://unused/x")).get_current_head()
-    assert head == ddl.REVISION, (
-        f"the newest revision is {head}, but engine.windows.ddl renders {ddl.REVISION}: render the new"
-        " revision's SQL from the templates (move ddl.REVISION on) so the templates describe the newest schema"
-    )
+def test_newest_window_revision_sql_is_todays_rendering() -> None:
+    """The newest revision rendered from the window templates (`ddl.REVISION`; later revisions that add no
+    window DDL need not move it) holds exactly what the templates render today: a template edit fails here
+    until it becomes a new revision (or a deliberate re-render)."""
+    script = ScriptDirectory.from_config(alembic_config("postgresql://unused/x"))
+    chain = [r.revision for r in script.walk_revisions()]
+    assert ddl.REVISION in chain, f"engine.windows.ddl renders {ddl.REVISION}, which is not a revision"
+    head = ddl.REVISION
     for name, text in ddl.render().items():
         path = SCHEMA / name
         assert path.exists(), f"{name} missing: python -m engine.windows.ddl render {head} --out sql/schema/"
