@@ -15,13 +15,6 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 _NAME = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
 
 
-def schema_sql(filename: str, **params: str) -> str:
-    text = (SQL_DIR / "schema" / filename).read_text()
-    for key, value in params.items():
-        text = text.replace("{" + key + "}", value)
-    return text
-
-
 @functools.cache
 def _load(stem: str) -> dict[str, str]:
     text = (SQL_DIR / "queries" / f"{stem}.sql").read_text()

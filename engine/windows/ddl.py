@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from engine.store.sqlfiles import SQL_DIR, schema_sql
 from engine.windows.spec import (
     LEVEL_ORDER,
     LEVELS,
@@ -37,6 +36,16 @@ from engine.windows.spec import (
     Family,
     LevelName,
 )
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "sql" / "schema"
+
+
+def _template_text(name: str, **params: str) -> str:
+    """sql/schema/templates/<name> with `{key}` placeholders replaced."""
+    text = (SCHEMA_DIR / "templates" / name).read_text()
+    for key, value in params.items():
+        text = text.replace("{" + key + "}", value)
+    return text
 
 Edition = Literal["apache", "timescale"]
 EDITIONS: tuple[Edition, ...] = ("apache", "timescale")
@@ -65,7 +74,7 @@ ROC_AUC_COLUMNS = (
 
 def _template(name: str, **params: str) -> str:
     """A template with its opening comment (which describes the template, not what it renders) left out."""
-    text = schema_sql(f"templates/{name}", **params)
+    text = _template_text(name, **params)
     return re.sub(r"\A\s*(?:--[^\n]*\n\s*)*", "", text)
 
 
@@ -125,7 +134,7 @@ def _upgrade(edition: Edition) -> list[str]:
     aggregates created WITH NO DATA (a refresh cannot run inside the migration's transaction); the data
     already stored is recorded as pending, so reads are exact at once (from raw rows) and the refresher
     materialises it."""
-    up = [schema_sql("templates/roc_auc_functions.sql")]
+    up = [_template("roc_auc_functions.sql")]
     for level in LEVEL_ORDER:
         # ROC AUC and its bound appended to the per-segment view (columns can only be added at the end)
         up.append(_model_view(PREDICTIONS, "model_windows", level, ROC_AUC_COLUMNS, replace=True))
@@ -198,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("render", help="write the newest revision's SQL files (up and down, per edition)")
     cmd.add_argument("revision", help=f"{REVISION} (or {REVISION.partition('_')[0]})")
-    cmd.add_argument("--out", type=Path, default=SQL_DIR / "schema", help="directory (default: sql/schema/)")
+    cmd.add_argument("--out", type=Path, default=SCHEMA_DIR, help="directory (default: sql/schema/)")
     args = parser.parse_args(argv)
     try:
         files = render(args.revision)
