@@ -134,7 +134,7 @@ def _upgrade(edition: Edition) -> list[str]:
     aggregates created WITH NO DATA (a refresh cannot run inside the migration's transaction); the data
     already stored is recorded as pending, so reads are exact at once (from raw rows) and the refresher
     materialises it."""
-    up = [_template("roc_auc_functions.sql")]
+    up = [_template_text("roc_auc_functions.sql")]
     for level in LEVEL_ORDER:
         # ROC AUC and its bound appended to the per-segment view (columns can only be added at the end)
         up.append(_model_view(PREDICTIONS, "model_windows", level, ROC_AUC_COLUMNS, replace=True))
