@@ -97,8 +97,10 @@ def derive_batch(model: ModelSpec, m: Merged, bucket_seconds: float, wanted: set
         if name in wanted:
             out.append((name, compute(), None))
     quantiles = [q for q in ("p50", "p95", "p99") if f"latency_{q}_ms" in wanted]
-    if quantiles:
-        ln = col("latency_n")
+    ln = col("latency_n")
+    # As `derive` (`if ln and quantiles`): no quantile where no latency was logged. When none was logged
+    # anywhere in the read, the reader's trimmed histogram has no elements at all: not a histogram.
+    if quantiles and ln.any():
         has = (ln != 0).tolist()
         values, errs = log_histogram_quantiles_batch(
             cols["latency_hist"],
