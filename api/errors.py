@@ -1,7 +1,9 @@
-"""Domain errors → HTTP statuses, in one place."""
+"""Domain errors → HTTP statuses, in one place. Every 500 leaves its traceback in the server log (logger
+`driftline.api`); other statuses are the client's business and are not logged here."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -19,6 +21,8 @@ from engine.errors import (
     ValidationError,
 )
 
+log = logging.getLogger("driftline.api")
+
 
 def _response(status: int, detail: str, errors: list[RowError] | None = None) -> Response[ErrorOut]:
     body = ErrorOut(status_code=status, detail=detail,
@@ -26,7 +30,7 @@ def _response(status: int, detail: str, errors: list[RowError] | None = None) ->
     return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
-def driftline_error(_: Request, exc: Exception) -> Response[ErrorOut]:
+def driftline_error(request: Request, exc: Exception) -> Response[ErrorOut]:
     if isinstance(exc, MalformedBodyError):
         return _response(400, str(exc), exc.errors)
     if isinstance(exc, ValidationError):
@@ -39,7 +43,18 @@ def driftline_error(_: Request, exc: Exception) -> Response[ErrorOut]:
         return _response(503, str(exc))
     if isinstance(exc, UnknownMethodError):
         return _response(422, str(exc))
-    return _response(500, f"{type(exc).__name__}: {exc}")
+    return _server_error(request, exc, f"{type(exc).__name__}: {exc}")
+
+
+def _server_error(request: Request, exc: Exception, detail: str) -> Response[ErrorOut]:
+    log.error("%s %s answered 500", request.method, request.url.path, exc_info=exc)
+    return _response(500, detail)
+
+
+def unhandled_error(request: Request, exc: Exception) -> Response[ErrorOut]:
+    """Anything no other handler claims: a bug or an unmapped driver error. The body says nothing of the
+    internals (as Litestar's own 500); the log has the traceback."""
+    return _server_error(request, exc, "Internal Server Error")
 
 
 def litestar_validation(_: Request, exc: Exception) -> Response[ErrorOut]:
@@ -52,8 +67,10 @@ def litestar_validation(_: Request, exc: Exception) -> Response[ErrorOut]:
     return _response(400, exc.detail, errors)
 
 
-def http_error(_: Request, exc: Exception) -> Response[ErrorOut]:
+def http_error(request: Request, exc: Exception) -> Response[ErrorOut]:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 500:  # Litestar raises InternalServerException for its own failures
+        return _server_error(request, exc, exc.detail)
     return _response(exc.status_code, exc.detail)
 
 
@@ -62,4 +79,5 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     UnknownMethodError: driftline_error,
     ValidationException: litestar_validation,
     HTTPException: http_error,
+    Exception: unhandled_error,
 }
