@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from alembic import command  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
 
-from api.app import create_app  # noqa: E402
+from api.app import create_app, freeze_long_lived  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.rollups.refresher import refresh  # noqa: E402
 from engine.store.unit import unit_from_pool  # noqa: E402
@@ -270,6 +270,7 @@ async def measure_http(db: str, out: dict, reps: int) -> None:
 
 async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
     app = create_app(Settings(database_url=db, pool_max_size=4))
+    app.on_startup.append(freeze_long_lived)  # as the served process does (`app_from_env`)
     async with AsyncTestClient(app=app, timeout=600) as client:
         await _rest_cases(client, out, "rest_inproc", reps)
     await measure_http(db, out, reps)
