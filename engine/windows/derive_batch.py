@@ -65,6 +65,16 @@ def _padded(arrays: Sequence[NDArray[np.int64] | None], size: int) -> NDArray[np
     return out
 
 
+def _at_least(mat: NDArray[np.int64], width: int) -> NDArray[np.int64]:
+    """`mat` with at least `width` columns. A count array that no row of the read held (no label, no
+    score anywhere: every element NULL) arrives with no columns at all; its elements are zeros."""
+    if mat.shape[1] >= width:
+        return mat
+    out = np.zeros((mat.shape[0], width), dtype=np.int64)
+    out[:, : mat.shape[1]] = mat
+    return out
+
+
 def derive_batch(model: ModelSpec, m: Merged, bucket_seconds: float, wanted: set[str]) -> list[Derived]:
     """The metrics in `wanted` for every (bucket, group) of `m` (prediction window state of `model`),
     `bucket_seconds` wide."""
@@ -117,7 +127,7 @@ def derive_batch(model: ModelSpec, m: Merged, bucket_seconds: float, wanted: set
     if model.task == "regression":
         _regression(cols, col, wanted, out)
     else:
-        _classification(model, m, col, wanted, out, bounds, per_class)
+        _classification(model, m, cols, col, wanted, out, bounds, per_class)
     return _assemble(size, out, bounds, per_class)
 
 
@@ -148,24 +158,25 @@ def _regression(
 def _classification(
     model: ModelSpec,
     m: Merged,
+    cols: dict[str, Any],
     col: Callable[..., NDArray[Any]],
     wanted: set[str],
     out: list[Column],
     bounds: list[Column],
     per_class: list[tuple[str, list[Any], list[bool]]],
 ) -> None:
+    """`cols`: `m.columns` with every count column as a matrix."""
     assert model.class_labels is not None
     labels = model.class_labels
     k = len(labels)
     size = len(m)
-    cols = m.columns
     confusion = None
     cc_ok = np.zeros(size, dtype=bool)
     cc_names = [c for c in CLASSIFICATION + PER_CLASS if c in wanted]
     if model.task == "binary":
         cc_names += [c for c in ("precision", "recall", "f1") if c in wanted]
     if cc_names:
-        confusion = cols["confusion"][:, 1 : k * k + 1].reshape(size, k, k)
+        confusion = _at_least(cols["confusion"], k * k + 2)[:, 1 : k * k + 1].reshape(size, k, k)
         cc_ok = m.present["confusion"] & (confusion.sum(axis=(1, 2)) > 0)
     pos = neg = None
     hist_names = [c for c in SCORE_HISTOGRAM_METRICS if c in wanted] if model.task == "binary" else []
@@ -212,6 +223,7 @@ def _fold(h: NDArray[np.int64] | None, size: int) -> NDArray[np.int64]:
     exactly 1.0) into the last (as histogram() puts it in its overflow element)."""
     if h is None:
         return np.zeros((size, SCORE_BINS), dtype=np.int64)
+    h = _at_least(h, SCORE_BINS + 2)
     body = h[:, 1 : SCORE_BINS + 1].copy()
     body[:, 0] += h[:, 0]
     body[:, -1] += h[:, SCORE_BINS + 1]
