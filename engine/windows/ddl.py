@@ -12,7 +12,7 @@ or the newest revision is re-rendered on purpose:
 Both editions get the same relation names and columns. Each level's definition is a view
 `<family>_<level>_source`; the level itself is
 - Apache edition: a rollup hypertable `CREATE TABLE … AS SELECT * FROM <source> WITH NO DATA`, filled by
-  the engine's refresher (`engine.windows.refresher`);
+  the engine's refresher (`engine.rollups.refresher`);
 - full edition: a continuous aggregate of the same query text, `WITH NO DATA`, real-time
   (`materialized_only = false`), with a refresh policy; late data older than a policy's window is
   refreshed by the engine's refresher from the invalidation record.
