@@ -7,7 +7,8 @@ is judged from its bin counts and moments only, as the drift analysis judges sto
 
 * `classic` — today's automatic rule on the window alone: binned KS p < 0.05 and normed Wasserstein > 0.1.
 * `sustained` — the default of drift analyses: the window pooled with the `m − 1` windows before it (the
-  trailing span): p < 0.05 and normed Wasserstein > 0.05.
+  trailing span): p < 0.01 and normed Wasserstein > 0.05. (With p < 0.05 instead, a trial run gave more
+  false alarms than `classic` at n = 1000: 1.0 % vs 0.44 %.)
 * `either` — `classic` on the window or `sustained` on the span (not the default: about twice the false
   alarms of `classic`).
 
@@ -37,14 +38,14 @@ EVALS = 3  # evaluations per stream (windows M .. M + EVALS - 1)
 
 
 def judge(edges: np.ndarray, ref: np.ndarray, ref_std: float, ref_lohi: tuple[float, float], x: np.ndarray,
-          effect: float) -> bool:
+          effect: float, alpha: float = 0.05) -> bool:
     idx = np.searchsorted(edges, x, side="right")
     cur = np.bincount(idx, minlength=edges.size + 1)
     stat = ks(BinnedCounts(edges, ref), BinnedCounts(edges, cur))
     lo, hi = min(ref_lohi[0], float(x.min())), max(ref_lohi[1], float(x.max()))
     w, _, _, _ = wasserstein_bounds(edges, ref, cur, lo, hi)
     assert stat.p_value is not None
-    return bool(stat.p_value < 0.05 and w / ref_std > effect)
+    return bool(stat.p_value < alpha and w / ref_std > effect)
 
 
 def run(reps: int, seed: int = 20261128) -> list[tuple[int, float, float, float, float]]:
@@ -63,7 +64,7 @@ def run(reps: int, seed: int = 20261128) -> list[tuple[int, float, float, float,
                 windows = [rng.normal(delta, 1, n) for _ in range(M + EVALS - 1)]
                 for t in range(M - 1, M + EVALS - 1):
                     classic = judge(edges, ref, sd, lohi, windows[t], 0.1)
-                    pooled = judge(edges, ref, sd, lohi, np.concatenate(windows[t - M + 1 : t + 1]), 0.05)
+                    pooled = judge(edges, ref, sd, lohi, np.concatenate(windows[t - M + 1 : t + 1]), 0.05, 0.01)
                     hits["classic"] += classic
                     hits["sustained"] += pooled
                     hits["either"] += classic or pooled
@@ -87,7 +88,7 @@ def main() -> None:
         f" p-value, bounded normed Wasserstein estimate). Trailing span: the window and the {M - 1} before it.",
         "",
         "- `classic`: today's rule on the window (p < 0.05 and effect > 0.1).",
-        "- `sustained` (the default): trailing span pooled, p < 0.05 and effect > 0.05.",
+        "- `sustained` (the default): trailing span pooled, p < 0.01 and effect > 0.05.",
         "- `either`: `classic` or `sustained`.",
         "",
         "Rows with δ = 0 are false-alarm rates (per evaluation); the others detection rates.",

@@ -89,6 +89,7 @@ class BaselinesController(Controller):
         in the background (reads stay exact meanwhile)."""
         return await baseline_service.activate(name, baseline)
 
-    @delete("/{baseline:str}", responses=error_responses(401, 404, 503))
-    async def delete_baseline(self, name: str, baseline: str, baseline_service: BaselineService) -> None:
-        await baseline_service.delete(name, baseline)
+    @delete("/{baseline:str}", status_code=200, responses=error_responses(401, 404, 503))
+    async def delete_baseline(self, name: str, baseline: str, baseline_service: BaselineService) -> BaselineInfo:
+        """Delete a baseline; answers with what was deleted."""
+        return await baseline_service.delete(name, baseline)

@@ -227,8 +227,10 @@ class BaselineService:
             await baselines_repo.activate(conn, info.id, row.id)
         return await self.get(model, name)
 
-    async def delete(self, model: str, name: str) -> None:
+    async def delete(self, model: str, name: str) -> BaselineInfo:
+        """Delete a baseline (its feature bins go with it); returns what was deleted."""
         async with self.uow.transaction() as conn:
             info = await models_repo.get_model(conn, model)
             row = await baselines_repo.get_baseline(conn, info.id, name)
             await baselines_repo.delete(conn, row.id)
+        return _info(row)
