@@ -8,7 +8,9 @@ e.g. last week), or a sliding window (`sliding`: the span right before the windo
 windows). Rules for the default method (`auto`: KS p-value and normed Wasserstein effect):
 `classic` — today's rule on the window: p < α and effect > 0.1; `sustained` (default) — the window pooled
 with the `sustain − 1` windows of equal length before it: p < 0.01 and effect > 0.05, which flags sustained
-moderate shifts and raises no more false alarms than `classic` (table: bench/results/drift_rules.md).
+moderate shifts (bench/results/drift_rules.md, n = 1000 per window: a 0.05σ shift 8 % → 38 %, 0.075σ
+29 % → 84 %). False alarms measured: 0.6 % vs 0.4 % (classic) at n = 1000 (7 vs 5 of 1200 evaluations,
+within sampling noise but not shown to be lower), 0.6 % vs 2.7 % at n = 200, 0 vs 0 at n = 5000.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ Rule = Literal["sustained", "classic"]
 ThresholdMode = Literal["fixed", "calibrated"]
 AUTO = {"numeric": "auto_numeric", "categorical": "auto_categorical"}
 CLASSIC_EFFECT, SUSTAINED_EFFECT = 0.1, 0.05
-SUSTAINED_ALPHA = 0.01  # with 0.05 the sustained rule raised more false alarms than the classic one
+SUSTAINED_ALPHA = 0.01  # with 0.05 the sustained rule raised ~2x the classic rule's false alarms at n = 1000
 DEFAULT_SUSTAIN = 4
 MAX_ROW_CAP = 200_000
 
