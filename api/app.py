@@ -13,14 +13,19 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from api.controllers.analyses import AnalysesController
 from api.controllers.analytics import AnalyticsController
+from api.controllers.baselines import BaselinesController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
 from api.controllers.windows import WindowsController
 from api.deps import (
+    provide_baseline_service,
+    provide_drift_service,
     provide_ingest_service,
     provide_model_service,
+    provide_results_service,
     provide_settings,
     provide_store_service,
     provide_unit_of_work,
@@ -30,7 +35,8 @@ from api.errors import EXCEPTION_HANDLERS
 from engine.config import Settings
 from engine.store.db import create_pool
 
-CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController]
+CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
+                           BaselinesController, AnalysesController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -60,6 +66,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "ingest_service": Provide(provide_ingest_service, sync_to_thread=False),
             "store_service": Provide(provide_store_service, sync_to_thread=False),
             "windows_service": Provide(provide_windows_service, sync_to_thread=False),
+            "baseline_service": Provide(provide_baseline_service, sync_to_thread=False),
+            "drift_service": Provide(provide_drift_service, sync_to_thread=False),
+            "results_service": Provide(provide_results_service, sync_to_thread=False),
         },
         before_request=check_api_key,
         exception_handlers=EXCEPTION_HANDLERS,

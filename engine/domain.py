@@ -111,6 +111,15 @@ class FeatureBaseline(msgspec.Struct, frozen=True, kw_only=True):
     lower: float | None
     upper: float | None
     reference_counts: tuple[int, ...] | None
+    # Set for bins built as part of a baseline (migration 0006): the baseline's id, and per reference bin the
+    # sum of the values in it, with the reference's missing / out-of-range counts, range and sum of squares.
+    baseline_set: int | None = None
+    reference_sums: tuple[float, ...] | None = None
+    reference_missing: int | None = None
+    reference_out_of_range: int | None = None
+    reference_min: float | None = None
+    reference_max: float | None = None
+    reference_sumsq: float | None = None
 
     @property
     def n_bins(self) -> int:

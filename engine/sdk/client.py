@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
-from engine.sdk import calls
+from engine.sdk import analyses, calls
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, iter_batches
@@ -70,6 +70,43 @@ class Client:
                 return response, state.attempt
             response.close()
             time.sleep(delay)
+
+    # baselines and analyses
+
+    def create_baseline(self, model: str, name: str, reference: Any = None, *, start: Any = None, end: Any = None,
+                        version: str | None = None, activate: bool = True) -> dict[str, Any]:
+        """A baseline from a Polars DataFrame of reference rows (one column per feature, optionally `time`,
+        `score`, `predicted_class`, `label`, …) or, without one, from the stored range [start, end)."""
+        if reference is not None:
+            call = analyses.create_baseline_from_frame(model, name, reference, activate)
+        else:
+            if start is None or end is None:
+                raise DriftlineClientError("give a reference DataFrame, or start and end of a stored range")
+            call = analyses.create_baseline_from_range(model, name, start, end, version, activate)
+        result: dict[str, Any] = analyses.parse_json(*self._send(call))
+        return result
+
+    def list_baselines(self, model: str) -> Any:
+        """The model's baselines as a Polars frame."""
+        return analyses.frame(analyses.parse_json(*self._send(analyses.list_baselines(model))))
+
+    def activate_baseline(self, model: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = analyses.parse_json(*self._send(analyses.activate_baseline(model, name)))
+        return result
+
+    def drift(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """Per-feature drift over [start, end) as a Polars frame (one row per feature and method); the report's
+        dataset verdict is in the frame's `dataset_drift` column. Parameters as the REST endpoint's
+        (`methods`, `rule`, `sliding_hours`, `reference_start`, `threshold_mode`, `exact`, …)."""
+        report = analyses.parse_json(*self._send(analyses.drift(model, start, end, store, params)))
+        rows = [{**{k: v for k, v in f.items() if k != "details"}, "dataset_drift": report["dataset_drift"]}
+                for f in report["features"]]
+        return analyses.frame(rows)
+
+    def analysis_results(self, model: str, start: Any, end: Any, analysis: str | None = None) -> Any:
+        """Stored analysis results (one statistic per row) as a Polars frame."""
+        body = analyses.parse_json(*self._send(analyses.results(model, start, end, analysis)))
+        return analyses.frame([{k: v for k, v in r.items() if k != "details"} for r in body["results"]])
 
     # registry
 

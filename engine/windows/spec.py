@@ -155,7 +155,18 @@ FEATURES = Family(
     "feature_hist",
     "features",
     ("model_id", "baseline_id", "feature"),
-    (("n", "count"), ("missing", "count"), ("out_of_range", "count"), ("counts", "counts")),
+    (
+        ("n", "count"),
+        ("missing", "count"),
+        ("out_of_range", "count"),
+        ("counts", "counts"),
+        # numeric features only (NULL for categorical ones): exact window mean / std, and the range that
+        # bounds the open outer bins (migration 0006)
+        ("value_sum", "sum"),
+        ("value_sumsq", "sum"),
+        ("value_min", "min"),
+        ("value_max", "max"),
+    ),
 )
 
 FAMILIES: dict[str, Family] = {f.kind: f for f in (PREDICTIONS, METRICS, FEATURES)}
