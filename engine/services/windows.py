@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -95,7 +96,7 @@ def bucket_seconds(buckets: Sequence[datetime], g: Granularity, start: datetime,
     return np.minimum(b0 + w, (end - start).total_seconds()) - np.maximum(b0, 0.0)
 
 
-class MetricPoint(msgspec.Struct, frozen=True):
+class MetricPoint(msgspec.Struct, frozen=True, omit_defaults=True):
     bucket: datetime
     group: str | None
     values: dict[str, float | None]
@@ -104,6 +105,11 @@ class MetricPoint(msgspec.Struct, frozen=True):
     intervals: dict[str, tuple[float, float]]
     per_class_intervals: dict[str, dict[str, tuple[float, float]]]
     sample_sizes: dict[str, int]
+    # with include=confusion_matrix: labelled rows by actual class (rows) and predicted class (columns),
+    # both in the series' `class_labels` order
+    confusion_matrix: tuple[tuple[int, ...], ...] | None = None
+    # with include=class_distribution: predictions per predicted class (labelled or not)
+    predicted_classes: dict[str, int] | None = None
 
 
 class IntervalMethod(msgspec.Struct, frozen=True):
@@ -136,7 +142,11 @@ class MetricSeries(msgspec.Struct, frozen=True):
     metrics: tuple[str, ...]
     sample_basis: dict[str, str]
     interval: IntervalMethod
+    class_labels: tuple[str, ...] | None
     points: tuple[MetricPoint, ...]
+
+
+INCLUDES = ("confusion_matrix", "class_distribution")
 
 
 class CustomMetricPoint(msgspec.Struct, frozen=True):
@@ -197,8 +207,12 @@ class WindowsService:
         metrics: Sequence[str] | None = None,
         filters: Mapping[str, str] | None = None,
         max_points: int | None = None,
+        include: Sequence[str] = (),
     ) -> MetricSeries:
         gran = choose_granularity(start, end, granularity, max_points)
+        unknown = [i for i in include if i not in INCLUDES]
+        if unknown:
+            raise _invalid("include", f"unknown: {', '.join(unknown)}; known: {', '.join(INCLUDES)}")
         level = gran.base
         segments = tuple(sorted((filters or {}).items()))
         async with self.uow.snapshot() as snap:
@@ -222,7 +236,10 @@ class WindowsService:
             source = {None: PREDICTIONS_BY_MODEL, "version": PREDICTIONS_BY_VERSION}.get(group_by, PREDICTIONS)
             if segments:
                 source = PREDICTIONS
-            family = source.subset(needed_columns(set(wanted)))
+            if include and not info.is_classifier:
+                raise _invalid("include", f"{', '.join(include)}: only for classifiers; {model} is a regression model")
+            extra = {"confusion" if i == "confusion_matrix" else "class_counts" for i in include}
+            family = source.subset(needed_columns(set(wanted)) | extra)
             read = WindowRead(family, level, info.id, start, end, group, granularity=gran.name, segments=segments)
             [merged] = await read_windows(snap, [read])
             versions: dict[str, str] = {}
@@ -232,16 +249,28 @@ class WindowsService:
         seconds = bucket_seconds(merged.buckets, gran, lo, hi)
         derived = derive_batch(info, merged, seconds, set(wanted))
         groups = [versions.get(g, g) for g in merged.groups] if group_by == "version" else merged.groups
+        size = len(merged)
+        labels = tuple(info.class_labels or ())
+        k = len(labels)
+        confusion: list[Any] = [None] * size
+        predicted: list[Any] = [None] * size
+        if "confusion_matrix" in include and size:
+            mat = _count_matrix(merged.columns["confusion"], size, k * k + 2)[:, 1 : k * k + 1].reshape(size, k, k)
+            confusion = [tuple(map(tuple, m)) for m in mat.tolist()]
+        if "class_distribution" in include and size:
+            mat = _count_matrix(merged.columns["class_counts"], size, k + 2)[:, 1 : k + 1]
+            predicted = [dict(zip(labels, row, strict=True)) for row in mat.tolist()]
         points = tuple(
             MetricPoint(
-                bucket, g, d.values, d.error_bounds, d.per_class, d.intervals, d.per_class_intervals, d.sample_sizes
+                bucket, g, d.values, d.error_bounds, d.per_class, d.intervals, d.per_class_intervals, d.sample_sizes,
+                cm, pc,
             )
-            for bucket, g, d in zip(merged.buckets, groups, derived, strict=True)
+            for bucket, g, d, cm, pc in zip(merged.buckets, groups, derived, confusion, predicted, strict=True)
         )
         basis = {w: SAMPLE_BASIS[w] for w in wanted if w in SAMPLE_BASIS}
         return MetricSeries(
             model, info.task, gran.name, lo, hi, start, end, group_by, dict(segments), wanted, basis,
-            IntervalMethod(INTERVAL_METHOD, DEFAULT_CONFIDENCE), points,
+            IntervalMethod(INTERVAL_METHOD, DEFAULT_CONFIDENCE), labels or None, points,
         )
 
     async def custom_metrics(
@@ -330,6 +359,18 @@ class WindowsService:
             )
         )
         return FeatureHistogramSeries(model, gran.name, lo, hi, baselines, points)
+
+
+def _count_matrix(column: Any, size: int, width: int) -> NDArray[np.int64]:
+    """A merged count column as a (size, width) matrix: absent arrays (no row with a label, say) and
+    shorter ones padded with zeros."""
+    out = np.zeros((size, width), dtype=np.int64)
+    rows = column if isinstance(column, list) else list(column)
+    for i, a in enumerate(rows):
+        if a is not None and len(a):
+            n = min(len(a), width)
+            out[i, :n] = np.asarray(a)[:n]
+    return out
 
 
 def _wanted_metrics(info: ModelSpec, metrics: Sequence[str] | None) -> tuple[str, ...]:
