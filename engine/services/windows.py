@@ -98,7 +98,7 @@ def bucket_seconds(buckets: Sequence[datetime], g: Granularity, start: datetime,
 
 class MetricPoint(msgspec.Struct, frozen=True, omit_defaults=True):
     bucket: datetime
-    group: str | None
+    group: str | dict[str, str | None] | None  # one key's value, or each key's value for several keys
     values: dict[str, float | None]
     error_bounds: dict[str, float]
     per_class: dict[str, dict[str, float | None]]
@@ -218,22 +218,23 @@ class WindowsService:
         async with self.uow.snapshot() as snap:
             info = await models_repo.get_model(snap.conn, model)
             wanted = _wanted_metrics(info, metrics)
-            group: GroupBy | None = None
-            if group_by == "version":
-                group = GroupBy("version")
-            elif group_by is not None:
-                if group_by not in info.dimensions:
+            keys = _group_keys(group_by)
+            for key in keys:
+                if key != "version" and key not in info.dimensions:
                     allowed = ", ".join(("version", *info.dimensions))
                     raise _invalid(
-                        "group_by", f"{group_by!r} is not a declared dimension of {model}; use one of: {allowed}"
+                        "group_by", f"{key!r} is not a declared dimension of {model}; use one of: {allowed}"
                     )
-                group = GroupBy("segment", group_by)
+            parts = tuple(GroupBy("version") if k == "version" else GroupBy("segment", k) for k in keys)
+            group: GroupBy | tuple[GroupBy, ...] | None = (
+                None if not parts else parts[0] if len(parts) == 1 else parts
+            )
             for key in dict(segments):
                 if key not in info.dimensions:
                     allowed = ", ".join(info.dimensions) or "none declared"
                     raise _invalid("filter", f"{key!r} is not a declared dimension of {model} (declared: {allowed})")
             # The coarsest relation that still has the grouping key holds the same state in the fewest rows.
-            source = {None: PREDICTIONS_BY_MODEL, "version": PREDICTIONS_BY_VERSION}.get(group_by, PREDICTIONS)
+            source = PREDICTIONS_BY_MODEL if not keys else PREDICTIONS_BY_VERSION if keys == ("version",) else PREDICTIONS
             if segments:
                 source = PREDICTIONS
             if include and not info.is_classifier:
@@ -243,12 +244,12 @@ class WindowsService:
             read = WindowRead(family, level, info.id, start, end, group, granularity=gran.name, segments=segments)
             [merged] = await read_windows(snap, [read])
             versions: dict[str, str] = {}
-            if group_by == "version":
+            if "version" in keys:
                 versions = {str(v.id): v.version for v in await models_repo.list_versions(snap.conn, info.id)}
         lo, hi = covered(start, end)
         seconds = bucket_seconds(merged.buckets, gran, lo, hi)
         derived = derive_batch(info, merged, seconds, set(wanted))
-        groups = [versions.get(g, g) for g in merged.groups] if group_by == "version" else merged.groups
+        groups = _group_labels(keys, merged.groups, versions)
         size = len(merged)
         labels = tuple(info.class_labels or ())
         k = len(labels)
@@ -359,6 +360,25 @@ class WindowsService:
             )
         )
         return FeatureHistogramSeries(model, gran.name, lo, hi, baselines, points)
+
+
+def _group_keys(group_by: str | None) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in (group_by or "").split(",") if k.strip())
+    if len(set(keys)) != len(keys):
+        raise _invalid("group_by", f"a key is named twice: {group_by}")
+    return keys
+
+
+def _group_labels(keys: tuple[str, ...], groups: list[Any], versions: dict[str, str]) -> list[Any]:
+    """What a point's `group` says: the value of a single key (versions by name), or a key → value mapping
+    for several keys."""
+    if len(keys) <= 1:
+        return [versions.get(g, g) for g in groups] if keys == ("version",) else groups
+    at = keys.index("version") if "version" in keys else -1
+    return [
+        {k: (versions.get(v, v) if i == at else v) for i, (k, v) in enumerate(zip(keys, g, strict=True))}
+        for g in groups
+    ]
 
 
 def _count_matrix(column: Any, size: int, width: int) -> NDArray[np.int64]:

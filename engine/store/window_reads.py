@@ -90,7 +90,8 @@ class WindowRead:
     model_id: int | None
     start: datetime
     end: datetime
-    group: GroupBy | None = None
+    # one key (grp: text) or several (grp: text[], in this order)
+    group: GroupBy | tuple[GroupBy, ...] | None = None
     metric_name: str | None = None  # the custom metric (family METRICS)
     baseline_ids: tuple[int, ...] | None = None  # the feature baselines (family FEATURES)
     granularity: str | None = None
@@ -109,6 +110,16 @@ def covered(start: datetime, end: datetime) -> Range:
     inside a minute moves out to that minute's edge (the points carry this range, not the requested one)."""
     minute = LEVELS["1m"]
     return minute.floor(start), minute.ceil(end)
+
+
+def _group_sql(read: WindowRead, p: Params) -> str:
+    if read.group is None:
+        return "NULL::text"
+    if isinstance(read.group, GroupBy):
+        return read.group.sql(read.family, p)
+    if not read.group:
+        raise ValueError("an empty grouping")
+    return f"ARRAY[{', '.join(g.sql(read.family, p) for g in read.group)}]::text[]"
 
 
 def coarsen(ranges: list[Range], limit: int) -> list[Range]:
@@ -193,7 +204,7 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
     pending = coarsen(clip(merge_ranges((r["lo"], r["hi"]) for r in pending_rows), s, e), MAX_PENDING_BRANCHES)
     outside = [r for r in ((lo, s), (e, hi)) if r[1] > r[0]]
     p = Params()
-    group = read.group.sql(fam, p) if read.group is not None else "NULL::text"
+    group = _group_sql(read, p)
     out_cols = _out_columns(fam)
     rel = fam.relation(read.level)
     bucket = "bucket" if gran.width == level.width else f"time_bucket('{gran.sql_interval}', bucket)"

@@ -121,8 +121,13 @@ async def served(
         background_drops.append(asyncio.get_running_loop().create_task(drop_database(cluster_url, name)))
 
 
-def _points(body: dict[str, Any]) -> dict[tuple[datetime, str | None], dict[str, Any]]:
-    out = {(datetime.fromisoformat(p["bucket"]), p["group"]): p for p in body["points"]}
+def _group_key(group: Any) -> Any:
+    """A point's group as a dict key: several keys' values as a tuple in key order."""
+    return tuple(group.values()) if isinstance(group, dict) else group
+
+
+def _points(body: dict[str, Any]) -> dict[tuple[datetime, Any], dict[str, Any]]:
+    out = {(datetime.fromisoformat(p["bucket"]), _group_key(p["group"])): p for p in body["points"]}
     assert len(out) == len(body["points"]), "one point per (bucket, group)"
     return out
 
@@ -254,6 +259,12 @@ async def test_grouped_and_filtered_partial_ranges(served: AsyncTestClient, case
             params = {**_range(start, end), "granularity": g, "group_by": group_by}
             body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
             assert_series(body, expected_metrics(case, g, key, start, end), f"{case.name} by {group_by} {g}")
+    if case.dimensions:  # two keys: version and the segment
+        params = {**_range(start, end), "granularity": "15m", "group_by": "version,region"}
+        body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+        assert all(list(p["group"]) == ["version", "region"] for p in body["points"])
+        assert_series(body, expected_metrics(case, "15m", lambda r: (r.version, r.region), start, end),  # type: ignore[arg-type, return-value]
+                      f"{case.name} by version,region")
     for region in case.dimensions and ["eu", "us"]:
         for group_by in (None, "version"):
             params = {**_range(start, end), "granularity": "1h", "filter": f"region={region}"}
