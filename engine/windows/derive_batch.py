@@ -271,8 +271,8 @@ def _classification(
 def _proportion_intervals(
     model: ModelSpec, confusion: NDArray[np.int64], names: list[str], has: list[bool], sink: _Sink
 ) -> None:
-    """Wilson intervals of the metrics that are one proportion of the labelled rows: accuracy (and the
-    micro averages, equal to it for single-label classes), the binary precision / recall (positive class),
+    """Wilson intervals of the metrics that are one proportion of the labelled rows: accuracy, the binary
+    precision / recall (positive class),
     and the per-class precision / recall (successes: the diagonal; trials: the predicted / actual counts)."""
     assert model.class_labels is not None
     total = confusion.sum(axis=(1, 2))
@@ -280,11 +280,9 @@ def _proportion_intervals(
     tp = np.diagonal(confusion, axis1=1, axis2=2)
     predicted, actual = confusion.sum(axis=1), confusion.sum(axis=2)
     conf = sink.confidence
-    if any(c in names for c in ("accuracy", "precision_micro", "recall_micro", "f1_micro")):
-        acc = _intervals(tp.sum(axis=1), total, conf)
-        for name in ("accuracy", "precision_micro", "recall_micro", "f1_micro"):
-            if name in names:
-                sink.intervals.append((name, acc, has))
+    # the micro averages equal accuracy for single-label classes: accuracy's interval is theirs (not repeated)
+    if "accuracy" in names:
+        sink.intervals.append(("accuracy", _intervals(tp.sum(axis=1), total, conf), has))
     if model.task == "binary":
         for name, den in (("precision", predicted[:, 1]), ("recall", actual[:, 1])):
             if name in names:
