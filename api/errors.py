@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -57,14 +58,23 @@ def unhandled_error(request: Request, exc: Exception) -> Response[ErrorOut]:
     return _server_error(request, exc, "Internal Server Error")
 
 
-def litestar_validation(_: Request, exc: Exception) -> Response[ErrorOut]:
+def litestar_validation(request: Request, exc: Exception) -> Response[ErrorOut]:
     assert isinstance(exc, ValidationException)
     errors = [
         RowError(None, str(e.get("key") or e.get("source") or "body"), str(e.get("message")))
         for e in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(e, dict)
     ]
-    return _response(400, exc.detail, errors)
+    detail = exc.detail
+    if any(_UNENCODED_OFFSET.search(v) for v in request.query_params.values()):
+        # "+00:00" unencoded in a URL arrives as " 00:00": a '+' in a query string means a space
+        detail += f" ({OFFSET_HINT})"
+        errors = [RowError(e.row, e.field, f"{e.reason} ({OFFSET_HINT})") for e in errors]
+    return _response(400, detail, errors)
+
+
+_UNENCODED_OFFSET = re.compile(r"\d \d\d(:?\d\d)?$")
+OFFSET_HINT = "a '+' in a URL query is a space: write the UTC offset as Z, or percent-encode '+' as %2B"
 
 
 def http_error(request: Request, exc: Exception) -> Response[ErrorOut]:

@@ -13,6 +13,7 @@ from itertools import product
 from typing import Any
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn import metrics as skm
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
@@ -33,7 +34,9 @@ LOWER, UPPER = -2.0, 2.0
 CATEGORIES = ["red", "green", "blue"]  # baseline of feature c; "mauve" is out of range
 REGIONS = ["eu", "us"]
 ENVS = ["prod", "dev"]
-WIDTH = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
+WIDTH = {"1m": timedelta(minutes=1), "5m": timedelta(minutes=5), "15m": timedelta(minutes=15),
+         "1h": timedelta(hours=1), "6h": timedelta(hours=6), "1d": timedelta(days=1), "1w": timedelta(weeks=1)}
+ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)  # time_bucket's origin (a Monday): weeks start on Mondays, UTC
 EPS = 2.220446049250313e-16  # log loss clips probabilities to [eps, 1 - eps]
 ROWS_PER_MODEL = 90
 
@@ -145,9 +148,8 @@ CASES = [make_case(t, v, seed) for seed, (t, v) in enumerate(product(TASKS, VARI
 
 
 def floor(t: datetime, level: str) -> datetime:
-    """The bucket of `t` (hours and days align to UTC)."""
-    return t.replace(minute=0, second=0, microsecond=0) if level == "1h" else t.replace(
-        hour=0, minute=0, second=0, microsecond=0)
+    """The bucket of `t` at a granularity (counted from time_bucket's origin, UTC)."""
+    return ORIGIN + ((t - ORIGIN) // WIDTH[level]) * WIDTH[level]
 
 
 @dataclass
@@ -155,17 +157,33 @@ class Expected:
     exact: dict[str, float | None]  # equal to the served value (None: null or absent)
     bounded: dict[str, float | None]  # within the served error bound of the served value
     recall_per_class: dict[str, float]  # classes present among the labels
+    sample_sizes: dict[str, int] = field(default_factory=dict)  # by basis
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # scipy's Wilson 95 %
+    confusion: list[list[int]] | None = None  # actual × predicted, in class order
+    predicted: dict[str, int] | None = None
 
 
 def expected_metrics(
-    case: Case, level: str, key: Callable[[Row], str | None] = lambda r: None
+    case: Case,
+    level: str,
+    key: Callable[[Row], str | None] = lambda r: None,
+    start: datetime = T0,
+    end: datetime = T0 + SPAN,
+    keep: Callable[[Row], bool] = lambda r: True,
 ) -> dict[tuple[datetime, str | None], Expected]:
+    """Per (bucket, group) over the rows of exactly [start, end) that `keep` keeps; a bucket's seconds (for
+    throughput) are those of [start, end) inside it."""
     groups: dict[tuple[datetime, str | None], list[Row]] = defaultdict(list)
     for r in case.rows:
-        groups[(floor(r.time, level), key(r))].append(r)
+        if start <= r.time < end and keep(r):
+            groups[(floor(r.time, level), key(r))].append(r)
+
+    def seconds(b: datetime) -> float:
+        return (min(b + WIDTH[level], end) - max(b, start)).total_seconds()
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # sklearn on tiny groups
-        return {k: _expected(case, rows, WIDTH[level].total_seconds()) for k, rows in groups.items()}
+        return {k: _expected(case, rows, seconds(k[0])) for k, rows in groups.items()}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -191,15 +209,22 @@ def _expected(case: Case, rows: list[Row], seconds: float) -> Expected:
         f"latency_p{q}_ms": float(np.quantile(lat, q / 100)) if lat.size else None for q in (50, 95, 99)
     }
     per_class: dict[str, float] = {}
+    sizes = {"rows": len(rows)}
+    if lat.size:
+        sizes["latency"] = int(lat.size)
+    intervals = {"label_coverage": _wilson(len(labeled), len(rows))}
     if case.task == "regression":
         y = np.array([float(r.label) for r in labeled])  # type: ignore[arg-type]
         yh = np.array([r.value for r in labeled], dtype=float)
         mse = skm.mean_squared_error(y, yh) if labeled else None
         exact |= {"mse": mse, "rmse": float(np.sqrt(mse)) if mse is not None else None,
                   "mae": skm.mean_absolute_error(y, yh) if labeled else None,
-                  "r2": skm.r2_score(y, yh) if len(labeled) > 1 else None,
+                  # one labelled row: the engine's constant-truth convention (sklearn's force_finite: 1 if
+                  # exact, else 0), which sklearn applies from two rows on
+                  "r2": skm.r2_score(np.repeat(y, 2), np.repeat(yh, 2)) if labeled else None,
                   "bias": float(np.mean(yh - y)) if labeled else None}
-        return Expected(exact, bounded, per_class)
+        sizes["labelled"] = len(labeled)
+        return Expected(exact, bounded, per_class, sizes, intervals)
     assert case.classes is not None
     truth = [str(r.label) for r in labeled]
     pred = [case.predicted(r) for r in labeled]
@@ -220,14 +245,26 @@ def _expected(case: Case, rows: list[Row], seconds: float) -> Expected:
         present = sorted(set(truth))
         recalls = skm.recall_score(truth, pred, labels=present, average=None, zero_division=0)
         per_class = dict(zip(present, map(float, recalls), strict=True))
-    return Expected(exact, bounded, per_class)
+        intervals["accuracy"] = _wilson(sum(t == q for t, q in zip(truth, pred, strict=True)), len(labeled))
+    sizes["labelled"] = len(labeled)
+    confusion = skm.confusion_matrix(truth, pred, labels=case.classes).tolist() if labeled else None
+    predicted = {c: sum(case.predicted(r) == c for r in rows) for c in case.classes}
+    return Expected(exact, bounded, per_class, sizes, intervals, confusion, predicted)
 
 
-def expected_features(case: Case, level: str) -> dict[tuple[datetime, str], dict[str, Any]]:
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def expected_features(
+    case: Case, level: str, start: datetime = T0, end: datetime = T0 + SPAN
+) -> dict[tuple[datetime, str], dict[str, Any]]:
     """Per (bucket, feature): rows, missing, out of range and counts per baseline bin."""
     buckets: dict[datetime, list[Row]] = defaultdict(list)
     for r in case.rows:
-        buckets[floor(r.time, level)].append(r)
+        if start <= r.time < end:
+            buckets[floor(r.time, level)].append(r)
     out: dict[tuple[datetime, str], dict[str, Any]] = {}
     for b, rows in buckets.items():
         x = np.array([r.x for r in rows if r.x is not None])
@@ -241,9 +278,12 @@ def expected_features(case: Case, level: str) -> dict[tuple[datetime, str], dict
     return out
 
 
-def expected_custom(case: Case, level: str, by_env: bool) -> dict[tuple[datetime, str | None], dict[str, float]]:
+def expected_custom(
+    case: Case, level: str, by_env: bool, start: datetime = T0, end: datetime = T0 + SPAN
+) -> dict[tuple[datetime, str | None], dict[str, float]]:
     groups: dict[tuple[datetime, str | None], list[float]] = defaultdict(list)
     for t, v, env in case.metrics:
-        groups[(floor(t, level), env if by_env else None)].append(v)
+        if start <= t < end:
+            groups[(floor(t, level), env if by_env else None)].append(v)
     return {k: {"count": len(v), "mean": float(np.mean(v)), "std": float(np.std(v)), "min": min(v),
                 "max": max(v), "sum": float(np.sum(v))} for k, v in groups.items()}

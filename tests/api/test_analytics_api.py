@@ -46,8 +46,10 @@ async def test_analytics_default_range_is_the_last_day(client: AsyncTestClient, 
     before = datetime.now(UTC)
     body = (await client.get("/analytics/model/bin/predictions")).json()
     end = datetime.fromisoformat(body["end"])
-    assert before <= end <= datetime.now(UTC)
+    # up to the end of the current minute (reads are exact to the minute), 24 hours long, answered as asked
+    assert before <= end <= datetime.now(UTC) + timedelta(minutes=1) and end.second == end.microsecond == 0
     assert end - datetime.fromisoformat(body["start"]) == timedelta(hours=24)
+    assert body["requested_end"] == body["end"]
     assert (await client.get("/analytics/model/nope/metrics")).status_code == 404
 
 

@@ -47,7 +47,7 @@ READ_ENDPOINTS = {
     "/api/v1/models/{name:str}/versions": "test_registry_reads",
     "/api/v1/models/{name:str}/versions/{version:str}": "test_registry_reads",
     "/api/v1/rejected": "test_registry_reads",
-    "/api/v1/models/{name:str}/windows/metrics": "test_model_metrics, test_grouped_metrics",
+    "/api/v1/models/{name:str}/windows/metrics": "test_model_metrics, test_grouped_metrics, test_exact_ranges",
     "/analytics/model/{name:str}/metrics": "test_model_metrics, test_grouped_metrics",
     "/analytics/model/{name:str}/predictions": "test_model_metrics",
     "/api/v1/models/{name:str}/windows/features": "test_feature_windows",
@@ -121,8 +121,13 @@ async def served(
         background_drops.append(asyncio.get_running_loop().create_task(drop_database(cluster_url, name)))
 
 
-def _points(body: dict[str, Any]) -> dict[tuple[datetime, str | None], dict[str, Any]]:
-    out = {(datetime.fromisoformat(p["bucket"]), p["group"]): p for p in body["points"]}
+def _group_key(group: Any) -> Any:
+    """A point's group as a dict key: several keys' values as a tuple in key order."""
+    return tuple(group.values()) if isinstance(group, dict) else group
+
+
+def _points(body: dict[str, Any]) -> dict[tuple[datetime, Any], dict[str, Any]]:
+    out = {(datetime.fromisoformat(p["bucket"]), _group_key(p["group"])): p for p in body["points"]}
     assert len(out) == len(body["points"]), "one point per (bucket, group)"
     return out
 
@@ -147,6 +152,20 @@ def assert_point(point: dict[str, Any], want: Expected, what: str) -> None:
     recalls = point["per_class"].get("recall_per_class", {})
     for label, v in want.recall_per_class.items():
         assert _close(recalls.get(label), v), (what, label, recalls, v)
+    if "count" in values:
+        assert isinstance(values["count"], int), (what, values["count"])
+    for basis, n in want.sample_sizes.items():
+        if basis in point["sample_sizes"]:
+            assert point["sample_sizes"][basis] == n, (what, basis, point["sample_sizes"], n)
+    for name, (lo, hi) in want.intervals.items():
+        if name in values:
+            got_iv = point["intervals"].get(name)
+            assert got_iv is not None and _close(got_iv[0], lo) and _close(got_iv[1], hi), (what, name, got_iv, lo, hi)
+    if "confusion_matrix" in point:
+        assert point["confusion_matrix"] == (want.confusion or [[0] * len(point["confusion_matrix"])] * len(
+            point["confusion_matrix"])), (what, point["confusion_matrix"], want.confusion)
+    if "predicted_classes" in point:
+        assert point["predicted_classes"] == want.predicted, (what, point["predicted_classes"], want.predicted)
 
 
 def assert_series(body: dict[str, Any], want: dict[tuple[datetime, str | None], Expected], what: str) -> None:
@@ -186,6 +205,78 @@ async def test_grouped_metrics(served: AsyncTestClient, case: Case) -> None:
         assert await _ok(served, "GET", f"/analytics/model/{case.name}/metrics", params=params) == body
     r = await served.get(f"/api/v1/models/{case.name}/windows/metrics", params={**RANGE, "group_by": "planet"})
     assert r.status_code == 422 and "group_by" in r.text, r.text
+
+
+# Ranges that start and end inside buckets of every granularity (and one inside a single minute's span).
+PARTIAL = [(T0 + timedelta(minutes=17), T0 + timedelta(hours=2, minutes=43)),
+           (T0 + timedelta(minutes=59), T0 + timedelta(hours=1, minutes=1))]
+GRANULARITIES = ("1m", "5m", "15m", "1h", "6h", "1d", "1w")
+
+
+def _range(start: datetime, end: datetime) -> dict[str, str]:
+    return {"start": start.isoformat(), "end": end.isoformat()}
+
+
+@by_case
+async def test_exact_ranges(served: AsyncTestClient, case: Case) -> None:
+    """Every granularity over ranges that start and end inside buckets: the points hold exactly the rows of
+    [start, end) (edge buckets partial, throughput over the seconds covered), echo that range, carry sample
+    sizes and Wilson intervals (scipy's), and, for classifiers, the confusion matrix and predicted classes."""
+    include = {"include": "confusion_matrix,class_distribution"} if case.classes else {}
+    for start, end in PARTIAL:
+        for g in GRANULARITIES:
+            params = {**_range(start, end), "granularity": g, **include}
+            body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+            echoed = (datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"]))
+            assert (body["granularity"], *echoed) == (g, start, end), body
+            assert body["interval"] == {"method": "wilson", "confidence": 0.95}
+            assert body["sample_basis"]["accuracy" if case.classes else "mae"] == "labelled"
+            assert_series(body, expected_metrics(case, g, start=start, end=end), f"{case.name} {g} [{start}, {end})")
+    start, end = PARTIAL[0]
+    feats = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/features",
+                      params={**_range(start, end), "granularity": "15m"})
+    if case.has("features"):
+        got = {(datetime.fromisoformat(p["bucket"]), p["feature"]):
+               {k: p[k] for k in ("n", "missing", "out_of_range", "counts")} for p in feats["points"]}
+        assert got == expected_features(case, "15m", start, end)
+    custom = await _ok(served, "GET", "/api/v1/metrics/cost/windows",
+                       params={**_range(start, end), "granularity": "5m", "model": case.name, "group_by": "env"})
+    want = expected_custom(case, "5m", True, start, end)
+    got_c = {(datetime.fromisoformat(p["bucket"]), p["group"]): p for p in custom["points"]}
+    assert set(got_c) == set(want)
+    for key, w in want.items():
+        assert all(_close(got_c[key][k], v) for k, v in w.items()), (case.name, key, got_c[key], w)
+
+
+@by_case
+async def test_grouped_and_filtered_partial_ranges(served: AsyncTestClient, case: Case) -> None:
+    """Grouping (version, each dimension) and segment filters at multiples of the stored levels over a
+    partial range; a filter on an undeclared key is a 422 that speaks of the read."""
+    start, end = PARTIAL[0]
+    keys = {"version": lambda r: r.version, **{d: (lambda r: r.region) for d in case.dimensions}}
+    for group_by, key in keys.items():
+        for g in ("15m", "6h"):
+            params = {**_range(start, end), "granularity": g, "group_by": group_by}
+            body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+            assert_series(body, expected_metrics(case, g, key, start, end), f"{case.name} by {group_by} {g}")
+    if case.dimensions:  # two keys: version and the segment
+        params = {**_range(start, end), "granularity": "15m", "group_by": "version,region"}
+        body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+        assert all(list(p["group"]) == ["version", "region"] for p in body["points"])
+        assert_series(body, expected_metrics(case, "15m", lambda r: (r.version, r.region), start, end),  # type: ignore[arg-type, return-value]
+                      f"{case.name} by version,region")
+    for region in case.dimensions and ["eu", "us"]:
+        for group_by in (None, "version"):
+            params = {**_range(start, end), "granularity": "1h", "filter": f"region={region}"}
+            if group_by:
+                params["group_by"] = group_by
+            body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+            assert body["filters"] == {"region": region}
+            want = expected_metrics(case, "1h", (lambda r: r.version) if group_by else (lambda r: None), start, end,
+                                    keep=lambda r, reg=region: r.region == reg)
+            assert_series(body, want, f"{case.name} region={region} by {group_by}")
+    r = await served.get(f"/api/v1/models/{case.name}/windows/metrics", params={**RANGE, "filter": "planet=mars"})
+    assert r.status_code == 422 and "read parameter filter" in r.text and "batch" not in r.text, r.text
 
 
 @by_case

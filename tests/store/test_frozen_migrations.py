@@ -150,7 +150,10 @@ def test_editions_build_the_same_relations_and_caggs_are_their_source_views(revi
     caggs = re.findall(
         r"^CREATE MATERIALIZED VIEW (\w+) WITH \(.*?\) AS\n(.*?)\nWITH NO DATA;$", full, re.M | re.S
     )
-    assert caggs
+    if not caggs:  # a revision of views and functions only (0007): no relation on either edition
+        for edition in ("apache", "timescale"):
+            assert not re.search(r"^CREATE (TABLE|MATERIALIZED VIEW) ", text(edition, "up"), re.M), revision
+        return
     for rel, query in caggs:
         # the same text the source view is created from (before: pg_get_viewdef of that view at migration time)
         source = re.search(rf"^CREATE VIEW {rel}_source AS\n(.*?);$", full, re.M | re.S)
