@@ -52,6 +52,10 @@ READ_ENDPOINTS = {
     "/analytics/model/{name:str}/predictions": "test_model_metrics",
     "/api/v1/models/{name:str}/windows/features": "test_feature_windows",
     "/api/v1/metrics/{metric:str}/windows": "test_custom_metric_windows",
+    "/api/v1/models/{name:str}/baselines": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/baselines/{baseline:str}": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/drift": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/results": "test_baselines_drift_and_results",
 }
 RANGE = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat()}
 by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -324,6 +328,31 @@ async def test_registry_reads(served: AsyncTestClient, case: Case) -> None:
     assert {(x["kind"], x["model_id"], x["row_index"], x["payload"]["prediction_id"]) for x in rejected} == {
         ("predictions", model["id"], bad_row, "no-time")}
     assert "time" in {x["field"] for x in rejected}
+
+
+@by_case
+async def test_baselines_drift_and_results(served: AsyncTestClient, case: Case) -> None:
+    """A baseline from the first half of the stored range, drift of the second half against it, the stored
+    results: for every task and shape of data. Sample sizes equal the rows sent (numpy-free counting)."""
+    base, mid = f"/api/v1/models/{case.name}", T0 + SPAN / 2
+    halves = {"reference": (T0, mid), "current": (mid, T0 + SPAN)}
+    created = await _ok(served, "POST", f"{base}/baselines/",
+                        json={"name": "matrix-ref", "start": T0.isoformat(), "end": mid.isoformat()})
+    assert created["info"]["active"], created["info"]
+    listed = await _ok(served, "GET", f"{base}/baselines/")
+    assert [(b["name"], b["active"]) for b in listed if b["name"] == "matrix-ref"] == [("matrix-ref", True)]
+    detail = await _ok(served, "GET", f"{base}/baselines/matrix-ref")
+    assert {f["feature"] for f in detail["features"]} == ({"x", "c"} if case.has("features") else set())
+    params = {"start": mid.isoformat(), "end": (T0 + SPAN).isoformat()}
+    report = await _ok(served, "GET", f"{base}/drift", params=params)
+    assert {f["feature"] for f in report["features"]} == ({"x", "c"} if case.has("features") else set())
+    for f in report["features"]:
+        for side, (lo, hi) in halves.items():
+            want = sum(1 for r in case.rows if lo <= r.time < hi and getattr(r, f["feature"]) is not None)
+            assert f[f"n_{side}"] == want, (case.name, f["feature"], side, f[f"n_{side}"], want)
+    stored = await _ok(served, "POST", f"{base}/drift", params=params)
+    results = await _ok(served, "GET", f"{base}/results", params={**params, "analysis": "drift"})
+    assert len({(x["subject"], x["statistic"]) for x in results["results"]}) >= len(stored["features"])
 
 
 async def test_every_read_endpoint_is_covered(served: AsyncTestClient) -> None:

@@ -241,7 +241,8 @@ def build_content(model: ModelSpec, data: ReferenceData, n_bins: int = N_BINS) -
             if b is not None:
                 features.append(b)
                 columns[f.name] = data.categorical[f.name]
-    if not features:
+    if not features and model.features:
+        # a model without features still has a reference (its score / prediction distribution, performance)
         raise ValidationError([RowError(None, "reference", "no feature has a present value in the reference")])
     chunking, parts, labels = _chunks(data)
     chunks = {
