@@ -21,6 +21,7 @@ from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
 from api.controllers.quality import QualityController
+from api.controllers.series_analyses import SeriesAnalysesController
 from api.controllers.windows import WindowsController
 from api.deps import (
     provide_baseline_service,
@@ -39,7 +40,7 @@ from engine.store.db import create_pool
 
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
                            BaselinesController, AnalysesController, QualityController,
-                           DegradationController]
+                           DegradationController, SeriesAnalysesController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
