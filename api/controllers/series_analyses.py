@@ -1,4 +1,5 @@
-"""Analyses of a metric series (a model metric of the prediction windows, or a custom metric): trend.
+"""Analyses of a metric series (a model metric of the prediction windows, or a custom metric): trend,
+anomalies and change points.
 Thin: parameters in, service call, typed result out."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from litestar.di import Provide
 from litestar.params import FromQuery
 
 from api.schemas import error_responses
+from engine.services.analyses.anomalies import AnomalyReport, AnomalyService
 from engine.services.analyses.trend import MIN_SAMPLES, TrendReport, TrendService
 from engine.store.unit import UnitOfWork
 
@@ -18,10 +20,15 @@ def provide_trend_service(uow: UnitOfWork) -> TrendService:
     return TrendService(uow)
 
 
+def provide_anomaly_service(uow: UnitOfWork) -> AnomalyService:
+    return AnomalyService(uow)
+
+
 class SeriesAnalysesController(Controller):
     path = "/api/v1/models/{name:str}"
     tags = ["analyses"]
-    dependencies = {"trend_service": Provide(provide_trend_service, sync_to_thread=False)}
+    dependencies = {"trend_service": Provide(provide_trend_service, sync_to_thread=False),
+                    "anomaly_service": Provide(provide_anomaly_service, sync_to_thread=False)}
 
     @get("/trend", responses=error_responses(400, 401, 404, 422, 503))
     async def trend(
@@ -47,3 +54,21 @@ class SeriesAnalysesController(Controller):
         return await trend_service.trend(name, metric, start, end, granularity=granularity, custom=custom,
                                          higher_is_better_override=higher_is_better, alpha=alpha,
                                          min_samples=min_samples, min_bucket_samples=min_bucket_samples, persist=True)
+
+    @get("/anomalies", responses=error_responses(400, 401, 404, 422, 503))
+    async def anomalies(
+        self, name: str, metric: FromQuery[str], start: FromQuery[datetime], end: FromQuery[datetime],
+        anomaly_service: AnomalyService, method: FromQuery[str] = "mad", granularity: FromQuery[str] = "auto",
+        custom: FromQuery[bool] = False, fit: FromQuery[str] = "reference",
+        reference_end: FromQuery[datetime | None] = None, reference_fraction: FromQuery[float] = 0.5,
+        threshold: FromQuery[float | None] = None, period: FromQuery[int | None] = None,
+        min_bucket_samples: FromQuery[int] = 1,
+    ) -> AnomalyReport:
+        """Point anomalies (zscore, iqr, mad, ewma, seasonal; fitted on the buckets before `reference_end` or the
+        first `reference_fraction`, or `fit=whole`, also rolling_zscore) or change points (adwin, page_hinkley,
+        kswin, cusum; 1-minute series by default) in `metric` over [start, end)."""
+        return await anomaly_service.anomalies(
+            name, metric, start, end, method=method, granularity=granularity, custom=custom, fit=fit,
+            reference_end=reference_end, reference_fraction=reference_fraction, threshold=threshold, period=period,
+            min_bucket_samples=min_bucket_samples,
+        )

@@ -17,6 +17,7 @@ import msgspec
 
 from engine.algorithms.performance.registry import metric_higher_is_better
 from engine.algorithms.trend import TREND_METHODS, TrendResult, assess_trend
+from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
 from engine.services.analyses.window_state import metric_series
 from engine.services.windows import WindowsService, choose_granularity
@@ -24,6 +25,7 @@ from engine.store import models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import Snapshot, UnitOfWork
 from engine.windows.catalog import metric_names
+from engine.windows.spec import Granularity
 
 # Window metrics the performance registries do not rank: lower is better for delays, latencies, losses and
 # errors; None where neither direction is worse (volumes, means).
@@ -106,6 +108,20 @@ def trend_tests(points: list[SeriesPoint], start: datetime, better: bool | None,
     return tuple(out)
 
 
+async def read_points(
+    uow: UnitOfWork, info: ModelSpec, metric: str, start: datetime, end: datetime, gran: Granularity, custom: bool
+) -> list[SeriesPoint]:
+    """The series: a model metric per bucket (value, rows it rests on) or a custom metric's bucket means."""
+    if custom:
+        series = await WindowsService(uow).custom_metrics(metric, start, end, gran.name, model=info.name)
+        return [SeriesPoint(p.bucket, p.mean, p.count) for p in series.points]
+    if metric not in metric_names(info.task):
+        raise ValidationError([RowError(None, "metric", f"{metric!r} is not a {info.task} window metric; "
+                                        f"known: {', '.join(metric_names(info.task))}")])
+    buckets, values, sizes = await metric_series(Snapshot(uow.conn), info, start, end, gran, metric)
+    return [SeriesPoint(b, v, n) for b, v, n in zip(buckets, values, sizes, strict=True)]
+
+
 class TrendService:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
@@ -127,15 +143,7 @@ class TrendService:
         gran = choose_granularity(start, end, granularity)
         async with self.uow.transaction() as conn:
             info = await models_repo.get_model(conn, model)
-            if custom:
-                series = await WindowsService(self.uow).custom_metrics(metric, start, end, gran.name, model=model)
-                points = [SeriesPoint(p.bucket, p.mean, p.count) for p in series.points]
-            else:
-                if metric not in metric_names(info.task):
-                    raise ValidationError([RowError(None, "metric", f"{metric!r} is not a {info.task} window metric; "
-                                                    f"known: {', '.join(metric_names(info.task))}")])
-                buckets, values, sizes = await metric_series(Snapshot(conn), info, start, end, gran, metric)
-                points = [SeriesPoint(b, v, n) for b, v, n in zip(buckets, values, sizes, strict=True)]
+            points = await read_points(self.uow, info, metric, start, end, gran, custom)
             better = higher_is_better_override if higher_is_better_override is not None else (
                 None if custom else higher_is_better(metric))
             if len(points) > 5000:
