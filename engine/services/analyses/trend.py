@@ -61,7 +61,7 @@ class TrendTest(msgspec.Struct, frozen=True):
     # improving | stable | degrading | insufficient_data | undetermined; increasing | decreasing when no side is
     # better (a custom metric without higher_is_better, counts, means)
     direction: str
-    details: dict[str, float | int | str | None]
+    details: dict[str, float | str | None]  # counts as numbers (one JSON type: no int/number ambiguity)
 
 
 class TrendReport(msgspec.Struct, frozen=True):
@@ -85,8 +85,10 @@ def _f(v: float) -> float | None:
 
 
 def _test(r: TrendResult) -> TrendTest:
-    details = {k: (_f(v) if isinstance(v, float) else v) for k, v in r.details.items()
-               if isinstance(v, (int, float, str)) or v is None}
+    details: dict[str, float | str | None] = {
+        k: v if isinstance(v, str) or v is None else _f(float(v)) for k, v in r.details.items()
+        if isinstance(v, (int, float, str)) or v is None
+    }
     return TrendTest(r.method, r.n, _f(r.slope), _f(r.ci_low), _f(r.ci_high), _f(r.p_value), _f(r.statistic),
                      r.direction, details)
 
