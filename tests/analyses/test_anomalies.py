@@ -89,8 +89,10 @@ async def test_anomalies_from_windows_equal_raw_rows(pool: asyncpg.Pool, uow: Un
         assert report.anomalies == tuple(buckets[i] for i in res.detections if i >= 120)
         if method == "adwin":
             assert any(SHIFT <= t <= SHIFT + timedelta(minutes=30) for t in report.anomalies)
-    # a model metric: throughput per minute, fitted on the first half
+    # a model metric: throughput per minute, fitted on the first half (churn: within segment region=eu)
     report = await svc.anomalies("price", "count", START, END, method="mad", granularity="1m")
+    seg = await svc.anomalies("churn", "count", START, END, method="mad", granularity="1m", filters={"region": "eu"})
+    assert seg.filters == {"region": "eu"} and seg.n_scored == 120
     async with pool.acquire() as conn:
         counts = await conn.fetch("SELECT date_trunc('minute', time) AS b, count(*) AS n FROM predictions p"
                                   " JOIN models m ON m.id = p.model_id WHERE m.name = 'price' GROUP BY 1 ORDER BY 1")

@@ -96,6 +96,19 @@ async def test_trend_from_windows_equals_raw_rows(pool: asyncpg.Pool, uow: UnitO
     lower = await TrendService(uow).trend("churn", "cost", START, END, granularity="1h", custom=True,
                                           higher_is_better_override=False)
     assert lower.direction == "degrading"
+    # latency (lower is better), per segment: every row is region=eu, so the filtered series is the series
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE predictions SET latency_ms = 5 + extract(epoch FROM time - $1) / 3600"
+                           " + (abs(hashtext(prediction_id)) % 100) / 50.0", START)
+        rows = await conn.fetch("SELECT time, latency_ms FROM predictions WHERE model_id = $1", models["churn"].id)
+    report = await TrendService(uow).trend("churn", "latency_mean_ms", START, END, granularity="1h",
+                                           filters={"region": "eu"})
+    times, values = _hourly(rows, lambda part: float(np.mean([r["latency_ms"] for r in part])) if part else None)
+    assert report.higher_is_better is False and report.filters == {"region": "eu"}
+    assert [p.value for p in report.points] == pytest.approx(values, abs=1e-9)
+    lin = next(t for t in report.tests if t.method == "linear")
+    expected = assess_trend(values, higher_is_better=False, times=times, method="linear", min_samples=10)
+    assert lin.slope_per_day == pytest.approx(expected.slope, abs=1e-9) and lin.direction == "degrading"
     few = await TrendService(uow).trend("churn", "accuracy", START, START + timedelta(hours=5), granularity="1h")
     assert few.direction == "insufficient_data" and all(t.n == 5 for t in few.tests)
 
@@ -114,6 +127,10 @@ async def test_trend_over_rest(pool: asyncpg.Pool, client: AsyncTestClient, labe
             assert body["direction"] == "insufficient_data"
     r = await client.post("/api/v1/models/churn/trend", params={**params, "metric": "cost", "custom": "true"})
     assert r.status_code == 200 and r.json()["source"] == "custom_metric"
+    r = await client.get("/api/v1/models/churn/trend", params={**params, "metric": "count", "filter": "region=eu"})
+    assert r.status_code == 200 and r.json()["filters"] == {"region": "eu"}
+    for bad in ({"metric": "count", "filter": "nope=1"}, {"metric": "cost", "custom": "true", "filter": "region=eu"}):
+        assert (await client.get("/api/v1/models/churn/trend", params={**params, **bad})).status_code == 422
     assert (await client.get("/api/v1/models/churn/trend", params={**params, "metric": "mse"})).status_code == 422
     assert (await client.get("/api/v1/models/churn/trend",
                              params={**params, "metric": "accuracy", "alpha": 2})).status_code == 422

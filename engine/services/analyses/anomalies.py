@@ -53,6 +53,7 @@ class AnomalyReport(msgspec.Struct, frozen=True):
     model: str
     metric: str
     source: str  # model_metric | custom_metric
+    filters: dict[str, str]
     method: str
     kind: str  # point | change
     fit: str  # reference | whole
@@ -86,7 +87,8 @@ class AnomalyService:
         self, model: str, metric: str, start: datetime, end: datetime, *, method: str = "mad",
         granularity: str = "auto", custom: bool = False, fit: str = "reference", reference_end: datetime | None = None,
         reference_fraction: float = 0.5, threshold: float | None = None, period: int | None = None,
-        min_bucket_samples: int = 1, persist: bool = False, run_key: str = "adhoc",
+        min_bucket_samples: int = 1, filters: dict[str, str] | None = None, persist: bool = False,
+        run_key: str = "adhoc",
     ) -> AnomalyReport:
         change = method in CHANGE_METHODS
         known = sorted({*CHANGE_METHODS, *REFERENCE_METHODS.names(), *WHOLE_METHODS})
@@ -107,7 +109,7 @@ class AnomalyService:
         gran = choose_granularity(start, end, "1m" if change and granularity == "auto" else granularity)
         async with self.uow.transaction() as conn:
             info = await models_repo.get_model(conn, model)
-            raw = await read_points(self.uow, info, metric, start, end, gran, custom)
+            raw = await read_points(self.uow, info, metric, start, end, gran, custom, filters)
             points = [p for p in raw if p.value is not None and np.isfinite(p.value) and p.n >= min_bucket_samples]
             if len(points) > MAX_SERIES:
                 raise _invalid("granularity", f"more than {MAX_SERIES} points; use a coarser one")
@@ -155,13 +157,13 @@ class AnomalyService:
             )
             anomalies = tuple(p.bucket for p, h in zip(points, hits, strict=True) if h)
             report = AnomalyReport(
-                model, metric, "custom_metric" if custom else "model_metric", method, "change" if change else "point",
+                model, metric, "custom_metric" if custom else "model_metric", dict(filters or {}), method, "change" if change else "point",
                 fit, start, end, gran.name, points[k].bucket if 0 < k < len(points) else None, k, n_scored, used,
                 len(anomalies), anomalies, out, _json(details),
             )
             if persist:
-                await results_repo.replace_run(conn, RunKey(info.id, "anomalies", start, end, run_key), _rows(report),
-                                               None)
+                run = RunKey(info.id, "anomalies", start, end, run_key, segment=filters or None)
+                await results_repo.replace_run(conn, run, _rows(report), None)
         return report
 
     @staticmethod

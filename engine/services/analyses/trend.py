@@ -68,6 +68,7 @@ class TrendReport(msgspec.Struct, frozen=True):
     model: str
     metric: str
     source: str  # model_metric | custom_metric
+    filters: dict[str, str]
     start: datetime
     end: datetime
     granularity: str
@@ -111,16 +112,23 @@ def trend_tests(points: list[SeriesPoint], start: datetime, better: bool | None,
 
 
 async def read_points(
-    uow: UnitOfWork, info: ModelSpec, metric: str, start: datetime, end: datetime, gran: Granularity, custom: bool
+    uow: UnitOfWork, info: ModelSpec, metric: str, start: datetime, end: datetime, gran: Granularity, custom: bool,
+    filters: dict[str, str] | None = None,
 ) -> list[SeriesPoint]:
-    """The series: a model metric per bucket (value, rows it rests on) or a custom metric's bucket means."""
+    """The series: a model metric per bucket (value, rows it rests on; `filters`: segment key = value pairs)
+    or a custom metric's bucket means."""
+    segments = tuple(sorted((filters or {}).items()))
+    for key, _ in segments:
+        if custom or key not in info.dimensions:
+            raise ValidationError([RowError(None, "filter", f"{key!r} is not a declared dimension of {info.name}"
+                                            + (" (custom metrics have tags, not segments)" if custom else ""))])
     if custom:
         series = await WindowsService(uow).custom_metrics(metric, start, end, gran.name, model=info.name)
         return [SeriesPoint(p.bucket, p.mean, p.count) for p in series.points]
     if metric not in metric_names(info.task):
         raise ValidationError([RowError(None, "metric", f"{metric!r} is not a {info.task} window metric; "
                                         f"known: {', '.join(metric_names(info.task))}")])
-    buckets, values, sizes = await metric_series(Snapshot(uow.conn), info, start, end, gran, metric)
+    buckets, values, sizes = await metric_series(Snapshot(uow.conn), info, start, end, gran, metric, segments)
     return [SeriesPoint(b, v, n) for b, v, n in zip(buckets, values, sizes, strict=True)]
 
 
@@ -131,7 +139,8 @@ class TrendService:
     async def trend(
         self, model: str, metric: str, start: datetime, end: datetime, *, granularity: str = "auto",
         custom: bool = False, higher_is_better_override: bool | None = None, alpha: float = 0.05,
-        min_samples: int = MIN_SAMPLES, min_bucket_samples: int = 1, persist: bool = False, run_key: str = "adhoc",
+        min_samples: int = MIN_SAMPLES, min_bucket_samples: int = 1, filters: dict[str, str] | None = None,
+        persist: bool = False, run_key: str = "adhoc",
     ) -> TrendReport:
         errs = []
         if not 0 < alpha < 1:
@@ -145,17 +154,19 @@ class TrendService:
         gran = choose_granularity(start, end, granularity)
         async with self.uow.transaction() as conn:
             info = await models_repo.get_model(conn, model)
-            points = await read_points(self.uow, info, metric, start, end, gran, custom)
+            points = await read_points(self.uow, info, metric, start, end, gran, custom, filters)
             better = higher_is_better_override if higher_is_better_override is not None else (
                 None if custom else higher_is_better(metric))
             if len(points) > 5000:
                 raise ValidationError([RowError(None, "granularity", "more than 5000 points; use a coarser one")])
             tests = trend_tests(points, start, better, alpha, min_samples, min_bucket_samples)
             mk = next(t for t in tests if t.method == "mann_kendall")
-            report = TrendReport(model, metric, "custom_metric" if custom else "model_metric", start, end, gran.name,
+            report = TrendReport(model, metric, "custom_metric" if custom else "model_metric", dict(filters or {}), start,
+                                 end, gran.name,
                                  better, alpha, min_samples, min_bucket_samples, tests, mk.direction, tuple(points))
             if persist:
-                await results_repo.replace_run(conn, RunKey(info.id, "trend", start, end, run_key), _rows(report), None)
+                run = RunKey(info.id, "trend", start, end, run_key, segment=filters or None)
+                await results_repo.replace_run(conn, run, _rows(report), None)
         return report
 
 
