@@ -38,6 +38,7 @@ class MetricComparison(msgspec.Struct, frozen=True):
     baseline: float | None
     current: float | None
     interval: tuple[float, float] | None  # Wilson interval of the current value (proportions only)
+    bound: float | None  # |current − exact| ≤ bound where the current value is estimated from bins (ROC AUC)
     n_baseline: int
     n_current: int  # rows the current value rests on
     sample_basis: str
@@ -139,7 +140,9 @@ class DegradationService:
                 base, cur = ref[m], current.values.get(m) if current else None
                 n = sample_size(current, m) if current else 0
                 interval = current.intervals.get(m) if current else None
-                args = (m, base, cur, (float(interval[0]), float(interval[1])) if interval else None, int(perf.get("n", 0)), n,
+                bound = current.error_bounds.get(m) if current else None
+                args = (m, base, cur, (float(interval[0]), float(interval[1])) if interval else None,
+                        float(bound) if bound is not None else None, int(perf.get("n", 0)), n,
                         SAMPLE_BASIS.get(m, "rows"))
                 if base is None or cur is None:
                     out.append(MetricComparison(*args, None, cfg.threshold(m), False, "none", False, "no_data"))
@@ -206,6 +209,7 @@ def _rows(r: DegradationReport) -> list[ResultRow]:
         ResultRow(c.metric, "relative_degradation", c.relative_degradation, c.threshold, None, _STORED[c.status](c),
                   c.n_current,
                   {"baseline": c.baseline, "current": c.current, "severity": c.severity, "retrain": c.retrain,
+                   "bound": c.bound,
                    "interval": list(c.interval) if c.interval else None, "n_baseline": c.n_baseline})
         for c in r.metrics
     ]
