@@ -16,9 +16,12 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from api.controllers.analyses import AnalysesController
 from api.controllers.analytics import AnalyticsController
 from api.controllers.baselines import BaselinesController
+from api.controllers.degradation import DegradationController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
+from api.controllers.quality import QualityController
+from api.controllers.series_analyses import SeriesAnalysesController
 from api.controllers.windows import WindowsController
 from api.deps import (
     provide_baseline_service,
@@ -36,7 +39,8 @@ from engine.config import Settings
 from engine.store.db import create_pool
 
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
-                           BaselinesController, AnalysesController]
+                           BaselinesController, AnalysesController, QualityController,
+                           DegradationController, SeriesAnalysesController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -108,6 +108,53 @@ class Client:
         body = analyses.parse_json(*self._send(analyses.results(model, start, end, analysis)))
         return analyses.frame([{k: v for k, v in r.items() if k != "details"} for r in body["results"]])
 
+    def quality(self, model: str, start: Any, end: Any, *, store: bool = True, rules: Sequence[Mapping[str, Any]] = (),
+                **params: Any) -> Any:
+        """Data quality per feature over [start, end) as a Polars frame (missing and out-of-range rates, unseen
+        values), with the window-wide `n_rejected` and `seconds_since_last_prediction` on every row. `rules`:
+        declarative rule specs (evaluated in a stored run)."""
+        body = {"rules": list(rules)} if rules else None
+        call = analyses.analysis(model, "quality", store, {"start": start, "end": end, **params}, body)
+        report = analyses.parse_json(*self._send(call))
+        extra = {"n_rejected": report["n_rejected"],
+                 "seconds_since_last_prediction": report["freshness"]["seconds_since_last_prediction"]}
+        return analyses.frame([{**{k: v for k, v in f.items() if k != "unseen_top"},
+                                "unseen_top": [u["value"] for u in f["unseen_top"]], **extra}
+                               for f in report["features"]])
+
+    def degradation(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """Each metric of [start, end) against the baseline (relative degradation, severity, retrain flag,
+        interval split into `ci_low`/`ci_high`) as a Polars frame. Parameters: `baseline`, `filter`
+        ({key: value}), `min_samples`."""
+        call = analyses.analysis(model, "degradation", store, {"start": start, "end": end, **params})
+        report = analyses.parse_json(*self._send(call))
+        rows = [{**{k: v for k, v in m.items() if k != "interval"},
+                 "ci_low": m["interval"][0] if m["interval"] else None,
+                 "ci_high": m["interval"][1] if m["interval"] else None, "retrain_window": report["retrain"]}
+                for m in report["metrics"]]
+        return analyses.frame(rows)
+
+    def performance_summary(self, model: str, days: int = 30) -> dict[str, Any]:
+        """As the seed tracker's `get_performance_summary(days)`: records, metrics, the performance trend and
+        the degradation alerts of the last `days` days (a dict)."""
+        summary: dict[str, Any] = analyses.parse_json(*self._send(
+            analyses.analysis(model, "performance-summary", False, {"days": days})))
+        return summary
+
+    def trend(self, model: str, metric: str, start: Any, end: Any, **params: Any) -> Any:
+        """The series of `metric` with the trend tests: a Polars frame of the points; the tests (linear,
+        Mann–Kendall) in its columns `direction`, `slope_per_day_<method>`, `p_value_<method>`."""
+        call = analyses.analysis(model, "trend", False, {"metric": metric, "start": start, "end": end, **params})
+        report = analyses.parse_json(*self._send(call))
+        tests = {f"{k}_{t['method']}": t[k] for t in report["tests"] for k in ("slope_per_day", "p_value")}
+        return analyses.frame([{**p, "direction": report["direction"], **tests} for p in report["points"]])
+
+    def anomalies(self, model: str, metric: str, start: Any, end: Any, **params: Any) -> Any:
+        """The series of `metric` scored by `method` (default mad) as a Polars frame, one row per bucket with
+        its score, band, and anomaly / change-point flags."""
+        call = analyses.analysis(model, "anomalies", False, {"metric": metric, "start": start, "end": end, **params})
+        return analyses.frame(analyses.parse_json(*self._send(call))["points"])
+
     # registry
 
     def create_model(
