@@ -56,6 +56,11 @@ READ_ENDPOINTS = {
     "/api/v1/models/{name:str}/baselines/{baseline:str}": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/drift": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/results": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/quality": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/degradation": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/performance-summary": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/trend": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/anomalies": "test_baselines_drift_and_results",
 }
 RANGE = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat()}
 by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -353,6 +358,24 @@ async def test_baselines_drift_and_results(served: AsyncTestClient, case: Case) 
     stored = await _ok(served, "POST", f"{base}/drift", params=params)
     results = await _ok(served, "GET", f"{base}/results", params={**params, "analysis": "drift"})
     assert len({(x["subject"], x["statistic"]) for x in results["results"]}) >= len(stored["features"])
+    # the other analyses over the same window: data quality counted against the rows sent
+    quality = await _ok(served, "GET", f"{base}/quality", params=params)
+    current = [r for r in case.rows if mid <= r.time < T0 + SPAN]
+    assert quality["n"] == len(current), (case.name, quality["n"], len(current))
+    assert {f["feature"]: (f["n"], f["missing"]) for f in quality["features"]} == (
+        {name: (len(current), sum(getattr(r, name) is None for r in current)) for name in ("x", "c")}
+        if case.has("features") else {}), case.name
+    if case.has("labels"):
+        degradation = await _ok(served, "GET", f"{base}/degradation", params=params)
+        assert degradation["baseline"] == "matrix-ref"
+    else:  # nothing to degrade from: a clear 422, not a verdict
+        r = await served.get(f"{base}/degradation", params=params)
+        assert r.status_code == 422 and "labelled reference" in r.text, (r.status_code, r.text)
+    await _ok(served, "GET", f"{base}/performance-summary", params={"days": 7})
+    full = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat(), "granularity": "15m"}
+    trend = await _ok(served, "GET", f"{base}/trend", params={**full, "metric": "count", "min_samples": 3})
+    assert trend["metric"] == "count"
+    await _ok(served, "GET", f"{base}/anomalies", params={**full, "metric": "count", "method": "mad"})
 
 
 async def test_every_read_endpoint_is_covered(served: AsyncTestClient) -> None:
