@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from api.schemas import ErrorOut, RowErrorOut
 from engine.algorithms.registry import UnknownMethodError
 from engine.errors import (
+    BodyTooLargeError,
     ConflictError,
     DriftlineError,
     MalformedBodyError,
@@ -27,6 +28,8 @@ def _response(status: int, detail: str, errors: list[RowError] | None = None) ->
 
 
 def driftline_error(_: Request, exc: Exception) -> Response[ErrorOut]:
+    if isinstance(exc, BodyTooLargeError):
+        return _response(413, str(exc), exc.errors)
     if isinstance(exc, MalformedBodyError):
         return _response(400, str(exc), exc.errors)
     if isinstance(exc, ValidationError):

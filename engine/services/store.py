@@ -38,5 +38,6 @@ class StoreService:
         for r in rows:
             item = dict(r)
             item["payload"] = json.loads(item["payload"]) if item["payload"] is not None else None
+            item["errors"] = json.loads(item["errors"])
             out.append(item)
         return out
