@@ -1,9 +1,13 @@
-"""Domain errors → HTTP statuses, in one place."""
+"""Domain errors → HTTP statuses, in one place. The database being unreachable is a 503 with Retry-After
+wherever it surfaces (acquiring a connection, or a connection lost mid-request); values PostgreSQL refuses
+are 422; anything else is a 500 whose traceback goes to the server log (the client gets no internals)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -20,14 +24,38 @@ from engine.errors import (
     ValidationError,
 )
 
+log = logging.getLogger("driftline.api")
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = "database unavailable; retry later"
+# The driver's ways of saying the server went away (restart, crash, admin shutdown, too many clients).
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01 admin shutdown, 57P02 crash shutdown, …
+    asyncpg.exceptions.InsufficientResourcesError,  # 53xxx, e.g. too many connections
+)
 
-def _response(status: int, detail: str, errors: list[RowError] | None = None) -> Response[ErrorOut]:
+
+def _response(status: int, detail: str, errors: list[RowError] | None = None,
+              headers: dict[str, str] | None = None) -> Response[ErrorOut]:
     body = ErrorOut(status_code=status, detail=detail,
                     errors=[RowErrorOut(e.row, e.field, e.reason) for e in errors or ()])
-    return Response(body, status_code=status, media_type=MediaType.JSON)
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
-def driftline_error(_: Request, exc: Exception) -> Response[ErrorOut]:
+def unavailable() -> Response[ErrorOut]:
+    return _response(503, UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, _CONNECTION_ERRORS)
+
+
+def driftline_error(request: Request, exc: Exception) -> Response[ErrorOut]:
     if isinstance(exc, BodyTooLargeError):
         return _response(413, str(exc), exc.errors)
     if isinstance(exc, MalformedBodyError):
@@ -39,10 +67,21 @@ def driftline_error(_: Request, exc: Exception) -> Response[ErrorOut]:
     if isinstance(exc, ConflictError):
         return _response(409, str(exc))
     if isinstance(exc, StoreUnavailableError):
-        return _response(503, str(exc))
+        return unavailable()
     if isinstance(exc, UnknownMethodError):
         return _response(422, str(exc))
-    return _response(500, f"{type(exc).__name__}: {exc}")
+    return unexpected(request, exc)
+
+
+def unexpected(request: Request, exc: Exception) -> Response[ErrorOut]:
+    if is_connection_error(exc):
+        log.warning("database connection lost during %s %s: %s", request.method, request.url.path,
+                    type(exc).__name__)
+        return unavailable()
+    if isinstance(exc, asyncpg.DataError):  # 22xxx: a value the database cannot take
+        return _response(422, f"value refused by the database: {exc}".replace("\x00", "\\u0000")[:500])
+    log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return _response(500, "internal server error (logged)")
 
 
 def litestar_validation(_: Request, exc: Exception) -> Response[ErrorOut]:
@@ -57,7 +96,7 @@ def litestar_validation(_: Request, exc: Exception) -> Response[ErrorOut]:
 
 def http_error(_: Request, exc: Exception) -> Response[ErrorOut]:
     assert isinstance(exc, HTTPException)
-    return _response(exc.status_code, exc.detail)
+    return _response(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
 
 
 EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
@@ -65,4 +104,5 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     UnknownMethodError: driftline_error,
     ValidationException: litestar_validation,
     HTTPException: http_error,
+    Exception: unexpected,
 }

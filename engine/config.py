@@ -81,6 +81,10 @@ class Settings:
     pool_min_size: int = 1
     pool_max_size: int = 10
     api_key: str | None = None
+    # Origins allowed to call the API from a browser (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
+    # How long rejected_rows and ingest_batches (the idempotency keys) are kept; the worker deletes older rows.
+    ingest_log_retention: str | None = "30 days"
     store: StoreSettings = field(default_factory=StoreSettings)
 
     @classmethod
@@ -96,6 +100,8 @@ class Settings:
             pool_min_size=_int(env, "DRIFTLINE_POOL_MIN", 1),
             pool_max_size=_int(env, "DRIFTLINE_POOL_MAX", 10),
             api_key=env.get("DRIFTLINE_API_KEY") or None,
+            cors_origins=tuple(o.strip() for o in env.get("DRIFTLINE_CORS_ORIGINS", "").split(",") if o.strip()),
+            ingest_log_retention=_interval(env, "DRIFTLINE_INGEST_LOG_RETENTION", "30 days"),
             store=StoreSettings(
                 chunk_interval=_interval(env, "DRIFTLINE_CHUNK_INTERVAL", "1 day") or "1 day",
                 compress_after=_interval(env, "DRIFTLINE_COMPRESS_AFTER", "7 days"),

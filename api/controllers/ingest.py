@@ -18,7 +18,7 @@ from engine.config import Settings
 from engine.ingest.service import IngestResult, IngestService
 from engine.services.store import StoreService
 
-INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 422, 503)}
+INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 415, 422, 503)}
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
 
 

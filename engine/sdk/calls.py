@@ -87,7 +87,9 @@ def promote(model: str, version: str, stage: str) -> Call:
 
 
 def archive(model: str, version: str) -> Call:
-    return Call("POST", f"{API}/models/{_q(model)}/versions/{_q(version)}/archive")
+    # An empty body, still declared JSON: the server refuses a POST without a JSON content type (no
+    # cross-site form can then make one).
+    return Call("POST", f"{API}/models/{_q(model)}/versions/{_q(version)}/archive", headers={"content-type": JSON})
 
 
 @dataclass(frozen=True, slots=True)
