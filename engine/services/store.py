@@ -22,7 +22,7 @@ class StoreService:
         try:
             return await detect_edition(self.conn)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailableError(f"database unavailable: {exc}") from exc
+            raise StoreUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
 
     async def schema_revision(self) -> str | None:
         try:

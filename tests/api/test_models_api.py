@@ -125,7 +125,7 @@ async def test_versions_promote_archive(client: AsyncTestClient, pool: asyncpg.P
     assert (await client.post(f"{base}/1.0.0/promote", json={"stage": "archived"})).status_code == 400
 
     # Archive; an archived version cannot go straight back to production.
-    r = await client.post(f"{base}/2.0.0/archive")
+    r = await client.post(f"{base}/2.0.0/archive", headers={"content-type": "application/json"})
     assert r.status_code == 200 and r.json()["stage"] == "archived" and r.json()["archived_at"] is not None
     assert await pool.fetchval("SELECT count(*) FROM model_versions WHERE stage = 'production'") == 0
     r = await client.post(f"{base}/2.0.0/promote")
