@@ -53,9 +53,15 @@ class RejectedOut(msgspec.Struct):
     model_id: int | None
     batch_key: str | None
     row_index: int
+    field: str | None  # the row's first error (all of them in `errors`)
+    reason: str
+    payload: object  # the row as sent, or {"truncated": true, "chars": n, "head": "..."} beyond 4 KiB
+    errors: list[RejectedError] = []
+
+
+class RejectedError(msgspec.Struct):
     field: str | None
     reason: str
-    payload: object
 
 
 class LiveOut(msgspec.Struct):
