@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
@@ -34,6 +35,7 @@ from api.deps import (
     provide_unit_of_work,
     provide_windows_service,
 )
+from api.edge import EdgeMiddleware
 from api.errors import EXCEPTION_HANDLERS
 from engine.config import Settings
 from engine.store.db import create_pool
@@ -60,8 +62,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.api_key and not open_path and request.headers.get("x-api-key") != settings.api_key:
             raise NotAuthorizedException("missing or wrong X-API-Key")
 
+    # No origin is allowed unless configured: browsers then refuse cross-origin reads and every preflight
+    # (which a JSON, NDJSON, Arrow or Parquet POST needs).
+    cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                      allow_headers=["content-type", "x-api-key", "authorization", "idempotency-key"],
+                      expose_headers=["retry-after"], max_age=600) if settings.cors_origins else None
     return Litestar(
         route_handlers=CONTROLLERS,
+        cors_config=cors,
+        middleware=[EdgeMiddleware()],
         lifespan=[lifespan],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),

@@ -11,8 +11,9 @@ import polars as pl
 from litestar import Controller, Request, delete, get, post
 from litestar.params import FromQuery
 
-from api.bodies import decode_rows
+from api.bodies import decode_rows_off_loop
 from api.schemas import error_responses
+from engine.config import Settings
 from engine.errors import MalformedBodyError, RowError
 from engine.services.baselines.content import N_BINS
 from engine.services.baselines.service import BaselineDetail, BaselineInfo, BaselineService
@@ -76,7 +77,9 @@ class BaselinesController(Controller):
         """Build a baseline from uploaded reference rows (JSON / NDJSON rows, Arrow IPC or Parquet): one column
         (or `features` key) per feature, optionally `time`, `score`, `probabilities`, `predicted_class`,
         `predicted_value`, `label`."""
-        decoded = decode_rows(await request.body(), request.headers.get("content-type", "application/json"))
+        settings: Settings = request.app.state.settings  # the same decoding limits as ingest
+        decoded = await decode_rows_off_loop(await request.body(), request.headers.get("content-type"),
+                                             settings.decode_limits)
         return await baseline_service.create_from_frame(name, baseline, _frame(decoded), activate, n_bins)
 
     @get("/{baseline:str}", responses=error_responses(401, 404, 503))

@@ -12,12 +12,13 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
-from api.bodies import decode_rows
+from api.bodies import decode_rows_off_loop
 from api.schemas import IngestOut, RejectedOut, error_responses, replayed_response
+from engine.config import Settings
 from engine.ingest.service import IngestResult, IngestService
 from engine.services.store import StoreService
 
-INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 422, 503)}
+INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 415, 422, 503)}
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
 
 
@@ -27,7 +28,9 @@ def _out(result: IngestResult) -> Response[IngestOut]:
 
 
 async def _rows(request: Request[Any, Any, Any]) -> Any:
-    return decode_rows(await request.body(), request.headers.get("content-type", "application/json"))
+    settings: Settings = request.app.state.settings
+    return await decode_rows_off_loop(await request.body(), request.headers.get("content-type"),
+                                      settings.decode_limits)
 
 
 class IngestController(Controller):

@@ -44,17 +44,22 @@ def refresh_once(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-async def worker_tick(uow: UnitOfWork, retention: str | None) -> dict[str, Any]:
-    """One run of the worker's job on the run's unit of work: refresh the windows, then apply retention."""
+async def worker_tick(
+    uow: UnitOfWork, retention: str | None, ingest_log_retention: str | None = None
+) -> dict[str, Any]:
+    """One run of the worker's job on the run's unit of work: refresh the windows, then apply retention (raw
+    rows, and the ingest log: rejected_rows and ingest_batches)."""
     from engine.rollups.refresher import refresh
-    from engine.services.retention import apply_retention
+    from engine.services.retention import apply_ingest_log_retention, apply_retention
 
     report = await refresh(uow)
     await apply_retention(uow, retention)
-    return report.to_dict()
+    pruned = await apply_ingest_log_retention(uow, ingest_log_retention)
+    return {**report.to_dict(), "ingest_log_deleted": pruned}
 
 
-async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float, stop: asyncio.Event) -> int:
+async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float, stop: asyncio.Event,
+                      ingest_log_retention: str | None = None) -> int:
     """A tick, then sleep until the next one or until `stop` is set; each tick takes one connection from
     `pool` for its whole run. A failed tick is reported and retried on the next: a worker outlives a
     database restart."""
@@ -63,9 +68,9 @@ async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float
         started = time.monotonic()
         try:
             async with unit_from_pool(pool, share=False) as uow:
-                summary = await worker_tick(uow, retention)
+                summary = await worker_tick(uow, retention, ingest_log_retention)
             runs += 1
-            if summary.get("groups"):
+            if summary.get("groups") or summary.get("failed"):
                 sys.stderr.write(f"driftline worker: refreshed {json.dumps(summary)}\n")
         except (DriftlineError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             sys.stderr.write(f"driftline worker: refresh failed: {exc}\n")
@@ -87,7 +92,8 @@ def run_worker(args: argparse.Namespace, ctx: CliContext) -> int:
         pool = await create_pool(ctx.settings.database_url, min_size=1, max_size=2)
         sys.stderr.write(f"driftline worker: refreshing rollups every {args.interval:g} s (SIGTERM/SIGINT to stop)\n")
         try:
-            runs = await worker_loop(pool, ctx.settings.store.retention, args.interval, stop)
+            runs = await worker_loop(pool, ctx.settings.store.retention, args.interval, stop,
+                                     ctx.settings.ingest_log_retention)
         finally:
             await pool.close()
         sys.stderr.write(f"driftline worker: stopped after {runs} refreshes\n")

@@ -22,6 +22,7 @@ import polars as pl
 from engine.domain import ModelSpec
 from engine.errors import RowError
 from engine.ingest.canonical import canonical_schema, feature_col, segment_col
+from engine.ingest.text import INT_LIMIT, INT_REASON
 from engine.ingest.timeparse import parse_time
 
 ROW_KEYS = frozenset(
@@ -36,7 +37,7 @@ def _number(value: object) -> float | str | None:
     if isinstance(value, float):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        return float(value) if -INT_LIMIT < value < INT_LIMIT else INT_REASON
     return f"expected a number, got {type(value).__name__}"
 
 
@@ -55,7 +56,7 @@ def _target(value: object, regression: bool) -> float | str | _Refused:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int):
-        return str(value)
+        return str(value) if -INT_LIMIT < value < INT_LIMIT else _Refused(INT_REASON)
     return _Refused(f"expected a class label, got {type(value).__name__}")
 
 
@@ -87,7 +88,7 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
         v = row.get("prediction_id")
         if isinstance(v, str):
             pid[i] = v
-        elif isinstance(v, int) and not isinstance(v, bool):
+        elif isinstance(v, int) and not isinstance(v, bool) and -INT_LIMIT < v < INT_LIMIT:
             pid[i] = str(v)
         elif v is not None:
             errors.append(RowError(i, "prediction_id", f"expected a string, got {type(v).__name__}"))
@@ -142,7 +143,7 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
                     if v is not None:
                         if isinstance(v, float):
                             col[i] = v
-                        elif isinstance(v, int) and not isinstance(v, bool):
+                        elif isinstance(v, int) and not isinstance(v, bool) and -INT_LIMIT < v < INT_LIMIT:
                             col[i] = float(v)
                         else:
                             errors.append(
@@ -153,7 +154,7 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
                     if v is not None:
                         if isinstance(v, str):
                             col[i] = v
-                        elif isinstance(v, bool | int):
+                        elif isinstance(v, bool) or (isinstance(v, int) and -INT_LIMIT < v < INT_LIMIT):
                             col[i] = str(v).lower() if isinstance(v, bool) else str(v)
                         else:
                             errors.append(
@@ -170,6 +171,9 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
                 for key, v in segs.items():
                     if isinstance(v, bool):
                         v = str(v).lower()
+                    elif isinstance(v, int) and not -INT_LIMIT < v < INT_LIMIT:
+                        errors.append(RowError(i, f"segments.{key}", INT_REASON))
+                        continue
                     elif isinstance(v, int | float) and not (isinstance(v, float) and not math.isfinite(v)):
                         v = str(v)
                     elif not isinstance(v, str):

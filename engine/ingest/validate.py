@@ -29,6 +29,7 @@ from engine.ingest.timeparse import MAX_TIME, MIN_TIME
 MAX_ID_LENGTH = 200
 MAX_SEGMENT_VALUE = 200
 MAX_SEGMENT_KEYS = 32
+MAX_SEGMENT_KEY = 64
 PROBABILITY_SUM_TOLERANCE = 1e-3
 
 
@@ -140,6 +141,9 @@ def validate_predictions(
         c.errors.append(RowError(None, "segments", f"at most {MAX_SEGMENT_KEYS} segment keys per batch"))
     for name in seg_cols:
         key = name[len(SEGMENT_PREFIX):]
+        if len(key) > MAX_SEGMENT_KEY:
+            c.errors.append(RowError(None, f"segments.{key[:64]}…", f"segment keys are at most {MAX_SEGMENT_KEY} characters"))
+            continue
         if not key or not (key[0].isalpha() or key[0] == "_") or not all(ch.isalnum() or ch in "_.-" for ch in key):
             c.errors.append(RowError(None, f"segments.{key}", "segment keys are letters, digits, '_', '.', '-'"))
             continue

@@ -81,7 +81,11 @@ class AsyncClient:
         description: str = "",
     ) -> ModelSpec:
         call = calls.create_model(name, task, features, class_labels, threshold, dimensions, description)
-        return calls.parse_model(*await self._send(call))
+        response, attempts = await self._send(call)
+        created = calls.created_model(response, attempts, name, task)
+        if created is None:  # retried after a lost answer: the model may be the first attempt's
+            return calls.confirm_created_model(await self.get_model(name), task, response, attempts)
+        return created
 
     async def get_model(self, name: str) -> ModelSpec:
         return calls.parse_model(*await self._send(calls.get_model(name)))
@@ -91,7 +95,11 @@ class AsyncClient:
 
     async def create_version(self, model: str, version: str, *, stage: str = "development",
                              description: str = "") -> VersionInfo:
-        return calls.parse_version(*await self._send(calls.create_version(model, version, stage, description)))
+        response, attempts = await self._send(calls.create_version(model, version, stage, description))
+        created = calls.created_version(response, attempts)
+        if created is None:  # retried after a lost answer: the version may be the first attempt's
+            return next(v for v in await self.list_versions(model) if v.version == version)
+        return created
 
     async def list_versions(self, model: str) -> list[VersionInfo]:
         return calls.parse_versions(*await self._send(calls.list_versions(model)))

@@ -215,7 +215,7 @@ async def test_bad_bodies_change_nothing(client: AsyncTestClient, pool: asyncpg.
         (PRED, b'[{"prediction_id": "x", "score": 0.5,', "application/json", 400, (None, "body", "malformed JSON")),
         (PRED, b"", "application/json", 400, (None, "body", "empty request body")),
         (PRED, b'{"prediction_id": "x"}', "application/json", 400, (None, "body", "expected a JSON array")),
-        (PRED, good, "text/csv", 400, (None, "content-type", "unsupported content type 'text/csv'")),
+        (PRED, good, "text/csv", 415, ("detail", None, "unsupported content type 'text/csv'")),
         (PRED, good + b"\n{oops", "application/x-ndjson", 400, (1, "body", "malformed JSON on line 2")),
         (PRED, b"PAR1 not really", "application/vnd.apache.parquet", 400, (None, "body", "not a valid Parquet body")),
         (PRED, b"\x00\x01garbage", "application/vnd.apache.arrow.stream", 400, (None, "body", "not a valid Arrow IPC")),
