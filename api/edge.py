@@ -19,8 +19,8 @@ from api.bodies import INGEST_TYPES, JSON_TYPES, media_type
 
 T = TypeVar("T")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# Ingest routes take their body raw (the decoders read it); every other body is a JSON document.
-_INGEST_SUFFIXES = ("/predictions", "/labels", "/metrics")
+# Ingest routes and the baseline upload take their body raw (the decoders read it); every other body is JSON.
+_INGEST_SUFFIXES = ("/predictions", "/labels", "/metrics", "/baselines/upload")
 
 
 class EdgeMiddleware(ASGIMiddleware):

@@ -51,7 +51,7 @@ class AnalysesController(Controller):
                                  sliding_hours, methods, features, rule, sustain, threshold_mode, threshold, k,
                                  exact, row_cap)
 
-    @post("/drift", status_code=200, responses=error_responses(400, 401, 404, 422, 503))
+    @post("/drift", status_code=200, responses=error_responses(400, 401, 404, 415, 422, 503))
     async def run_drift(
         self, name: str, start: FromQuery[datetime], end: FromQuery[datetime], drift_service: DriftService,
         reference_start: FromQuery[datetime | None] = None, reference_end: FromQuery[datetime | None] = None,

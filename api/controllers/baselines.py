@@ -55,7 +55,7 @@ class BaselinesController(Controller):
     async def list_baselines(self, name: str, baseline_service: BaselineService) -> tuple[BaselineInfo, ...]:
         return await baseline_service.list(name)
 
-    @post("/", responses=error_responses(400, 401, 404, 409, 422, 503))
+    @post("/", responses=error_responses(400, 401, 404, 409, 415, 422, 503))
     async def create_from_range(
         self, name: str, data: BaselineFromRange, baseline_service: BaselineService
     ) -> BaselineDetail:
@@ -64,7 +64,7 @@ class BaselinesController(Controller):
             name, data.name, data.start, data.end, data.version, data.activate, data.n_bins
         )
 
-    @post("/upload", responses=error_responses(400, 401, 404, 409, 413, 422, 503))
+    @post("/upload", responses=error_responses(400, 401, 404, 409, 413, 415, 422, 503))
     async def upload(
         self,
         request: Request[Any, Any, Any],
@@ -86,7 +86,7 @@ class BaselinesController(Controller):
     async def get_baseline(self, name: str, baseline: str, baseline_service: BaselineService) -> BaselineDetail:
         return await baseline_service.get(name, baseline)
 
-    @post("/{baseline:str}/activate", status_code=200, responses=error_responses(401, 404, 503))
+    @post("/{baseline:str}/activate", status_code=200, responses=error_responses(401, 404, 415, 503))
     async def activate(self, name: str, baseline: str, baseline_service: BaselineService) -> BaselineDetail:
         """Make this the model's active baseline; the feature windows of the retained history are re-bucketed
         in the background (reads stay exact meanwhile)."""

@@ -40,7 +40,7 @@ class DegradationController(Controller):
         return await degradation_service.degradation(name, start, end, baseline=baseline, filters=parse_filters(filter),
                                                      min_samples=min_samples, persist=False)
 
-    @post("/degradation", status_code=200, responses=error_responses(400, 401, 404, 422, 503))
+    @post("/degradation", status_code=200, responses=error_responses(400, 401, 404, 415, 422, 503))
     async def run_degradation(
         self, name: str, start: FromQuery[datetime], end: FromQuery[datetime], degradation_service: DegradationService,
         baseline: FromQuery[str | None] = None, filter: FromQuery[str | None] = None,

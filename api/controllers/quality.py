@@ -35,7 +35,7 @@ class QualityController(Controller):
                                              max_out_of_range_rate=max_out_of_range_rate,
                                              max_staleness_s=max_staleness_s, persist=False)
 
-    @post("/quality", status_code=200, responses=error_responses(400, 401, 404, 422, 503))
+    @post("/quality", status_code=200, responses=error_responses(400, 401, 404, 415, 422, 503))
     async def run_quality(
         self, name: str, start: FromQuery[datetime], end: FromQuery[datetime], quality_service: QualityService,
         data: QualityRequest | None = None, max_missing_rate: FromQuery[float] = 0.05,

@@ -45,7 +45,7 @@ class SeriesAnalysesController(Controller):
                                          min_samples=min_samples, min_bucket_samples=min_bucket_samples,
                                          filters=parse_filters(filter))
 
-    @post("/trend", status_code=200, responses=error_responses(400, 401, 404, 422, 503))
+    @post("/trend", status_code=200, responses=error_responses(400, 401, 404, 415, 422, 503))
     async def run_trend(
         self, name: str, metric: FromQuery[str], start: FromQuery[datetime], end: FromQuery[datetime],
         trend_service: TrendService, granularity: FromQuery[str] = "auto", custom: FromQuery[bool] = False,

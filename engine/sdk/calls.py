@@ -35,6 +35,14 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     repeatable: bool = True  # safe to send again when the first answer was lost
 
+    def __post_init__(self) -> None:
+        # The API refuses a write that does not say it is JSON, even with no body (a cross-site request
+        # without a content type needs no CORS preflight): every write without a body type of its own is JSON.
+        if self.method in ("POST", "PUT", "PATCH", "DELETE") and not any(
+            k.lower() == "content-type" for k in self.headers
+        ):
+            object.__setattr__(self, "headers", {**self.headers, "content-type": JSON})  # frozen: set once here
+
     @property
     def what(self) -> str:
         return f"{self.method} {self.path}"

@@ -52,7 +52,8 @@ async def test_quality_and_degradation_over_rest(
     filters = {"region": "eu"} if "region" in m.dimensions else {}
     for method in ("get", "post"):
         query = {**params, "filter": "region=eu"} if filters else params
-        r = await getattr(client, method)(f"{base}/degradation", params=query)
+        kwargs = {"headers": {"content-type": "application/json"}} if method == "post" else {}
+        r = await getattr(client, method)(f"{base}/degradation", params=query, **kwargs)
         assert r.status_code == 200, r.text
         rep = r.json()
         assert rep["filters"] == filters and rep["metrics"]

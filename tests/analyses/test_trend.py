@@ -125,7 +125,8 @@ async def test_trend_over_rest(pool: asyncpg.Pool, client: AsyncTestClient, labe
         assert {t["method"] for t in body["tests"]} == {"linear", "mann_kendall"}
         if not labeled and metric not in ("count", "latency_p95_ms"):
             assert body["direction"] == "insufficient_data"
-    r = await client.post("/api/v1/models/churn/trend", params={**params, "metric": "cost", "custom": "true"})
+    r = await client.post("/api/v1/models/churn/trend", params={**params, "metric": "cost", "custom": "true"},
+                          headers={"content-type": "application/json"})
     assert r.status_code == 200 and r.json()["source"] == "custom_metric"
     r = await client.get("/api/v1/models/churn/trend", params={**params, "metric": "count", "filter": "region=eu"})
     assert r.status_code == 200 and r.json()["filters"] == {"region": "eu"}

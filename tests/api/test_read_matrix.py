@@ -67,6 +67,8 @@ by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 
 
 async def _ok(served: AsyncTestClient, method: str, path: str, **kwargs: Any) -> Any:
+    if method == "POST" and "json" not in kwargs and "content" not in kwargs:
+        kwargs["headers"] = {"content-type": "application/json", **kwargs.get("headers", {})}  # the API's rule
     r = await served.request(method, path, **kwargs)
     assert 200 <= r.status_code < 300, (method, path, kwargs.get("params"), r.status_code, r.text)
     return r.json()
