@@ -19,6 +19,7 @@ from api.controllers.baselines import BaselinesController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
+from api.controllers.performance import PerformanceController
 from api.controllers.windows import WindowsController
 from api.deps import (
     provide_baseline_service,
@@ -36,7 +37,7 @@ from engine.config import Settings
 from engine.store.db import create_pool
 
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
-                           BaselinesController, AnalysesController]
+                           BaselinesController, AnalysesController, PerformanceController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import polars as pl
 
+from engine.cli import performance
 from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.files import file_format
 from engine.cli.output import emit_json, table
@@ -76,6 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--end", type=_time, required=True)
     p.add_argument("--analysis")
     p.set_defaults(handler=analyze_results)
+    performance.register(asub)
 
 
 def baselines_list(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
-from engine.sdk import calls
+from engine.sdk import analyses, calls, performance
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, Batch, iter_batches
@@ -98,6 +98,11 @@ class AsyncClient:
 
     async def promote(self, model: str, version: str, stage: str = "production") -> VersionInfo:
         return calls.parse_version(*await self._send(calls.promote(model, version, stage)))
+
+    async def estimated_performance(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """As `Client.estimated_performance`."""
+        report = analyses.parse_json(*await self._send(performance.estimated_performance(model, start, end, store, params)))
+        return analyses.frame(performance.estimate_rows(report))
 
     async def archive(self, model: str, version: str) -> VersionInfo:
         return calls.parse_version(*await self._send(calls.archive(model, version)))

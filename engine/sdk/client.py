@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
-from engine.sdk import analyses, calls
+from engine.sdk import analyses, calls, performance
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, iter_batches
@@ -107,6 +107,12 @@ class Client:
         """Stored analysis results (one statistic per row) as a Polars frame."""
         body = analyses.parse_json(*self._send(analyses.results(model, start, end, analysis)))
         return analyses.frame([{k: v for k, v in r.items() if k != "details"} for r in body["results"]])
+
+    def estimated_performance(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """Label-free estimates (CBPE) over [start, end) beside the realised metrics, one row per metric, as a
+        Polars frame. Parameters as the REST endpoint's (`version`, `filter` as a mapping, `n_draws`, …)."""
+        report = analyses.parse_json(*self._send(performance.estimated_performance(model, start, end, store, params)))
+        return analyses.frame(performance.estimate_rows(report))
 
     # registry
 
