@@ -99,6 +99,15 @@ class AsyncClient:
     async def promote(self, model: str, version: str, stage: str = "production") -> VersionInfo:
         return calls.parse_version(*await self._send(calls.promote(model, version, stage)))
 
+    async def compare(self, model: str, start: Any, end: Any, *, versions: Any = None, segment: str | None = None,
+                      values: Any = None, store: bool = False, **params: Any) -> Any:
+        """Each metric of two versions (`versions=("a", "b")`) or two values of a segment (`segment="region",
+        values=("eu", "us")`) over [start, end): one row per metric (value_a, value_b, difference, lower,
+        upper, p_value, test) as a Polars frame."""
+        q = {"versions": versions, "segment": segment, "values": values, **params}
+        report = analyses.parse_json(*await self._send(performance.compare(model, start, end, store, q)))
+        return analyses.frame(performance.compare_rows(report))
+
     async def estimated_performance(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
         """As `Client.estimated_performance`."""
         report = analyses.parse_json(*await self._send(performance.estimated_performance(model, start, end, store, params)))

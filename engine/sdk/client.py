@@ -108,6 +108,15 @@ class Client:
         body = analyses.parse_json(*self._send(analyses.results(model, start, end, analysis)))
         return analyses.frame([{k: v for k, v in r.items() if k != "details"} for r in body["results"]])
 
+    def compare(self, model: str, start: Any, end: Any, *, versions: Any = None, segment: str | None = None,
+                values: Any = None, store: bool = False, **params: Any) -> Any:
+        """Each metric of two versions (`versions=("a", "b")`) or two values of a segment (`segment="region",
+        values=("eu", "us")`) over [start, end): one row per metric (value_a, value_b, difference, lower,
+        upper, p_value, test) as a Polars frame."""
+        q = {"versions": versions, "segment": segment, "values": values, **params}
+        report = analyses.parse_json(*self._send(performance.compare(model, start, end, store, q)))
+        return analyses.frame(performance.compare_rows(report))
+
     def estimated_performance(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
         """Label-free estimates (CBPE) over [start, end) beside the realised metrics, one row per metric, as a
         Polars frame. Parameters as the REST endpoint's (`version`, `filter` as a mapping, `n_draws`, …)."""

@@ -35,3 +35,15 @@ def estimate_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per metric: estimated, band, realised, reference, verdict, with the window and sample sizes."""
     keep = {k: report[k] for k in ("model", "start", "end", "version", "baseline", "decision", "n", "n_labelled")}
     return [{**keep, **m} for m in report["metrics"]]
+
+
+def compare(model: str, start: datetime, end: datetime, store: bool, params: Mapping[str, object]) -> Call:
+    q = {"start": start.isoformat(), "end": end.isoformat(), **_query(params)}
+    return Call("POST" if store else "GET", f"{API}/models/{_q(model)}/compare", params=q)
+
+
+def compare_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per metric: a, b, difference, interval, p-value, test, with the groups compared."""
+    keep = {k: report[k] for k in ("model", "start", "end", "by", "a", "b")}
+    return [{**keep, **{("value_a" if k == "a" else "value_b" if k == "b" else k): v for k, v in m.items()}}
+            for m in report["metrics"]]

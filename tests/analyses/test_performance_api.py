@@ -98,3 +98,54 @@ async def test_sdk_estimated_performance_frames(pool: asyncpg.Pool, server_url: 
     async with AsyncClient(server_url) as dl:
         again = await dl.estimated_performance("churn", CUR_START, CUR_END, store=False)
     assert again["estimated"].to_list() == frame["estimated"].to_list()
+
+
+async def _two_groups(pool: asyncpg.Pool) -> None:
+    from tests.analyses.test_compare import _setup as compare_setup
+
+    await compare_setup(pool)
+
+
+@pytest.mark.parametrize("model", ["churn", "iris", "price"])
+async def test_compare_over_rest(pool: asyncpg.Pool, client: AsyncTestClient, model: str) -> None:
+    await _two_groups(pool)
+    base = f"/api/v1/models/{model}"
+    params = {"start": CUR_START.isoformat(), "end": CUR_END.isoformat()}
+    r = await client.get(f"{base}/compare", params={**params, "versions": "v1,v2"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["by"] == "version" and body["n_a"] == body["n_b"] == 1500
+    names = {m["metric"] for m in body["metrics"]}
+    assert "accuracy" in names if model != "price" else {"mae", "mean_error", "mse", "rmse"} == names
+    for m in body["metrics"]:
+        if m["p_value"] is not None:
+            assert m["lower"] <= m["difference"] <= m["upper"] and 0 <= m["p_value"] <= 1
+    seg = await client.post(f"{base}/compare", params={**params, "segment": "region", "values": "eu,us"})
+    assert seg.status_code == (200 if model == "churn" else 422), seg.text
+    if model == "churn":
+        assert [m["difference"] for m in seg.json()["metrics"]] == [m["difference"] for m in body["metrics"]]
+    assert (await client.get(f"{base}/compare", params=params)).status_code == 422
+    assert (await client.get(f"{base}/compare", params={**params, "versions": "v1"})).status_code == 422
+    assert (await client.get(f"{base}/compare", params={**params, "versions": "v1,v7"})).status_code == 404
+
+
+async def test_cli_and_sdk_compare(pool: asyncpg.Pool, db_url: str, server_url: str, capfd: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    await _two_groups(pool)
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL", db_url)
+    assert await asyncio.to_thread(main, ["analyze", "compare", "churn", "--start", CUR_START.isoformat(),
+                                          "--end", CUR_END.isoformat(), "--segment", "region", "--values", "eu,us"]) == 0
+    out = capfd.readouterr().out
+    assert "two_proportion_z" in out and "delong_z_binned" in out and "SIGNIFICANT" in out
+
+    def sync() -> pl.DataFrame:
+        with Client(server_url) as dl:
+            frame: pl.DataFrame = dl.compare("price", CUR_START, CUR_END, versions=("v1", "v2"))
+            return frame
+
+    frame = await asyncio.to_thread(sync)
+    assert frame["metric"].to_list() == ["mae", "mean_error", "mse", "rmse"]
+    assert {"value_a", "value_b", "difference", "lower", "upper", "p_value", "test"} <= set(frame.columns)
+    async with AsyncClient(server_url) as dl:
+        again = await dl.compare("churn", CUR_START, CUR_END, segment="region", values=("eu", "us"))
+    assert again.height == 6 and again["a"].unique().to_list() == ["eu"]
