@@ -12,6 +12,7 @@ from litestar.params import FromQuery
 from api.controllers.windows import parse_filters
 from api.schemas import error_responses
 from engine.errors import RowError, ValidationError
+from engine.services.analyses.batch import BatchPerformance, BatchPerformanceRequest, BatchPerformanceService
 from engine.services.analyses.compare import CompareService, Comparison
 from engine.services.analyses.estimate import EstimatedPerformance, EstimateService
 from engine.store.unit import UnitOfWork
@@ -23,6 +24,10 @@ def provide_estimate_service(uow: UnitOfWork) -> EstimateService:
 
 def provide_compare_service(uow: UnitOfWork) -> CompareService:
     return CompareService(uow)
+
+
+def provide_batch_service(uow: UnitOfWork) -> BatchPerformanceService:
+    return BatchPerformanceService(uow)
 
 
 def _pair(field: str, csv: str | None) -> tuple[str, str] | None:
@@ -40,6 +45,7 @@ class PerformanceController(Controller):
     dependencies = {
         "estimate_service": Provide(provide_estimate_service, sync_to_thread=False),
         "compare_service": Provide(provide_compare_service, sync_to_thread=False),
+        "batch_service": Provide(provide_batch_service, sync_to_thread=False),
     }
 
     @get("/estimated-performance", responses=error_responses(400, 401, 404, 422, 503))
@@ -96,3 +102,13 @@ class PerformanceController(Controller):
         """As GET, and the result is stored in `analysis_results` (analysis `comparison`)."""
         return await self._compare(compare_service, name, start, end, versions, segment, values, confidence,
                                    n_draws, seed, True)
+
+    @post("/batch-performance", status_code=200, responses=error_responses(400, 401, 404, 422, 503))
+    async def batch_performance(
+        self, name: str, data: BatchPerformanceRequest, batch_service: BatchPerformanceService,
+    ) -> BatchPerformance:
+        """A logged, labelled batch (its prediction ids in [start, end]): its metrics, their degradation against
+        the active baseline's reference metrics (seed 004's thresholds unless `thresholds` are given),
+        severity and retraining flag; stored in `analysis_results` (analysis `batch_performance`, run key =
+        `batch_id`). What the SDK's `track_performance` calls after logging the batch."""
+        return await batch_service.evaluate(name, data)

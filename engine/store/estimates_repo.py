@@ -44,3 +44,9 @@ async def class_cells(conn: asyncpg.Connection, f: CellFilter, n_classes: int) -
     """(predicted class, label or None, rows) of a multiclass model's rows with K probabilities."""
     rows = await conn.fetch(query("analyses.class_cells"), *f.args(), n_classes)
     return [(r["predicted_class"], r["label_class"], r["n"]) for r in rows]
+
+
+async def batch_rows(conn: asyncpg.Connection, model_id: int, prediction_ids: list[str], start: datetime,
+                     end: datetime, version_id: int | None) -> list[asyncpg.Record]:
+    """The stored rows of a tracked batch (its prediction ids in [start, end))."""
+    return await conn.fetch(query("analyses.batch_rows"), model_id, prediction_ids, start, end, version_id)

@@ -59,3 +59,10 @@ WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR ver
   AND ($6::jsonb IS NULL OR segments @> $6::jsonb) AND predicted_class IS NOT NULL
   AND cardinality(probabilities) = $7 AND $5::integer > 0
 GROUP BY 1, 2;
+
+-- A tracked batch's rows, by prediction id within the batch's time range.
+-- name: batch_rows
+SELECT time, predicted_class, predicted_value, score, probabilities, label_class, label_value
+FROM predictions
+WHERE model_id = $1 AND prediction_id = ANY($2::text[]) AND time >= $3 AND time < $4
+  AND ($5::integer IS NULL OR version_id = $5);

@@ -211,6 +211,11 @@ def _performance(model: ModelSpec, data: ReferenceData) -> dict[str, Any]:
     return {"n": len(rows), "metrics": out}
 
 
+def performance_of(model: ModelSpec, data: ReferenceData) -> dict[str, Any]:
+    """The baseline's reference metrics computed on other rows (a tracked batch): the same definitions."""
+    return _performance(model, data)
+
+
 def _predictions(model: ModelSpec, data: ReferenceData) -> dict[str, Any]:
     if model.task == "binary" and data.score is not None:
         s = data.score[np.isfinite(data.score)]
