@@ -69,6 +69,7 @@ async def test_estimated_performance_over_rest(pool: asyncpg.Pool, client: Async
     assert r.status_code == 200 and {x["statistic"] for x in r.json()["results"]} >= {"estimated"}
     bad = await client.get(f"{base}/estimated-performance", params={**params, "confidence": "2"})
     assert bad.status_code in (400, 422)
+    assert (await client.get(f"{base}/estimated-performance", params={**params, "seed": "-1"})).status_code == 422
     assert (await client.get(f"{base}/estimated-performance", params={**params, "version": "nope"})).status_code == 404
 
 
@@ -125,6 +126,7 @@ async def test_compare_over_rest(pool: asyncpg.Pool, client: AsyncTestClient, mo
     if model == "churn":
         assert [m["difference"] for m in seg.json()["metrics"]] == [m["difference"] for m in body["metrics"]]
     assert (await client.get(f"{base}/compare", params=params)).status_code == 422
+    assert (await client.get(f"{base}/compare", params={**params, "versions": "v1,v2", "seed": "-3"})).status_code == 422
     assert (await client.get(f"{base}/compare", params={**params, "versions": "v1"})).status_code == 422
     assert (await client.get(f"{base}/compare", params={**params, "versions": "v1,v7"})).status_code == 404
 

@@ -122,6 +122,8 @@ class CompareService:
             raise _invalid("confidence", "in [0.5, 1)")
         if not 100 <= n_draws <= 20_000:
             raise _invalid("n_draws", "100 to 20000")
+        if not 0 <= seed < 2**63:
+            raise _invalid("seed", "0 to 2^63 − 1")
         if (versions is None) == (segment is None):
             raise _invalid("versions/segment", "give versions=a,b or segment=<key>&values=a,b")
         pair = versions if versions is not None else values

@@ -85,8 +85,10 @@ def _f(v: float | None) -> float | None:
     return float(v) if v is not None and math.isfinite(v) else None
 
 
-def _check(start: datetime, end: datetime, n_draws: int, confidence: float) -> None:
+def _check(start: datetime, end: datetime, n_draws: int, confidence: float, seed: int = 0) -> None:
     errs = []
+    if not 0 <= seed < 2**63:
+        errs.append(RowError(None, "seed", "0 to 2^63 − 1"))
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         errs.append(RowError(None, "start/end", "timezone-aware, end after start"))
     if not 2 <= n_draws <= 10_000:
@@ -145,7 +147,7 @@ class EstimateService:
         persist: bool = True,
         run_key: str = "adhoc",
     ) -> EstimatedPerformance:
-        _check(start, end, n_draws, confidence)
+        _check(start, end, n_draws, confidence, seed)
         async with self.uow.transaction() as conn:
             info = await models_repo.get_model(conn, model)
             if not info.is_classifier:
@@ -176,10 +178,13 @@ class EstimateService:
             labels = tuple(info.class_labels or ())
             report: tuple[PerformanceEstimate | MulticlassEstimate | None, dict[str, float | None], int, int,
                           tuple[tuple[int, ...], ...] | None]
-            if info.task == "binary":
-                report = await self._binary(conn, info, cells, cal, n_draws, confidence, seed)
-            else:
-                report = await self._multiclass(conn, info, cells, cal, n_draws, confidence, seed)
+            try:
+                if info.task == "binary":
+                    report = await self._binary(conn, info, cells, cal, n_draws, confidence, seed)
+                else:
+                    report = await self._multiclass(conn, info, cells, cal, n_draws, confidence, seed)
+            except ValueError as exc:  # e.g. a reference whose labelled scores fill a single bin
+                raise ValidationError([RowError(None, "baseline", f"cannot calibrate on baseline {active!r}: {exc}")]) from exc
             est, realised, realised_n, n_labelled, real_conf = report
             metrics = _judge(est, realised, realised_n, reference)
             out = EstimatedPerformance(
