@@ -11,6 +11,13 @@ mergeable window state: difference b − a, a confidence interval and a two-side
 - Ratios of counts without a closed form (F1, macro averages): parametric bootstrap of the confusion
   matrices (multinomial redraws of each group's cells, seeded), percentile interval, p-value 2·min tail
   share of the differences around 0.
+
+>>> d = two_proportions(80, 100, 90, 100)
+>>> round(d.difference, 2), round(d.p_value, 3), d.test
+(0.1, 0.048, 'two_proportion_z')
+>>> auc, var = delong_binned([0, 1, 3], [3, 1, 0])
+>>> round(auc, 4)
+0.9688
 """
 
 from __future__ import annotations

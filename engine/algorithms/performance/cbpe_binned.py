@@ -13,6 +13,13 @@ the expected confusion entry C[j, k] = Σ over rows predicted k of cal_j(p_j), u
 Expected accuracy = Σ_k C[k, k] / n; per-class precision C[k, k] / predicted k, recall C[k, k] / Σ_k' C[k, k'],
 macro averages over the classes. The band draws the cells independently (an approximation: the one-vs-rest
 probabilities of one row are not jointly drawn).
+
+>>> cal = BinnedCalibrator.from_counts([0, 1, 3, 4], [4, 4, 4, 4])
+>>> cal.values
+(0.0, 0.25, 0.75, 1.0)
+>>> est = estimate_binary_cells([1, 2], [0, 1], [10, 10], cal, n_draws=50)
+>>> round(est.metric("accuracy").value, 3)
+0.75
 """
 
 from __future__ import annotations
