@@ -1,7 +1,8 @@
 """Comparing a metric between two independent groups of rows (two versions, or two values of a segment) from
 mergeable window state: difference b − a, a confidence interval and a two-sided p-value.
 
-- Rates (accuracy, precision, recall, positive rate): two-proportion z test — p-value with the pooled
+- Rates (accuracy, precision, recall, positive rate): two-proportion z test (`stats.ab.two_proportion_z`) —
+  p-value with the pooled
   standard error (statsmodels `proportions_ztest`), interval with the unpooled (Wald) one (statsmodels
   `confint_proportions_2indep(method="wald")`).
 - ROC AUC: DeLong's variance from the score histograms of positives and negatives (exact DeLong for the
@@ -30,6 +31,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from engine.algorithms.stats.ab import two_proportion_z
+
 
 @dataclass(frozen=True, slots=True)
 class Difference:
@@ -52,17 +55,12 @@ def _none(test: str, a: float | None = None, b: float | None = None) -> Differen
 
 
 def two_proportions(x_a: int, n_a: int, x_b: int, n_b: int, confidence: float = 0.95) -> Difference:
+    """The stats family's `two_proportion_z` with the groups swapped, so the difference reads b − a."""
     test = "two_proportion_z"
     if n_a <= 0 or n_b <= 0:
         return _none(test, x_a / n_a if n_a > 0 else None, x_b / n_b if n_b > 0 else None)
-    pa, pb = x_a / n_a, x_b / n_b
-    diff = pb - pa
-    pooled = (x_a + x_b) / (n_a + n_b)
-    se0 = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
-    p = float(2 * stats.norm.sf(abs(diff) / se0)) if se0 > 0 else (1.0 if diff == 0 else 0.0)
-    se = math.sqrt(pa * (1 - pa) / n_a + pb * (1 - pb) / n_b)
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    return Difference(pa, pb, diff, diff - z * se, diff + z * se, p, test)
+    r = two_proportion_z(x_b, n_b, x_a, n_a, confidence)
+    return Difference(x_a / n_a, x_b / n_b, r.estimate, r.ci_low, r.ci_high, float(r.p_value), test)
 
 
 def welch(n_a: int, mean_a: float, var_a: float, n_b: int, mean_b: float, var_b: float,
