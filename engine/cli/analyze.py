@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import polars as pl
 
-from engine.cli import analyze_monitoring
+from engine.cli import analyze_monitoring, performance
 from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.files import file_format
 from engine.cli.output import emit_json, table
@@ -79,6 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--analysis")
     p.set_defaults(handler=analyze_results)
     analyze_monitoring.register_actions(asub, _time)
+    performance.register(asub)
 
 
 def baselines_list(args: argparse.Namespace, ctx: CliContext) -> int:

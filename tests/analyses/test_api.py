@@ -97,3 +97,10 @@ async def test_cli_baselines_and_analyze(pool: asyncpg.Pool, db_url: str, capfd:
     assert "FEATURE" in out and "age" in out and "DRIFT" in out
     assert await asyncio.to_thread(main, ["analyze", "results", "churn", "--start", CUR_START.isoformat(), "--end", CUR_END.isoformat()]) == 0
     assert "share_drifted" in capfd.readouterr().out
+
+
+async def test_drift_refuses_an_overflowing_sliding_window(pool: asyncpg.Pool, client: AsyncTestClient) -> None:
+    await register_all(pool)
+    params = {"start": CUR_START.isoformat(), "end": CUR_END.isoformat(), "sliding_hours": "1e300"}
+    r = await client.get("/api/v1/models/churn/drift", params=params)
+    assert r.status_code == 422 and "sliding_hours" in r.text
