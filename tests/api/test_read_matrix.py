@@ -61,6 +61,8 @@ READ_ENDPOINTS = {
     "/api/v1/models/{name:str}/performance-summary": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/trend": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/anomalies": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/compare": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/estimated-performance": "test_baselines_drift_and_results",
 }
 RANGE = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat()}
 by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -378,6 +380,16 @@ async def test_baselines_drift_and_results(served: AsyncTestClient, case: Case) 
     trend = await _ok(served, "GET", f"{base}/trend", params={**full, "metric": "count", "min_samples": 3})
     assert trend["metric"] == "count"
     await _ok(served, "GET", f"{base}/anomalies", params={**full, "metric": "count", "method": "mad"})
+    compared = await _ok(served, "GET", f"{base}/compare", params={**RANGE, "versions": "v1,v2"})
+    # the rows (and labelled rows) each version holds, counted from what was sent
+    assert (compared["n_a"], compared["n_b"]) == tuple(sum(r.version == v for r in case.rows) for v in ("v1", "v2"))
+    assert (compared["n_labelled_a"], compared["n_labelled_b"]) == tuple(
+        sum(r.version == v and r.label is not None for r in case.rows) for v in ("v1", "v2"))
+    r = await served.get(f"{base}/estimated-performance", params=params)
+    if case.task != "regression" and case.has("labels"):
+        assert r.status_code == 200, r.text
+    else:  # nothing to estimate from (no class scores, or a reference without labels): a clear 422
+        assert r.status_code == 422, (case.name, r.status_code, r.text)
 
 
 async def test_every_read_endpoint_is_covered(served: AsyncTestClient) -> None:
