@@ -136,6 +136,10 @@ class AsyncClient:
         call = reads.feature_windows(model, start, end, granularity, features)
         return reads.feature_frame(*await self._send(call), frame)
 
+    async def list_metrics(self, model: str | None = None, *, frame: reads.FrameKind = "polars") -> Any:
+        """The custom metric series (name, model, first, last, count), of one model with `model=`."""
+        return reads.metric_list_frame(*await self._send(reads.list_metrics(model)), frame)
+
     # ingest
 
     async def log_predictions(

@@ -218,6 +218,10 @@ class Client:
         call = reads.feature_windows(model, start, end, granularity, features)
         return reads.feature_frame(*self._send(call), frame)
 
+    def list_metrics(self, model: str | None = None, *, frame: reads.FrameKind = "polars") -> Any:
+        """The custom metric series (name, model, first, last, count), of one model with `model=`."""
+        return reads.metric_list_frame(*self._send(reads.list_metrics(model)), frame)
+
     # ingest
 
     def log_predictions(

@@ -94,6 +94,10 @@ def get_version(model: str, version: str) -> Call:
     return Call("GET", f"{API}/models/{_q(model)}/versions/{_q(version)}")
 
 
+def list_metrics(model: str | None) -> Call:
+    return Call("GET", f"{API}/metrics", params={"model": model} if model is not None else {})
+
+
 def _range(start: datetime, end: datetime, granularity: str) -> dict[str, str]:
     return {"start": start.isoformat(), "end": end.isoformat(), "granularity": granularity}
 
@@ -213,6 +217,21 @@ def feature_frame(response: httpx.Response, attempts: int, kind: FrameKind) -> A
     cols: dict[str, list[Any]] = {name: [getattr(p, name) for p in pts]
                                   for name in ("bucket", "feature", "n", "missing", "out_of_range", "counts")}
     return build_frame(cols, kind, strings=("feature",))
+
+
+class _MetricInfo(msgspec.Struct):
+    name: str
+    model: str | None
+    first: datetime
+    last: datetime
+    count: int
+
+
+def metric_list_frame(response: httpx.Response, attempts: int, kind: FrameKind) -> Any:
+    """The `GET /metrics` answer: name, model, first, last, count, one row per series."""
+    infos: list[_MetricInfo] = _decode(response, attempts, list[_MetricInfo])
+    cols = {name: [getattr(i, name) for i in infos] for name in ("name", "model", "first", "last", "count")}
+    return build_frame(cols, kind, strings=("name", "model"))
 
 
 def _dtype(pl: Any, name: str, values: list[Any], floats: Sequence[str], strings: Sequence[str]) -> Any:
