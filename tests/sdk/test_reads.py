@@ -235,3 +235,15 @@ async def test_a_read_whose_answer_was_lost_or_refused_is_retried(server_url: st
         frame = dl.window_metrics(name, T0, END, granularity="1h", metrics=["count"])
     assert proxy.log.answered_503 == 1 and proxy.log.dropped == 1
     assert int(frame["count"].sum()) == 300
+
+
+def test_the_sdk_imports_polars_only_to_build_a_frame() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, engine.sdk, engine.sdk.reads as r; from datetime import datetime, UTC; "
+            "r.model_metrics('m', datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC), 'auto', "
+            "['version'], {'tier': 'gold'}, ['count'], (), None); "
+            "assert 'polars' not in sys.modules and 'pandas' not in sys.modules, 'imported at import'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
