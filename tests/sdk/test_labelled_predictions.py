@@ -22,6 +22,7 @@ from tests.sdk.conftest import T0, fetch
 
 END = T0 + timedelta(hours=3)
 CLASSES = ["no", "yes"]
+MULTI = ["a", "b", "c"]
 
 
 def _frame(task: str, n: int, seed: int, prefix: str) -> pl.DataFrame:
@@ -36,6 +37,11 @@ def _frame(task: str, n: int, seed: int, prefix: str) -> pl.DataFrame:
         score = rng.uniform(size=n)
         cols["score"] = score
         truth = [CLASSES[int(u < s)] for u, s in zip(rng.uniform(size=n), score, strict=True)]
+    elif task == "multiclass":
+        p = rng.dirichlet([1.0, 1.0, 1.0], size=n)
+        p[:, 2] = 1.0 - p[:, 0] - p[:, 1]
+        cols["probabilities"] = p.tolist()
+        truth = [MULTI[int(rng.choice(3, p=row / row.sum()))] for row in p]
     else:
         y = rng.normal(10, 3, n)
         cols["prediction"] = y + rng.normal(0, 1, n)
@@ -50,7 +56,7 @@ def _frame(task: str, n: int, seed: int, prefix: str) -> pl.DataFrame:
 def _create(url: str, name: str, task: str) -> None:
     with Client(url) as dl:
         dl.create_model(name, task, [{"name": "x", "kind": "numeric"}],
-                        class_labels=CLASSES if task == "binary" else None, dimensions=["region"])
+                        class_labels={"binary": CLASSES, "multiclass": MULTI}.get(task), dimensions=["region"])
         dl.create_version(name, "v1", stage="production")
 
 
@@ -75,6 +81,16 @@ def _assert_metrics_equal_sklearn(url: str, name: str, task: str, frame: pl.Data
                     "precision": skm.precision_score(y, pred, pos_label="yes"),
                     "recall": skm.recall_score(y, pred, pos_label="yes"),
                     "f1": skm.f1_score(y, pred, pos_label="yes")}
+    elif task == "multiclass":
+        got = _window(url, name, "count,accuracy,f1_macro,precision_weighted,recall_micro,label_coverage,"
+                                 "label_delay_mean_s,label_delay_max_s")
+        y = lab["label"].to_list()
+        pred = [MULTI[int(np.argmax(p))] for p in lab["probabilities"].to_list()]
+        expected = {"accuracy": skm.accuracy_score(y, pred),
+                    "f1_macro": skm.f1_score(y, pred, average="macro", labels=MULTI, zero_division=0),
+                    "precision_weighted": skm.precision_score(y, pred, average="weighted", labels=MULTI,
+                                                              zero_division=0),
+                    "recall_micro": skm.recall_score(y, pred, average="micro", labels=MULTI, zero_division=0)}
     else:
         got = _window(url, name, "count,mae,rmse,r2,label_coverage,label_delay_mean_s,label_delay_max_s")
         y_true, y_pred = lab["label"].to_numpy(), lab["prediction"].to_numpy()
@@ -133,13 +149,13 @@ async def test_a_bad_label_refuses_the_file_and_stores_nothing(server_url: str, 
     assert await _stored_labels(db_url) == {}
 
 
-@pytest.mark.parametrize("task", ["binary", "regression"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 async def test_rest_json_arrow_and_parquet_bodies_with_labels(server_url: str, db_url: str, task: str) -> None:
     _create(server_url, "rest", task)
     frame = _frame(task, 600, seed=7, prefix="r")
     json_part, arrow_part, parquet_part = frame[:200], frame[200:400], frame[400:]
     rows = [{"prediction_id": r["prediction_id"], "time": r["time"].isoformat(),
-             **({"score": r["score"]} if task == "binary" else {"prediction": r["prediction"]}),
+             **({k: r[k] for k in ("score", "probabilities", "prediction") if k in r}),
              "features": {"x": r["x"]}, "segments": {"region": r["region"]},
              **({"label": r["label"], "label_time": r["label_time"].isoformat()} if r["label"] is not None else {})}
             for r in json_part.iter_rows(named=True)]
