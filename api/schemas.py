@@ -38,6 +38,9 @@ class IngestOut(msgspec.Struct):
     errors: list[RowErrorOut]
     error_count: int
     replayed: bool
+    # stored anyway, but worth knowing: e.g. segment keys that are not declared dimensions (`field`
+    # `segments.<key>`), which the windows cannot group or filter by
+    warnings: list[RowErrorOut] = []
 
 
 class ErrorOut(msgspec.Struct):

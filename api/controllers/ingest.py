@@ -16,6 +16,7 @@ from api.bodies import decode_rows_off_loop
 from api.schemas import IngestOut, RejectedOut, error_responses, replayed_response
 from engine.config import Settings
 from engine.ingest.service import IngestResult, IngestService
+from engine.services.metric_catalog import CustomMetricInfo, MetricCatalogService
 from engine.services.store import StoreService
 
 INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 415, 422, 503)}
@@ -65,6 +66,15 @@ class IngestController(Controller):
         result = await ingest_service.log_metrics(await _rows(request), model_name=model, partial=partial,
                                                   idempotency_key=idempotency_key)
         return _out(result)
+
+    # Here and not with the window reads: Litestar answers OPTIONS for a path from one controller only.
+    @get("/metrics", tags=["windows"], responses=error_responses(400, 401, 404, 503))
+    async def list_metrics(
+        self, metric_catalog_service: MetricCatalogService, model: str | None = None
+    ) -> list[CustomMetricInfo]:
+        """The custom metric series (name and model; `model` null for metrics logged without one), with the
+        minutes they span ([first, last)) and their row count; `model=` keeps that model's series only."""
+        return await metric_catalog_service.list(model)
 
     @get("/rejected", responses=error_responses(400, 401, 404, 503))
     async def rejected(

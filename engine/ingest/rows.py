@@ -4,7 +4,7 @@ A prediction row looks like::
 
     {"prediction_id": "r-1", "time": "2026-11-23T10:00:00Z", "prediction": "yes", "score": 0.83,
      "probabilities": [0.17, 0.83], "latency_ms": 12.5, "segments": {"region": "eu"},
-     "features": {"age": 41, "plan": "pro"}, "label": "yes"}
+     "features": {"age": 41, "plan": "pro"}, "label": "yes", "label_time": "2026-11-24T09:00:00Z"}
 
 Structural problems (wrong JSON type, unknown keys, naive timestamps) are reported here with the row and
 field; the value becomes null so that the vectorised checks in `validate` see one consistent frame.
@@ -26,7 +26,8 @@ from engine.ingest.text import INT_LIMIT, INT_REASON
 from engine.ingest.timeparse import parse_time
 
 ROW_KEYS = frozenset(
-    {"prediction_id", "time", "prediction", "score", "probabilities", "latency_ms", "segments", "features", "label"}
+    {"prediction_id", "time", "prediction", "score", "probabilities", "latency_ms", "segments", "features", "label",
+     "label_time"}
 )
 
 
@@ -73,6 +74,7 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
     probabilities: list[object] = [None] * n
     latency: list[object] = [None] * n
     label: list[object] = [None] * n
+    label_time: list[object] = [None] * n
     num_cols: list[list[object]] = [[None] * n for _ in numeric]
     cat_cols: list[list[object]] = [[None] * n for _ in categorical]
     segments: dict[str, list[object]] = {}
@@ -92,13 +94,14 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
             pid[i] = str(v)
         elif v is not None:
             errors.append(RowError(i, "prediction_id", f"expected a string, got {type(v).__name__}"))
-        v = row.get("time")
-        if v is not None:
-            t = parse_time(v)
-            if isinstance(t, str):
-                errors.append(RowError(i, "time", t))
-            else:
-                time[i] = t
+        for key, times in (("time", time), ("label_time", label_time)):
+            v = row.get(key)
+            if v is not None:
+                t = parse_time(v)
+                if isinstance(t, str):
+                    errors.append(RowError(i, key, t))
+                else:
+                    times[i] = t
         for key, target_col in (("prediction", prediction), ("label", label)):
             v = row.get(key)
             if v is not None:
@@ -194,6 +197,7 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
         "probabilities": probabilities,
         "latency_ms": latency,
         "label": label,
+        "label_time": label_time,
     }
     for spec, col in zip(numeric, num_cols, strict=True):
         data[feature_col(spec.name)] = col

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
 from engine.ingest import labels as label_rows
 from engine.ingest import metrics as metric_rows
-from engine.ingest.canonical import frame_to_canonical
+from engine.ingest.canonical import SEGMENT_PREFIX, frame_to_canonical
 from engine.ingest.copy_binary import prediction_copy_chunks
 from engine.ingest.records import METRIC_COLUMNS, PREDICTION_COLUMNS
 from engine.ingest.rows import prediction_rows_to_frame
@@ -52,6 +52,8 @@ class IngestResult:
     errors: tuple[RowError, ...] = ()
     error_count: int = 0
     replayed: bool = False  # answered from an earlier batch with the same idempotency key
+    # stored, but worth knowing (row None, e.g. a segment key that is not a declared dimension)
+    warnings: tuple[RowError, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class IngestResult:
             "errors": [e.to_dict() for e in self.errors],
             "error_count": self.error_count,
             "replayed": self.replayed,
+            "warnings": [w.to_dict() for w in self.warnings],
         }
 
     @classmethod
@@ -76,6 +79,7 @@ class IngestResult:
             errors=tuple(RowError(e["row"], e["field"], e["reason"]) for e in data["errors"]),
             error_count=data["error_count"],
             replayed=True,
+            warnings=tuple(RowError(w["row"], w["field"], w["reason"]) for w in data.get("warnings", ())),
         )
 
 
@@ -88,6 +92,18 @@ class _Checked:
 
     def bad_rows(self) -> list[int]:
         return sorted({e.row for e in self.errors if e.row is not None})
+
+
+def undeclared_segment_warnings(model: ModelSpec, frame: pl.DataFrame) -> tuple[RowError, ...]:
+    """One warning per segment key the stored rows carry that is not a declared dimension of the model:
+    those values are stored, but the windows keep only declared dimensions, so they cannot be grouped or
+    filtered by."""
+    declared = ", ".join(model.dimensions) or "none"
+    keys = sorted(c[len(SEGMENT_PREFIX):] for c in frame.columns
+                  if c.startswith(SEGMENT_PREFIX) and c[len(SEGMENT_PREFIX):] not in model.dimensions
+                  and frame.get_column(c).is_not_null().any())
+    return tuple(RowError(None, f"segments.{k}", f"not a declared dimension of {model.name} (declared: {declared}): "
+                          "stored, but windows cannot be grouped or filtered by it") for k in keys)
 
 
 def batch_digest(rows: Sequence[Any] | pl.DataFrame, version: str | None, partial: bool,
@@ -229,7 +245,8 @@ class IngestService:
                 return replay
             written, duplicates = await self._write_predictions(conn, copy_data, good.height)
             await self._reject(conn, "predictions", model.id, idempotency_key, checked, payload)
-            result = self._result("predictions", checked, written, duplicates)
+            result = replace(self._result("predictions", checked, written, duplicates),
+                             warnings=undeclared_segment_warnings(model, good))
             await self._store_key(conn, idempotency_key, result)
         return result
 

@@ -13,7 +13,8 @@ Rules (README, "Ingest rules"):
 - numeric features: NaN or null = missing (allowed unless the feature is declared non-nullable); ±inf refused.
   Values outside a declared range and unseen categories are stored: they are data-quality findings, not
   malformed input.
-- `label`: optional; a declared class label, or a finite number for regression.
+- `label`: optional; a declared class label, or a finite number for regression. `label_time`: optional, only
+  with a label (when it was known; the time of ingest when absent).
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def validate_predictions(
 
     pred = frame.get_column("prediction")
     label = frame.get_column("label")
+    label_time = frame.get_column("label_time")
+    c.add(label_time.is_not_null() & label.is_null(), "label_time", "given without a label")
+    c.add(((label_time < MIN_TIME) | (label_time >= MAX_TIME)).fill_null(False), "label_time",
+          f"outside [{MIN_TIME.date()}, {MAX_TIME.date()})")
     score = frame.get_column("score")
     probs = frame.get_column("probabilities")
     updates: list[pl.Series] = []

@@ -213,6 +213,7 @@ def batch_result(response: httpx.Response, attempts: int, batch: Batch, key: str
         status_code=response.status_code, written=body["written"], duplicates=body["duplicates"],
         rejected=body["rejected"], errors=_row_errors(body.get("errors"), batch.offset),
         error_count=body["error_count"], replayed=body["replayed"], attempts=attempts,
+        warnings=_row_errors(body.get("warnings"), 0),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
-from engine.sdk import analyses, calls, performance
+from engine.sdk import analyses, calls, performance, reads
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, iter_batches
@@ -231,6 +231,43 @@ class Client:
 
     def archive(self, model: str, version: str) -> VersionInfo:
         return calls.parse_version(*self._send(calls.archive(model, version)))
+
+    # window reads (engine.sdk.reads: one row per bucket and group, one column per metric)
+
+    def get_version(self, model: str, version: str) -> VersionInfo:
+        return calls.parse_version(*self._send(reads.get_version(model, version)))
+
+    def window_metrics(
+        self, model: str, start: datetime, end: datetime, *, granularity: str = "auto",
+        group_by: str | Sequence[str] | None = None, filter: Mapping[str, str] | None = None,
+        metrics: Sequence[str] | None = None, include: Sequence[str] = (), max_points: int | None = None,
+        frame: reads.FrameKind = "polars",
+    ) -> Any:
+        """Derived metrics per bucket (and group) over exactly [start, end), as `GET …/windows/metrics`
+        answers them: a Polars frame (`frame="pandas"` for pandas) with `<metric>`, `<metric>_n` (sample
+        size), `<metric>_lo` / `_hi` (Wilson 95 %) and `<metric>_error_bound` columns."""
+        call = reads.model_metrics(model, start, end, granularity, group_by, filter, metrics, include, max_points)
+        return reads.metric_frame(*self._send(call), frame)
+
+    def custom_metric_windows(
+        self, name: str, start: datetime, end: datetime, *, granularity: str = "auto", model: str | None = None,
+        group_by: str | None = None, frame: reads.FrameKind = "polars",
+    ) -> Any:
+        """A custom metric per bucket (and tag value): count, mean, std, min, max, sum."""
+        call = reads.custom_metrics(name, start, end, granularity, model, group_by)
+        return reads.custom_metric_frame(*self._send(call), frame)
+
+    def feature_windows(
+        self, model: str, start: datetime, end: datetime, *, granularity: str = "auto",
+        features: Sequence[str] | None = None, frame: reads.FrameKind = "polars",
+    ) -> Any:
+        """Per-bucket feature histograms against the active baselines: n, missing, out_of_range, counts."""
+        call = reads.feature_windows(model, start, end, granularity, features)
+        return reads.feature_frame(*self._send(call), frame)
+
+    def list_metrics(self, model: str | None = None, *, frame: reads.FrameKind = "polars") -> Any:
+        """The custom metric series (name, model, first, last, count), of one model with `model=`."""
+        return reads.metric_list_frame(*self._send(reads.list_metrics(model)), frame)
 
     # ingest
 

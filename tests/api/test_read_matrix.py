@@ -63,6 +63,7 @@ READ_ENDPOINTS = {
     "/api/v1/models/{name:str}/anomalies": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/compare": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/estimated-performance": "test_baselines_drift_and_results",
+    "/api/v1/metrics": "test_metric_catalog",
 }
 RANGE = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat()}
 by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -319,6 +320,20 @@ async def test_custom_metric_windows(served: AsyncTestClient, case: Case) -> Non
         for key, w in want.items():
             for name, v in w.items():
                 assert _close(got[key][name], v), (case.name, level, key, name, got[key][name], v)
+
+
+@by_case
+async def test_metric_catalog(served: AsyncTestClient, case: Case) -> None:
+    body = await _ok(served, "GET", "/api/v1/metrics", params={"model": case.name})
+    times = [t for t, _, _ in case.metrics]
+    minute = timedelta(minutes=1)
+    first = min(times).replace(second=0, microsecond=0)
+    last = max(times).replace(second=0, microsecond=0) + minute
+    assert [{**e, "first": datetime.fromisoformat(e["first"]), "last": datetime.fromisoformat(e["last"])}
+            for e in body] == [{"name": "cost", "model": case.name, "first": first, "last": last,
+                                "count": len(case.metrics)}]
+    everything = await _ok(served, "GET", "/api/v1/metrics")
+    assert sorted(e["model"] for e in everything) == sorted(c.name for c in CASES)
 
 
 @by_case
