@@ -169,6 +169,10 @@ Try:
   # daily accuracy, ROC AUC (with its error bound), p95 latency and label coverage, per version
   curl -s "$API_URL/api/v1/models/breast-cancer-screening/windows/metrics?start=\$(date -u -d '5 days ago' +%FT%TZ)&end=\$(date -u -d '1 hour' +%FT%TZ)&granularity=1d&group_by=version&metrics=count,accuracy,roc_auc,latency_p95_ms,label_coverage"
   curl -s "$API_URL/api/v1/metrics/serving.cost_usd/windows?model=breast-cancer-screening&start=\$(date -u -d '5 days ago' +%FT%TZ)&end=\$(date -u -d '1 hour' +%FT%TZ)&granularity=1d"
+  # drift of every feature over the last day against the baseline of the reference period; data quality
+  curl -s "$API_URL/api/v1/models/breast-cancer-screening/drift?start=\$(date -u -d '1 day ago' +%FT%TZ)&end=\$(date -u +%FT%TZ)"
+  .venv/bin/driftline analyze drift breast-cancer-screening --start \$(date -u -d '1 day ago' +%FT%TZ) --end \$(date -u +%FT%TZ)
+  curl -s "$API_URL/api/v1/models/breast-cancer-screening/quality?start=\$(date -u -d '1 day ago' +%FT%TZ)&end=\$(date -u +%FT%TZ)"
   # the same windows in SQL (see sql/README.md)
   $PSQL -c "SELECT bucket, version, segment, predictions, round(accuracy::numeric, 3) AS accuracy,
       round(latency_p95_ms::numeric, 1) AS p95_ms FROM model_windows_1d
