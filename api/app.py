@@ -21,6 +21,7 @@ from api.controllers.windows import WindowsController
 from api.deps import (
     provide_ingest_service,
     provide_model_service,
+    provide_prediction_service,
     provide_settings,
     provide_store_service,
     provide_unit_of_work,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "uow": Provide(provide_unit_of_work),
             "model_service": Provide(provide_model_service, sync_to_thread=False),
             "ingest_service": Provide(provide_ingest_service, sync_to_thread=False),
+            "prediction_service": Provide(provide_prediction_service, sync_to_thread=False),
             "store_service": Provide(provide_store_service, sync_to_thread=False),
             "windows_service": Provide(provide_windows_service, sync_to_thread=False),
         },

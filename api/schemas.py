@@ -114,6 +114,10 @@ class IngestOut(msgspec.Struct):
     replayed: bool
 
 
+class DeletedOut(msgspec.Struct):
+    deleted: int  # predictions deleted (the windows recompute their ranges at the next refresh)
+
+
 class ErrorOut(msgspec.Struct):
     status_code: int
     detail: str

@@ -1,7 +1,8 @@
 """`driftline rollups refresh` (once) and `driftline worker` (every --interval seconds until SIGTERM/SIGINT):
-the windows refresher (`engine.rollups.refresher.refresh`) and, where DRIFTLINE_RETENTION is set on the Apache
-edition, raw-row retention (`engine.services.retention.apply_retention`). Both are imported when a command
-runs, so the other commands start quickly.
+the windows refresher (`engine.rollups.refresher.refresh`), where DRIFTLINE_RETENTION is set on the Apache
+edition raw-row retention (`engine.services.retention.apply_retention`), and on both editions the label
+horizon of the prediction-time lookup (`prune_prediction_times`). They are imported when a command runs, so
+the other commands start quickly.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncpg
 
 from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.output import emit_json
+from engine.config import StoreSettings
 from engine.errors import DriftlineError
 from engine.store.db import create_pool
 from engine.store.unit import UnitOfWork, unit_from_pool
@@ -44,17 +46,19 @@ def refresh_once(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-async def worker_tick(uow: UnitOfWork, retention: str | None) -> dict[str, Any]:
-    """One run of the worker's job on the run's unit of work: refresh the windows, then apply retention."""
+async def worker_tick(uow: UnitOfWork, store: StoreSettings) -> dict[str, Any]:
+    """One run of the worker's job on the run's unit of work: refresh the windows, then apply retention and
+    the label horizon."""
     from engine.rollups.refresher import refresh
-    from engine.services.retention import apply_retention
+    from engine.services.retention import apply_retention, prune_prediction_times
 
     report = await refresh(uow)
-    await apply_retention(uow, retention)
+    await apply_retention(uow, store.retention)
+    await prune_prediction_times(uow, store.label_horizon, store.retention)
     return report.to_dict()
 
 
-async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float, stop: asyncio.Event) -> int:
+async def worker_loop(pool: asyncpg.Pool, store: StoreSettings, interval: float, stop: asyncio.Event) -> int:
     """A tick, then sleep until the next one or until `stop` is set; each tick takes one connection from
     `pool` for its whole run. A failed tick is reported and retried on the next: a worker outlives a
     database restart."""
@@ -63,7 +67,7 @@ async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float
         started = time.monotonic()
         try:
             async with unit_from_pool(pool, share=False) as uow:
-                summary = await worker_tick(uow, retention)
+                summary = await worker_tick(uow, store)
             runs += 1
             if summary.get("groups"):
                 sys.stderr.write(f"driftline worker: refreshed {json.dumps(summary)}\n")
@@ -87,7 +91,7 @@ def run_worker(args: argparse.Namespace, ctx: CliContext) -> int:
         pool = await create_pool(ctx.settings.database_url, min_size=1, max_size=2)
         sys.stderr.write(f"driftline worker: refreshing rollups every {args.interval:g} s (SIGTERM/SIGINT to stop)\n")
         try:
-            runs = await worker_loop(pool, ctx.settings.store.retention, args.interval, stop)
+            runs = await worker_loop(pool, ctx.settings.store, args.interval, stop)
         finally:
             await pool.close()
         sys.stderr.write(f"driftline worker: stopped after {runs} refreshes\n")
