@@ -182,8 +182,8 @@ async def test_labels_and_metrics(client: AsyncTestClient, pool: asyncpg.Pool, m
     stored = await fetch_predictions(pool, models["churn"].id)
     assert {p: v["label_class"] for p, v in stored.items()} == {"g-0": "stay", "g-1": None, "g-2": "churn", "g-3": None}
     r = await client.post("/api/v1/models/churn/labels", json=[{"prediction_id": "zzz", "label": "stay"}])
-    assert r.status_code == 422 and r.json()["errors"] == [
-        {"row": 0, "field": "prediction_id", "reason": "no stored prediction with this id"}]
+    assert r.status_code == 422 and [(e["row"], e["field"]) for e in r.json()["errors"]] == [(0, "prediction_id")]
+    assert r.json()["errors"][0]["reason"].startswith("no stored prediction with this id within the label horizon")
     r = await client.post("/api/v1/models/churn/labels?partial=true",
                           json=[{"prediction_id": "zzz", "label": "stay"}, {"prediction_id": "g-1", "label": "churn"}])
     assert (r.status_code, r.json()["written"], r.json()["rejected"]) == (201, 1, 1)
