@@ -8,24 +8,23 @@
 -- Each prediction's time by (model, prediction id), written by a trigger at every insert, whoever the
 -- writer is. Never compressed: a label without the prediction's time is resolved here by one index probe
 -- per chunk of this table, and the label UPDATE is then bounded to the chunks that hold its predictions.
--- Chunks of 30 days keep the probes few; the worker drops chunks older than the label horizon
--- (DRIFTLINE_LABEL_HORIZON), so this stays a small fraction of the raw rows.
+-- Chunks of 30 days keep the probes few (the lookup is an index-only scan of each); the worker drops chunks
+-- older than the label horizon (DRIFTLINE_LABEL_HORIZON). About 100 bytes per prediction.
 CREATE TABLE prediction_times (
     model_id      integer NOT NULL,
     prediction_id text NOT NULL,
-    time          timestamptz NOT NULL,
-    version_id    integer NOT NULL
+    time          timestamptz NOT NULL
 );
 SELECT create_hypertable('prediction_times', 'time', chunk_time_interval => INTERVAL '30 days',
                          create_default_indexes => false);
-CREATE UNIQUE INDEX prediction_times_key ON prediction_times (model_id, prediction_id, time) INCLUDE (version_id);
+CREATE UNIQUE INDEX prediction_times_key ON prediction_times (model_id, prediction_id, time);
 
 CREATE FUNCTION dl_record_prediction_times() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- DO NOTHING: a row deleted from predictions in SQL without dl_delete_predictions leaves its entry
     -- behind, and the same prediction stored again must not fail on it.
-    INSERT INTO prediction_times (model_id, prediction_id, time, version_id)
-    SELECT model_id, prediction_id, time, version_id FROM new_rows
+    INSERT INTO prediction_times (model_id, prediction_id, time)
+    SELECT model_id, prediction_id, time FROM new_rows
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
@@ -34,8 +33,8 @@ CREATE TRIGGER predictions_times_insert AFTER INSERT ON predictions
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION dl_record_prediction_times();
 
 -- The predictions stored before this migration.
-INSERT INTO prediction_times (model_id, prediction_id, time, version_id)
-SELECT model_id, prediction_id, time, version_id FROM predictions
+INSERT INTO prediction_times (model_id, prediction_id, time)
+SELECT model_id, prediction_id, time FROM predictions
 ON CONFLICT DO NOTHING;
 
 -- Record [lo, hi) of raw rows as stale for the windows of `kind` ('predictions' or 'metrics'): what the

@@ -150,7 +150,7 @@ async def test_production_age_history_stays_exact(full_pool: asyncpg.Pool) -> No
         for m in (fraud, price):
             async with unit_from_pool(full_pool) as uow:
                 result = await IngestService(uow).log_labels(m.name, label_sets[m.id])
-            assert result.written == len(label_sets[m.id]) > 5_000 // 2
+            assert result.written == len(label_sets[m.id]) > 1_000
     async with full_pool.acquire() as conn:
         after = await _compressed_chunks(conn)
         for start, (name, rows) in after.items():
