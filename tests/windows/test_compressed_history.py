@@ -183,7 +183,7 @@ async def test_production_age_history_stays_exact(full_pool: asyncpg.Pool) -> No
     with clock.lap("late predictions"):
         async with full_pool.acquire() as conn:
             dups = await conn.fetch("SELECT prediction_id, time, score FROM predictions WHERE model_id = $1"
-                                    " AND time >= $2 AND time < $3 LIMIT 30", fraud.id, _day(4), _day(5))
+                                    " AND time >= $2 AND time < $3 AND score IS NOT NULL LIMIT 30", fraud.id, _day(4), _day(5))
         late = [{"prediction_id": f"late-{i}", "time": (_day(4 + 2 * (i % 2)) + timedelta(seconds=float(s))).isoformat(),
                  "score": float(rng.beta(2, 2)), "latency_ms": float(rng.lognormal(2, 1)),
                  "segments": {"region": str(rng.choice(["eu", "us", "ap"]))},
