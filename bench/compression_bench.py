@@ -7,7 +7,8 @@ databases that differ only in compression. Not a test; results go to bench/resul
 Builds `driftline_cbench_c` (the older half of the days compressed) and `driftline_cbench_u` (nothing
 compressed) from one loaded and refreshed database (CREATE DATABASE … TEMPLATE), then measures on both:
 - label batches through the engine's ingest service (`IngestService.log_labels`) into the older half: every
-  prediction of one day, 10 % of three days, 1 % of ten days — with and without the prediction's `time` —
+  unlabelled prediction of one day, 10 % of three days, 1 % and 0.1 % of ten days — with and without the
+  prediction's `time` —
   and, for reference, 10 % of three recent (uncompressed) days. Each batch runs in a transaction that is
   rolled back, so every measurement starts from the same state. Also the label statement before this
   change (an UPDATE joined on the id with no time bound), on the compressed database with the
@@ -101,7 +102,7 @@ def day(d: int) -> datetime:
 async def _ids(conn: asyncpg.Connection, lo: datetime, hi: datetime, share: float) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT prediction_id, time FROM predictions WHERE model_id = 1 AND time >= $1 AND time < $2"
-        " AND label_time IS NULL AND hashtext(prediction_id) % 1000 < $3 ORDER BY time", lo, hi, int(share * 1000))
+        " AND label_time IS NULL AND (hashtext(prediction_id) & 65535) < $3 ORDER BY time", lo, hi, round(share * 65536))
 
 
 async def rows_outside_columnstore(conn: asyncpg.Connection) -> int:
@@ -275,6 +276,7 @@ async def main() -> None:
         "labels: one whole old day": (day(3), day(4), 1.0),
         "labels: 10 % of three old days": (day(3), day(6), 0.1),
         "labels: 1 % of ten old days": (*old, 0.01),
+        "labels: 0.1 % of ten old days": (*old, 0.001),
         "labels: 10 % of three recent days (uncompressed in both)": (day(half + 3), day(half + 6), 0.1),
     }
     labels: dict[str, Any] = {}

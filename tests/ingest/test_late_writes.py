@@ -160,6 +160,25 @@ async def test_sql_delete_and_invalidate(pool: asyncpg.Pool, models: dict[str, M
         assert await conn.fetchval("SELECT sum(n) FROM predictions_by_model_1d WHERE model_id = $1", m.id) == 100
 
 
+async def test_sql_invalidate_makes_a_metrics_delete_visible(pool: asyncpg.Pool, models: dict[str, ModelSpec]) -> None:
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    async with pool.acquire() as conn:
+        await conn.copy_records_to_table(
+            "metrics", records=[(t0 + timedelta(seconds=13 * i), None, "cost", 1.0, None) for i in range(600)],
+            columns=("time", "model_id", "name", "value", "tags"))
+    await refresh_windows(pool)
+    async with pool.acquire() as conn, conn.transaction():
+        lo, hi = t0 + timedelta(minutes=10), t0 + timedelta(minutes=40)
+        deleted = await conn.execute("DELETE FROM metrics WHERE time >= $1 AND time < $2", lo, hi)
+        await conn.execute("SELECT dl_invalidate('metrics', NULL, $1, $2)", lo, hi)
+        with pytest.raises(asyncpg.InvalidParameterValueError):
+            async with conn.transaction():
+                await conn.execute("SELECT dl_invalidate('features', NULL, $1, $2)", lo, hi)
+    await refresh_windows(pool)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT sum(n) FROM metrics_1d") == 600 - int(deleted.split()[-1])
+
+
 async def test_prune_drops_lookup_chunks_older_than_the_horizon(
     pool: asyncpg.Pool, models: dict[str, ModelSpec], uow: UnitOfWork
 ) -> None:
