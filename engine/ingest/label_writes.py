@@ -35,15 +35,15 @@ PER_VALUE_PLANS = {
 
 @asynccontextmanager
 async def local_settings(conn: asyncpg.Connection, settings: dict[str, str]) -> AsyncIterator[None]:
-    """`settings` for the statements inside the block, as SET LOCAL, then back to what they were."""
+    """`settings` for the statements inside the block, as SET LOCAL, then back to what they were. On an
+    error nothing is restored here: the transaction (or savepoint) that fails undoes SET LOCAL itself, and
+    a statement on its connection would only hide the error."""
     before = {name: await conn.fetchval("SELECT current_setting($1, true)", name) for name in settings}
     for name, value in settings.items():
         await conn.execute("SELECT set_config($1, $2, true)", name, value)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            await conn.execute("SELECT set_config($1, $2, true)", name, value or "")
+    yield
+    for name, old in before.items():
+        await conn.execute("SELECT set_config($1, $2, true)", name, old or "")
 
 
 async def resolve_groups(conn: asyncpg.Connection) -> list[TimeGroup]:

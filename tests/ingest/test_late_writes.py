@@ -87,6 +87,11 @@ async def test_every_label_update_gets_a_plan_for_its_own_bounds(
     )
     assert plans and sum(p["generic_plans"] for p in plans) == 0 and sum(p["custom_plans"] for p in plans) >= 8
     assert await uow.conn.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"  # restored
+    with pytest.raises(ValidationError):  # refused after the UPDATEs ran: rolled back, settings with it
+        await ingest.log_labels("churn", [{"prediction_id": rows[0]["prediction_id"], "label": "churn"},
+                                          {"prediction_id": "unknown", "label": "churn"}])
+    assert await uow.conn.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"
+    assert (await fetch_predictions(pool, models["churn"].id))[str(rows[0]["prediction_id"])]["label_class"] == "stay"
 
 
 async def test_deletes_reach_the_windows(pool: asyncpg.Pool, models: dict[str, ModelSpec], uow: UnitOfWork) -> None:
