@@ -9,6 +9,9 @@ from litestar.datastructures import State
 
 from engine.config import Settings
 from engine.ingest.service import IngestService
+from engine.services.analyses.drift import DriftService
+from engine.services.analyses.results import ResultsService
+from engine.services.baselines.service import BaselineService
 from engine.services.models import ModelService
 from engine.services.predictions import PredictionService
 from engine.services.store import StoreService
@@ -47,3 +50,15 @@ def provide_store_service(uow: UnitOfWork) -> StoreService:
 
 def provide_windows_service(uow: UnitOfWork) -> WindowsService:
     return WindowsService(uow)
+
+
+def provide_baseline_service(uow: UnitOfWork) -> BaselineService:
+    return BaselineService(uow)
+
+
+def provide_drift_service(uow: UnitOfWork) -> DriftService:
+    return DriftService(uow)
+
+
+def provide_results_service(uow: UnitOfWork) -> ResultsService:
+    return ResultsService(uow)

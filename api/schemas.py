@@ -1,76 +1,16 @@
-"""Request and response schemas (msgspec Structs) at the API edge."""
+"""Request and response schemas (msgspec Structs) at the API edge. Models and versions are described by
+the domain types themselves (`engine.domain`: `NewModel` in, `ModelSpec` / `VersionInfo` out); what is
+here is what only HTTP needs."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
-from engine.domain import FeatureSpec, ModelSpec, VersionInfo
-
-# The same rules the registry enforces, stated in the schema so clients (and OpenAPI tools) can see them.
-ModelName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
-VersionName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")]
-Key = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")]
-
-
-class FeatureIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Key
-    kind: Literal["numeric", "categorical"]
-    min_value: float | None = None
-    max_value: float | None = None
-    categories: list[str] | None = None
-    nullable: bool = True
-
-    def to_spec(self) -> FeatureSpec:
-        return FeatureSpec(
-            name=self.name, kind=self.kind, min_value=self.min_value, max_value=self.max_value,
-            categories=tuple(self.categories) if self.categories is not None else None, nullable=self.nullable,
-        )
-
-
-class ModelIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: ModelName
-    task: Literal["binary", "multiclass", "regression"]
-    features: list[FeatureIn] = []
-    class_labels: list[str] | None = None
-    threshold: float = 0.5
-    dimensions: list[Key] = []
-    description: str = ""
-
-
-class FeatureOut(msgspec.Struct):
-    name: str
-    kind: str
-    position: int
-    min_value: float | None
-    max_value: float | None
-    categories: list[str] | None
-    nullable: bool
-
-
-class ModelOut(msgspec.Struct):
-    id: int
-    name: str
-    task: str
-    class_labels: list[str] | None
-    threshold: float
-    dimensions: list[str]
-    description: str
-    created_at: datetime
-    features: list[FeatureOut]
-
-    @classmethod
-    def of(cls, m: ModelSpec) -> ModelOut:
-        return cls(
-            id=m.id, name=m.name, task=m.task,
-            class_labels=list(m.class_labels) if m.class_labels is not None else None,
-            threshold=m.threshold, dimensions=list(m.dimensions), description=m.description,
-            created_at=m.created_at,
-            features=[FeatureOut(**f.to_dict()) for f in m.features],  # type: ignore[arg-type]
-        )
+from engine.domain import VersionName
 
 
 class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -81,20 +21,6 @@ class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class PromoteIn(msgspec.Struct, forbid_unknown_fields=True):
     stage: Literal["staging", "production"] = "production"
-
-
-class VersionOut(msgspec.Struct):
-    version: str
-    stage: str
-    description: str
-    created_at: datetime
-    promoted_at: datetime | None
-    archived_at: datetime | None
-
-    @classmethod
-    def of(cls, v: VersionInfo) -> VersionOut:
-        return cls(version=v.version, stage=v.stage, description=v.description, created_at=v.created_at,
-                   promoted_at=v.promoted_at, archived_at=v.archived_at)
 
 
 class RowErrorOut(msgspec.Struct):
@@ -136,11 +62,21 @@ class RejectedOut(msgspec.Struct):
     payload: object
 
 
+class LiveOut(msgspec.Struct):
+    status: Literal["ok"]
+
+
 class HealthOut(msgspec.Struct):
     status: str
     database: str
     timescaledb_version: str | None = None
     timescaledb_license: str | None = None
+
+
+def replayed_response() -> dict[int, ResponseSpec]:
+    """The 200 an ingest handler answers when an `Idempotency-Key` was seen before (201 is the first answer)."""
+    return {200: ResponseSpec(data_container=IngestOut, generate_examples=False,
+                              description="Replayed: the stored answer to the first request with this Idempotency-Key")}
 
 
 def error_responses(*codes: int) -> dict[int, ResponseSpec]:

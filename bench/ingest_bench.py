@@ -51,14 +51,14 @@ from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 
 from engine.config import DEFAULT_DATABASE_URL  # noqa: E402
-from engine.domain import FeatureSpec  # noqa: E402
+from engine.domain import NewFeature, NewModel  # noqa: E402
 from engine.ingest.canonical import frame_to_canonical  # noqa: E402
 from engine.ingest.copy_binary import prediction_copy_chunks  # noqa: E402
 from engine.ingest.records import PREDICTION_COLUMNS  # noqa: E402
 from engine.ingest.service import IngestService  # noqa: E402
 from engine.ingest.validate import validate_predictions  # noqa: E402
 from engine.sdk import AsyncClient, Client  # noqa: E402
-from engine.services.models import ModelService, NewModel  # noqa: E402
+from engine.services.models import ModelService  # noqa: E402
 from engine.store import models_repo  # noqa: E402
 from engine.store.db import create_pool  # noqa: E402
 from engine.store.unit import unit_from_pool  # noqa: E402
@@ -100,9 +100,9 @@ def generate(n: int, seed: int = SEED) -> pl.DataFrame:
     return pl.DataFrame(cols)
 
 
-def features() -> list[FeatureSpec]:
-    return [FeatureSpec(f"x{j}", "numeric") for j in range(N_NUMERIC)] + [
-        FeatureSpec(f"c{j}", "categorical") for j in range(N_CATEGORICAL)]
+def features() -> tuple[NewFeature, ...]:
+    return tuple([NewFeature(f"x{j}", "numeric") for j in range(N_NUMERIC)] + [
+        NewFeature(f"c{j}", "categorical") for j in range(N_CATEGORICAL)])
 
 
 def raw_records(frame: pl.DataFrame, model_id: int, version_id: int, threshold: float) -> list[tuple[Any, ...]]:
@@ -158,7 +158,7 @@ async def register(url: str) -> tuple[int, int, float]:
     try:
         async with unit_from_pool(pool) as uow:
             svc = ModelService(uow)
-            model = await svc.create_model(NewModel(MODEL, "binary", features(), class_labels=["no", "yes"]))
+            model = await svc.create_model(NewModel(MODEL, "binary", features(), class_labels=("no", "yes")))
             version = await svc.create_version(MODEL, "1", stage="production")
         return model.id, version.id, model.threshold
     finally:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from alembic import command  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
 
-from api.app import create_app  # noqa: E402
+from api.app import create_app, freeze_long_lived  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.rollups.refresher import refresh  # noqa: E402
 from engine.store.unit import unit_from_pool  # noqa: E402
@@ -208,33 +208,41 @@ async def _rest(
 
 
 FIVE = "count,accuracy,roc_auc,log_loss,latency_p95_ms"
-# (granularity, metrics or None for all, group_by): ungrouped and per-version reads come from
-# predictions_by_version_*, a segment grouping from predictions_* (version x segment rows)
-CASES = (
-    ("1h", None, None),
-    ("1h", FIVE, None),
-    ("1h", "count", None),
-    ("1h", None, "version"),
-    ("1h", None, "region"),
-    ("1m", "count", None),
-    ("1m", FIVE, None),
+# (granularity, metrics or None for all, group_by, extra parameters, tag): ungrouped and per-version reads
+# come from predictions_by_model_* / predictions_by_version_*, a segment grouping or filter from
+# predictions_* (version x segment rows)
+EXACT = {"start": (START + timedelta(minutes=17)).isoformat(), "end": (END - timedelta(minutes=13)).isoformat()}
+CASES: tuple[tuple[str, str | None, str | None, dict[str, str], str], ...] = (
+    ("1h", None, None, {}, ""),
+    ("1h", None, None, EXACT, "_exact_edges"),
+    ("1h", FIVE, None, {}, ""),
+    ("1h", "count", None, {}, ""),
+    ("1h", None, "version", {}, ""),
+    ("1h", None, "region", {}, ""),
+    ("1h", None, None, {"filter": "region=eu"}, "_region_eu"),
+    ("6h", None, "version,region", {}, ""),
+    ("1h", None, "version,region", {}, ""),
+    ("1m", "count", None, {}, ""),
+    ("1m", FIVE, None, {}, ""),
 )
 
 
 async def _rest_cases(client: AsyncTestClient | httpx.AsyncClient, out: dict, prefix: str, reps: int) -> None:
     base = {"start": START.isoformat(), "end": END.isoformat()}
     await _rest(client, {**base, "granularity": "1h"}, 2)  # warm-up
-    for level, metrics, group in CASES:
-        n = reps if level == "1h" else 3
+    for level, metrics, group, extra, suffix in CASES:
+        n = reps if level != "1m" else 3
         params = {
             **base,
             "granularity": level,
             **({"metrics": metrics} if metrics else {}),
             **({"group_by": group} if group else {}),
+            **extra,
         }
         times, body = await _rest(client, params, n)
         tag = f"{prefix}_{level}_{'all' if metrics is None else len(metrics.split(','))}metrics"
-        tag += f"_by_{group}" if group else ""
+        tag += f"_by_{group.replace(',', '_')}" if group else ""
+        tag += suffix
         out[f"{tag}_points"] = len(body["points"])
         out[f"{tag}_p50_ms"] = pct(times, 50)
         out[f"{tag}_p95_ms"] = pct(times, 95)
@@ -270,6 +278,7 @@ async def measure_http(db: str, out: dict, reps: int) -> None:
 
 async def measure(db: str, out: dict, reps: int, raw_reps: int) -> None:
     app = create_app(Settings(database_url=db, pool_max_size=4))
+    app.on_startup.append(freeze_long_lived)  # as the served process does (`app_from_env`)
     async with AsyncTestClient(app=app, timeout=600) as client:
         await _rest_cases(client, out, "rest_inproc", reps)
     await measure_http(db, out, reps)

@@ -1,10 +1,15 @@
-"""Plain descriptions of registered models, shared by ingest, windows and analyses."""
+"""The one description of a registered model, its features and versions — used by the services, the REST
+API (request and response bodies), the SDK (decoded responses) and the CLI (printed JSON) alike.
+
+`NewModel` / `NewFeature` are what a caller asks to register; `ModelSpec` / `FeatureSpec` what the registry
+holds (ids, positions, timestamps added). The patterns on the input types are the registry's own rules, stated
+where a decoder (and the published OpenAPI schema) can see them; the registry checks them again for inputs
+that were built in code rather than decoded (CLI, tests)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -14,9 +19,39 @@ Stage = Literal["development", "staging", "production", "archived"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
 STAGES: tuple[Stage, ...] = ("development", "staging", "production", "archived")
 
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+VERSION_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
+KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"  # feature names and segment keys
 
-@dataclass(frozen=True, slots=True)
-class FeatureSpec:
+ModelName = Annotated[str, msgspec.Meta(pattern=MODEL_NAME_PATTERN)]
+VersionName = Annotated[str, msgspec.Meta(pattern=VERSION_NAME_PATTERN)]
+Key = Annotated[str, msgspec.Meta(pattern=KEY_PATTERN)]
+
+
+class NewFeature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A feature as declared when a model is registered."""
+
+    name: Key
+    kind: FeatureKind
+    min_value: float | None = None
+    max_value: float | None = None
+    categories: tuple[str, ...] | None = None
+    nullable: bool = True
+
+
+class NewModel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A model as asked to be registered (the body of `POST /api/v1/models`, a CLI spec file)."""
+
+    name: ModelName
+    task: Task
+    features: tuple[NewFeature, ...] = ()
+    class_labels: tuple[str, ...] | None = None
+    threshold: float = 0.5
+    dimensions: tuple[Key, ...] = ()
+    description: str = ""
+
+
+class FeatureSpec(msgspec.Struct, frozen=True):
     name: str
     kind: FeatureKind
     position: int = 0  # 1-based within its kind; assigned by the registry
@@ -25,20 +60,8 @@ class FeatureSpec:
     categories: tuple[str, ...] | None = None
     nullable: bool = True
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "position": self.position,
-            "min_value": self.min_value,
-            "max_value": self.max_value,
-            "categories": list(self.categories) if self.categories is not None else None,
-            "nullable": self.nullable,
-        }
 
-
-@dataclass(frozen=True, slots=True)
-class VersionInfo:
+class VersionInfo(msgspec.Struct, frozen=True):
     id: int
     model_id: int
     version: str
@@ -49,8 +72,7 @@ class VersionInfo:
     archived_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class ModelSpec:
+class ModelSpec(msgspec.Struct, frozen=True):
     id: int
     name: str
     task: Task
@@ -89,6 +111,15 @@ class FeatureBaseline(msgspec.Struct, frozen=True, kw_only=True):
     lower: float | None
     upper: float | None
     reference_counts: tuple[int, ...] | None
+    # Set for bins built as part of a baseline (migration 0006): the baseline's id, and per reference bin the
+    # sum of the values in it, with the reference's missing / out-of-range counts, range and sum of squares.
+    baseline_set: int | None = None
+    reference_sums: tuple[float, ...] | None = None
+    reference_missing: int | None = None
+    reference_out_of_range: int | None = None
+    reference_min: float | None = None
+    reference_max: float | None = None
+    reference_sumsq: float | None = None
 
     @property
     def n_bins(self) -> int:

@@ -212,8 +212,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stream: {args.rows:,} predictions over {args.days:g} days up to {anchor:%Y-%m-%d %H:%M} UTC")
         stream = build_stream(anchor, args.rows, args.days, args.seed)
         totals = log_stream(client, stream, datetime.now(UTC))
-    print("logged: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in totals.items()))
+        print("logged: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in totals.items()))
+        show_drift(client, anchor, args.days)
     return 0
+
+
+def show_drift(client: Any, anchor: datetime, days: float) -> None:
+    """A baseline from the reference period (the first day, before vendor_c appears), then the drift of the
+    last day against it: the new vendor and the shifted measurements show."""
+    from engine.sdk.errors import DriftlineAPIError
+
+    ref_start = (anchor - timedelta(days=days)).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    ref_end = ref_start + timedelta(hours=22)
+    try:
+        client.create_baseline(MODEL, "reference", start=ref_start, end=ref_end)
+        print(f"baseline 'reference' from [{ref_start:%Y-%m-%d %H:%M}, {ref_end:%Y-%m-%d %H:%M}) UTC, active")
+    except DriftlineAPIError as exc:
+        if exc.status != 409:
+            raise
+        print("baseline 'reference' exists: reusing it")
+    end = anchor.replace(minute=0, second=0, microsecond=0)
+    frame = client.drift(MODEL, end - timedelta(days=1), end)
+    drifted = frame.filter(frame["drift"])["feature"].to_list()
+    print(f"drift over the last day: {len(drifted)} of {frame.height} features drifted: {', '.join(drifted)}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Seed 000's analytics endpoints, mapped onto the windows: `GET /analytics/model/{name}/metrics` (every
 derived metric of the model's task) and `GET /analytics/model/{name}/predictions` (throughput, score or
 prediction mean, latency percentiles, label coverage and delay). Without `start`/`end` they cover the last
-24 hours up to the request."""
+24 hours up to the end of the current minute."""
 
 from __future__ import annotations
 
@@ -18,7 +18,11 @@ DEFAULT_SPAN = timedelta(hours=24)
 
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = end or datetime.now(UTC)
+    """By default the 24 hours up to the end of the current minute: reads are exact to the minute, so a
+    default range on minute edges is answered as it is, 24 hours long."""
+    if end is None:
+        now = datetime.now(UTC)
+        end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
     return (start or end - DEFAULT_SPAN), end
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
-from api.schemas import HealthOut, error_responses
+from api.schemas import HealthOut, LiveOut
 from engine.errors import StoreUnavailableError
 from engine.services.store import StoreService
 
@@ -14,10 +15,11 @@ class HealthController(Controller):
     tags = ["health"]
 
     @get("/live")
-    async def live(self) -> dict[str, str]:
-        return {"status": "ok"}
+    async def live(self) -> LiveOut:
+        return LiveOut(status="ok")
 
-    @get("/ready", responses={503: error_responses(503)[503]})
+    @get("/ready", responses={503: ResponseSpec(data_container=HealthOut, generate_examples=False,
+                                                description="Database unreachable or schema not migrated")})
     async def ready(self, store_service: StoreService) -> Response[HealthOut]:
         try:
             edition = await store_service.edition()

@@ -16,11 +16,12 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
 from api.bodies import decode_rows
-from api.schemas import DeletedOut, IngestOut, RejectedOut, error_responses
+from api.schemas import DeletedOut, IngestOut, RejectedOut, error_responses, replayed_response
 from engine.ingest.service import IngestResult, IngestService
 from engine.services.predictions import PredictionService
 from engine.services.store import StoreService
 
+INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 422, 503)}
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
 PredictionIds = Annotated[
     list[str] | None, Parameter(query="prediction_id", required=False, description="repeat for several ids")
@@ -40,7 +41,7 @@ class IngestController(Controller):
     path = "/api/v1"
     tags = ["ingest"]
 
-    @post("/models/{name:str}/predictions", responses=error_responses(400, 401, 404, 413, 422, 503))
+    @post("/models/{name:str}/predictions", responses=INGEST_RESPONSES)
     async def predictions(
         self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, version: str | None = None, partial: bool = False,
@@ -61,7 +62,7 @@ class IngestController(Controller):
         result = await prediction_service.delete(name, prediction_id, start, end)
         return DeletedOut(deleted=result.deleted)
 
-    @post("/models/{name:str}/labels", responses=error_responses(400, 401, 404, 413, 422, 503))
+    @post("/models/{name:str}/labels", responses=INGEST_RESPONSES)
     async def labels(
         self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, partial: bool = False,
@@ -70,7 +71,7 @@ class IngestController(Controller):
                                                  idempotency_key=idempotency_key)
         return _out(result)
 
-    @post("/metrics", responses=error_responses(400, 401, 404, 413, 422, 503))
+    @post("/metrics", responses=INGEST_RESPONSES)
     async def metrics(
         self, request: Request[Any, Any, Any], ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, model: str | None = None, partial: bool = False,

@@ -9,11 +9,25 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 
 from api.schemas import error_responses
+from engine.errors import RowError, ValidationError
 from engine.services.windows import CustomMetricSeries, FeatureHistogramSeries, MetricSeries, WindowsService
 
 
 def _names(csv: str | None) -> list[str] | None:
     return [x.strip() for x in csv.split(",") if x.strip()] if csv else None
+
+
+def parse_filters(csv: str | None) -> dict[str, str]:
+    """`region=eu,device=ios` → {"region": "eu", "device": "ios"}."""
+    out: dict[str, str] = {}
+    for item in _names(csv) or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(
+                [RowError(None, "filter", f"{item!r}: expected key=value")], f"invalid read parameter filter: {item!r}"
+            )
+        out[key.strip()] = value.strip()
+    return out
 
 
 class WindowsController(Controller):
@@ -30,10 +44,20 @@ class WindowsController(Controller):
         granularity: FromQuery[str] = "auto",
         group_by: FromQuery[str | None] = None,
         metrics: FromQuery[str | None] = None,
+        filter: FromQuery[str | None] = None,
+        max_points: FromQuery[int | None] = None,
+        include: FromQuery[str | None] = None,
     ) -> MetricSeries:
-        """Derived metrics per bucket over [start, end): granularity 1m / 1h / 1d / auto; group_by `version`
-        or a declared dimension; metrics a comma-separated subset (default: all for the model's task)."""
-        return await windows_service.model_metrics(name, start, end, granularity, group_by, _names(metrics))
+        """Derived metrics per bucket over exactly [start, end) (to the minute; edge buckets may be partial):
+        granularity 1m / 5m / 15m / 1h / 6h / 1d / 1w, or auto (the finest with at most `max_points`
+        buckets); group_by `version` or a declared dimension; filter `key=value` pairs of declared dimensions
+        (comma-separated, all must hold); metrics a comma-separated subset (default: all for the model's
+        task); include `confusion_matrix`, `class_distribution` (classifiers). Proportions carry Wilson 95 %
+        intervals, every metric its sample size (`sample_sizes` by `sample_basis`)."""
+        return await windows_service.model_metrics(
+            name, start, end, granularity, group_by, _names(metrics), parse_filters(filter), max_points,
+            _names(include) or (),
+        )
 
     @get("/models/{name:str}/windows/features", responses=error_responses(400, 401, 404, 422, 503))
     async def feature_histograms(

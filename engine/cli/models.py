@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from engine.cli.context import CliContext, run_in_unit
 from engine.cli.output import emit_json, table
 from engine.cli.spec import load_spec
-from engine.domain import ModelSpec, VersionInfo
 from engine.services.models import ModelService
 from engine.store.unit import UnitOfWork
 
@@ -49,28 +50,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=versions_archive)
 
 
-def model_dict(m: ModelSpec) -> dict[str, Any]:
-    return {
-        "id": m.id, "name": m.name, "task": m.task,
-        "class_labels": list(m.class_labels) if m.class_labels is not None else None,
-        "threshold": m.threshold, "dimensions": list(m.dimensions), "description": m.description,
-        "created_at": m.created_at.isoformat(), "features": [f.to_dict() for f in m.features],
-    }
-
-
-def version_dict(v: VersionInfo) -> dict[str, Any]:
-    return {
-        "version": v.version, "stage": v.stage, "description": v.description,
-        "created_at": v.created_at.isoformat(),
-        "promoted_at": v.promoted_at.isoformat() if v.promoted_at else None,
-        "archived_at": v.archived_at.isoformat() if v.archived_at else None,
-    }
-
-
 def models_list(args: argparse.Namespace, ctx: CliContext) -> int:
     models = run_in_unit(ctx.settings, lambda uow: ModelService(uow).list_models())
     if args.json:
-        emit_json([model_dict(m) for m in models])
+        emit_json(msgspec.to_builtins(models))
     else:
         table([(m.name, m.task, len(m.features), ",".join(m.class_labels or ()), m.created_at.strftime("%Y-%m-%d %H:%M"))
                for m in models], ("NAME", "TASK", "FEATURES", "CLASSES", "CREATED"))
@@ -80,8 +63,8 @@ def models_list(args: argparse.Namespace, ctx: CliContext) -> int:
 def models_show(args: argparse.Namespace, ctx: CliContext) -> int:
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         svc = ModelService(uow)
-        data = model_dict(await svc.get_model(args.name))
-        data["versions"] = [version_dict(v) for v in await svc.list_versions(args.name)]
+        data: dict[str, Any] = msgspec.to_builtins(await svc.get_model(args.name))
+        data["versions"] = msgspec.to_builtins(await svc.list_versions(args.name))
         return data
 
     emit_json(run_in_unit(ctx.settings, work))

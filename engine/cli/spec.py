@@ -15,9 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.domain import FeatureSpec
+from engine.domain import NewFeature, NewModel
 from engine.errors import RowError, ValidationError
-from engine.services.models import NewModel
 
 MODEL_KEYS = {"name", "task", "features", "class_labels", "threshold", "dimensions", "description"}
 FEATURE_KEYS = {"name", "kind", "min_value", "max_value", "categories", "nullable"}
@@ -27,7 +26,7 @@ def _str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _feature(i: int, item: Any, errors: list[RowError]) -> FeatureSpec | None:
+def _feature(i: int, item: Any, errors: list[RowError]) -> NewFeature | None:
     where = f"features[{i}]"
     if not isinstance(item, dict):
         errors.append(RowError(None, where, "expected an object"))
@@ -42,9 +41,9 @@ def _feature(i: int, item: Any, errors: list[RowError]) -> FeatureSpec | None:
     if not isinstance(nullable, bool):
         errors.append(RowError(None, f"{where}.nullable", "expected true or false"))
         nullable = True
-    return FeatureSpec(name=item.get("name"), kind=item.get("kind"),  # type: ignore[arg-type]
-                       min_value=item.get("min_value"), max_value=item.get("max_value"),
-                       categories=tuple(cats) if cats is not None else None, nullable=nullable)
+    return NewFeature(name=item.get("name"), kind=item.get("kind"),  # type: ignore[arg-type]
+                      min_value=item.get("min_value"), max_value=item.get("max_value"),
+                      categories=tuple(cats) if cats is not None else None, nullable=nullable)
 
 
 def new_model_from_json(data: Any) -> NewModel:
@@ -75,8 +74,9 @@ def new_model_from_json(data: Any) -> NewModel:
         errors.append(RowError(None, "description", "expected a string"))
     if errors:
         raise ValidationError(errors)
-    return NewModel(name=data["name"], task=data["task"], features=features, class_labels=labels,
-                    threshold=float(threshold), dimensions=dims, description=description)
+    return NewModel(name=data["name"], task=data["task"], features=tuple(features),
+                    class_labels=tuple(labels) if labels is not None else None, threshold=float(threshold),
+                    dimensions=tuple(dims), description=description)
 
 
 def load_spec(path: Path) -> NewModel:

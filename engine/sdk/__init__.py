@@ -2,7 +2,8 @@
 
 `Client` (sync) and `AsyncClient` (async) have the same methods:
 
-- registry: `create_model`, `get_model`, `list_models`, `create_version`, `list_versions`, `promote`, `archive`;
+- registry: `create_model`, `get_model`, `list_models`, `create_version`, `list_versions`, `promote`, `archive`,
+  answering with the domain types `engine.domain.ModelSpec` and `VersionInfo` (the server's own description);
 - ingest: `log_predictions(model, rows_or_frame, version=None, partial=False, segment_columns=())`,
   `log_labels(model, rows_or_frame, partial=False)`, `log_metrics(rows_or_frame, model=None, partial=False)`.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 from engine.sdk.async_client import AsyncClient
 from engine.sdk.client import Client
 from engine.sdk.errors import DriftlineAPIError, DriftlineClientError, DriftlineConnectionError
-from engine.sdk.results import BatchResult, Feature, IngestSummary, Model, ModelVersion
+from engine.sdk.results import BatchResult, IngestSummary
 from engine.sdk.retry import RetryPolicy
 
 __all__ = [
@@ -32,9 +33,6 @@ __all__ = [
     "DriftlineAPIError",
     "DriftlineClientError",
     "DriftlineConnectionError",
-    "Feature",
     "IngestSummary",
-    "Model",
-    "ModelVersion",
     "RetryPolicy",
 ]

@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 
-from engine.domain import FeatureSpec
+from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
 from engine.sdk import calls
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, Batch, iter_batches
-from engine.sdk.results import BatchResult, IngestSummary, Model, ModelVersion
+from engine.sdk.results import BatchResult, IngestSummary
 from engine.sdk.retry import Attempts, RetryPolicy
 
 BatchCallback = Callable[[BatchResult], None]
@@ -76,30 +76,30 @@ class AsyncClient:
     # registry
 
     async def create_model(
-        self, name: str, task: str, features: Sequence[Mapping[str, Any] | FeatureSpec] = (), *,
+        self, name: str, task: str, features: Sequence[Mapping[str, Any] | NewFeature | FeatureSpec] = (), *,
         class_labels: Sequence[str] | None = None, threshold: float = 0.5, dimensions: Sequence[str] = (),
         description: str = "",
-    ) -> Model:
+    ) -> ModelSpec:
         call = calls.create_model(name, task, features, class_labels, threshold, dimensions, description)
         return calls.parse_model(*await self._send(call))
 
-    async def get_model(self, name: str) -> Model:
+    async def get_model(self, name: str) -> ModelSpec:
         return calls.parse_model(*await self._send(calls.get_model(name)))
 
-    async def list_models(self) -> list[Model]:
+    async def list_models(self) -> list[ModelSpec]:
         return calls.parse_models(*await self._send(calls.list_models()))
 
     async def create_version(self, model: str, version: str, *, stage: str = "development",
-                             description: str = "") -> ModelVersion:
+                             description: str = "") -> VersionInfo:
         return calls.parse_version(*await self._send(calls.create_version(model, version, stage, description)))
 
-    async def list_versions(self, model: str) -> list[ModelVersion]:
+    async def list_versions(self, model: str) -> list[VersionInfo]:
         return calls.parse_versions(*await self._send(calls.list_versions(model)))
 
-    async def promote(self, model: str, version: str, stage: str = "production") -> ModelVersion:
+    async def promote(self, model: str, version: str, stage: str = "production") -> VersionInfo:
         return calls.parse_version(*await self._send(calls.promote(model, version, stage)))
 
-    async def archive(self, model: str, version: str) -> ModelVersion:
+    async def archive(self, model: str, version: str) -> VersionInfo:
         return calls.parse_version(*await self._send(calls.archive(model, version)))
 
     # ingest

@@ -12,11 +12,11 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from engine.domain import FeatureSpec
+from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
 from engine.errors import RowError
 from engine.sdk.errors import DriftlineAPIError
 from engine.sdk.payloads import JSON, Batch
-from engine.sdk.results import BatchResult, IngestSummary, Model, ModelVersion
+from engine.sdk.results import BatchResult, IngestSummary
 
 API = "/api/v1"
 _encoder = msgspec.json.Encoder()
@@ -44,19 +44,19 @@ def _json_call(method: str, path: str, body: object, repeatable: bool) -> Call:
     return Call(method, path, content=_encoder.encode(body), headers={"content-type": JSON}, repeatable=repeatable)
 
 
-def _feature_dict(f: Mapping[str, Any] | FeatureSpec) -> dict[str, Any]:
-    if isinstance(f, FeatureSpec):
-        d = f.to_dict()
-        d.pop("position")
+def _feature_dict(f: Mapping[str, Any] | NewFeature | FeatureSpec) -> dict[str, Any]:
+    if isinstance(f, NewFeature | FeatureSpec):
+        d: dict[str, Any] = msgspec.to_builtins(f)
+        d.pop("position", None)  # assigned by the registry; a FeatureSpec of another model may carry one
         return d
     if isinstance(f, Mapping):
         return dict(f)
-    raise TypeError(f"a feature is a dict like {{'name': 'age', 'kind': 'numeric'}} or a FeatureSpec, "
+    raise TypeError(f"a feature is a dict like {{'name': 'age', 'kind': 'numeric'}}, a NewFeature or a FeatureSpec, "
                     f"got {type(f).__name__}")
 
 
 def create_model(
-    name: str, task: str, features: Sequence[Mapping[str, Any] | FeatureSpec], class_labels: Sequence[str] | None,
+    name: str, task: str, features: Sequence[Mapping[str, Any] | NewFeature | FeatureSpec], class_labels: Sequence[str] | None,
     threshold: float, dimensions: Sequence[str], description: str,
 ) -> Call:
     body = {"name": name, "task": task, "features": [_feature_dict(f) for f in features],
@@ -170,23 +170,23 @@ def parse(response: httpx.Response, attempts: int, type_: type[Any]) -> Any:
     return msgspec.json.decode(response.content, type=type_)
 
 
-def parse_model(response: httpx.Response, attempts: int) -> Model:
-    model: Model = parse(response, attempts, Model)
+def parse_model(response: httpx.Response, attempts: int) -> ModelSpec:
+    model: ModelSpec = parse(response, attempts, ModelSpec)
     return model
 
 
-def parse_models(response: httpx.Response, attempts: int) -> list[Model]:
-    models: list[Model] = parse(response, attempts, list[Model])
+def parse_models(response: httpx.Response, attempts: int) -> list[ModelSpec]:
+    models: list[ModelSpec] = parse(response, attempts, list[ModelSpec])
     return models
 
 
-def parse_version(response: httpx.Response, attempts: int) -> ModelVersion:
-    version: ModelVersion = parse(response, attempts, ModelVersion)
+def parse_version(response: httpx.Response, attempts: int) -> VersionInfo:
+    version: VersionInfo = parse(response, attempts, VersionInfo)
     return version
 
 
-def parse_versions(response: httpx.Response, attempts: int) -> list[ModelVersion]:
-    versions: list[ModelVersion] = parse(response, attempts, list[ModelVersion])
+def parse_versions(response: httpx.Response, attempts: int) -> list[VersionInfo]:
+    versions: list[VersionInfo] = parse(response, attempts, list[VersionInfo])
     return versions
 
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 
-from engine.domain import FeatureSpec
-from engine.sdk import calls
+from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
+from engine.sdk import analyses, calls
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, iter_batches
-from engine.sdk.results import BatchResult, IngestSummary, Model, ModelVersion
+from engine.sdk.results import BatchResult, IngestSummary
 from engine.sdk.retry import Attempts, RetryPolicy
 
 BatchCallback = Callable[[BatchResult], None]
@@ -71,33 +71,70 @@ class Client:
             response.close()
             time.sleep(delay)
 
+    # baselines and analyses
+
+    def create_baseline(self, model: str, name: str, reference: Any = None, *, start: Any = None, end: Any = None,
+                        version: str | None = None, activate: bool = True) -> dict[str, Any]:
+        """A baseline from a Polars DataFrame of reference rows (one column per feature, optionally `time`,
+        `score`, `predicted_class`, `label`, …) or, without one, from the stored range [start, end)."""
+        if reference is not None:
+            call = analyses.create_baseline_from_frame(model, name, reference, activate)
+        else:
+            if start is None or end is None:
+                raise DriftlineClientError("give a reference DataFrame, or start and end of a stored range")
+            call = analyses.create_baseline_from_range(model, name, start, end, version, activate)
+        result: dict[str, Any] = analyses.parse_json(*self._send(call))
+        return result
+
+    def list_baselines(self, model: str) -> Any:
+        """The model's baselines as a Polars frame."""
+        return analyses.frame(analyses.parse_json(*self._send(analyses.list_baselines(model))))
+
+    def activate_baseline(self, model: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = analyses.parse_json(*self._send(analyses.activate_baseline(model, name)))
+        return result
+
+    def drift(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """Per-feature drift over [start, end) as a Polars frame (one row per feature and method); the report's
+        dataset verdict is in the frame's `dataset_drift` column. Parameters as the REST endpoint's
+        (`methods`, `rule`, `sliding_hours`, `reference_start`, `threshold_mode`, `exact`, …)."""
+        report = analyses.parse_json(*self._send(analyses.drift(model, start, end, store, params)))
+        rows = [{**{k: v for k, v in f.items() if k != "details"}, "dataset_drift": report["dataset_drift"]}
+                for f in report["features"]]
+        return analyses.frame(rows)
+
+    def analysis_results(self, model: str, start: Any, end: Any, analysis: str | None = None) -> Any:
+        """Stored analysis results (one statistic per row) as a Polars frame."""
+        body = analyses.parse_json(*self._send(analyses.results(model, start, end, analysis)))
+        return analyses.frame([{k: v for k, v in r.items() if k != "details"} for r in body["results"]])
+
     # registry
 
     def create_model(
-        self, name: str, task: str, features: Sequence[Mapping[str, Any] | FeatureSpec] = (), *,
+        self, name: str, task: str, features: Sequence[Mapping[str, Any] | NewFeature | FeatureSpec] = (), *,
         class_labels: Sequence[str] | None = None, threshold: float = 0.5, dimensions: Sequence[str] = (),
         description: str = "",
-    ) -> Model:
+    ) -> ModelSpec:
         call = calls.create_model(name, task, features, class_labels, threshold, dimensions, description)
         return calls.parse_model(*self._send(call))
 
-    def get_model(self, name: str) -> Model:
+    def get_model(self, name: str) -> ModelSpec:
         return calls.parse_model(*self._send(calls.get_model(name)))
 
-    def list_models(self) -> list[Model]:
+    def list_models(self) -> list[ModelSpec]:
         return calls.parse_models(*self._send(calls.list_models()))
 
     def create_version(self, model: str, version: str, *, stage: str = "development",
-                       description: str = "") -> ModelVersion:
+                       description: str = "") -> VersionInfo:
         return calls.parse_version(*self._send(calls.create_version(model, version, stage, description)))
 
-    def list_versions(self, model: str) -> list[ModelVersion]:
+    def list_versions(self, model: str) -> list[VersionInfo]:
         return calls.parse_versions(*self._send(calls.list_versions(model)))
 
-    def promote(self, model: str, version: str, stage: str = "production") -> ModelVersion:
+    def promote(self, model: str, version: str, stage: str = "production") -> VersionInfo:
         return calls.parse_version(*self._send(calls.promote(model, version, stage)))
 
-    def archive(self, model: str, version: str) -> ModelVersion:
+    def archive(self, model: str, version: str) -> VersionInfo:
         return calls.parse_version(*self._send(calls.archive(model, version)))
 
     # ingest

@@ -18,10 +18,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-import polars as pl
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
@@ -50,15 +52,25 @@ _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 
 
 def as_frame(data: object) -> pl.DataFrame | None:
-    """The input as a polars DataFrame, or None when it is not a frame."""
-    if isinstance(data, pl.DataFrame):
-        return data
-    if isinstance(data, pl.LazyFrame):
-        return data.collect()
-    pandas = sys.modules.get("pandas")  # a pandas frame can only exist if pandas is imported
+    """The input as a polars DataFrame, or None when it is not a frame.
+
+    polars is needed only for frame input, so it is not imported here unless the caller has (a polars frame
+    can only exist if polars is imported) or a pandas frame must be converted; dict rows need neither."""
+    loaded = sys.modules.get("polars")
+    if loaded is not None:
+        if isinstance(data, loaded.DataFrame):
+            return data
+        if isinstance(data, loaded.LazyFrame):
+            frame: pl.DataFrame = data.collect()
+            return frame
+    pandas = sys.modules.get("pandas")  # likewise for pandas
     if pandas is not None and isinstance(data, pandas.DataFrame):
         try:
-            return pl.from_pandas(data)
+            import polars
+        except ImportError as exc:
+            raise ImportError("sending a pandas DataFrame needs polars (pip install polars pyarrow)") from exc
+        try:
+            return polars.from_pandas(data)
         except Exception as exc:  # pyarrow/polars raise many types for unconvertible object columns
             raise ValueError(f"cannot convert the pandas DataFrame to Arrow: {exc}") from exc
     return None

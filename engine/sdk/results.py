@@ -1,17 +1,12 @@
-"""What the SDK returns: ingest summaries (per batch and in total) and registry records."""
+"""What the SDK returns for ingest calls: summaries per batch and in total. Registry calls return the
+domain types themselves (`engine.domain.ModelSpec`, `VersionInfo`), decoded from the server's answer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from engine.domain import FeatureSpec as Feature  # the same description of a feature on both sides
 from engine.errors import RowError
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,50 +93,4 @@ class IngestSummary:
             "replayed_batches": self.replayed_batches,
             "retries": self.retries,
             "batches": [b.to_dict() for b in self.batches],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Model:
-    id: int
-    name: str
-    task: str
-    class_labels: tuple[str, ...] | None
-    threshold: float
-    dimensions: tuple[str, ...]
-    description: str
-    created_at: datetime
-    features: tuple[Feature, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "task": self.task,
-            "class_labels": list(self.class_labels) if self.class_labels is not None else None,
-            "threshold": self.threshold,
-            "dimensions": list(self.dimensions),
-            "description": self.description,
-            "created_at": _iso(self.created_at),
-            "features": [f.to_dict() for f in self.features],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ModelVersion:
-    version: str
-    stage: str
-    description: str
-    created_at: datetime
-    promoted_at: datetime | None = None
-    archived_at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "stage": self.stage,
-            "description": self.description,
-            "created_at": _iso(self.created_at),
-            "promoted_at": _iso(self.promoted_at),
-            "archived_at": _iso(self.archived_at),
         }

@@ -4,30 +4,28 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
-from engine.domain import STAGES, TASKS, FeatureSpec, ModelSpec, Stage, Task, VersionInfo
+from engine.domain import (
+    KEY_PATTERN,
+    MODEL_NAME_PATTERN,
+    STAGES,
+    TASKS,
+    VERSION_NAME_PATTERN,
+    FeatureSpec,
+    ModelSpec,
+    NewModel,
+    Stage,
+    VersionInfo,
+)
 from engine.errors import RowError, ValidationError
 from engine.store import models_repo
 from engine.store.unit import UnitOfWork
 from engine.windows.spec import MAX_DIMENSIONS  # the window relations hold at most this many
 
 MAX_FEATURES = 2000
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
-_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-
-
-@dataclass(frozen=True, slots=True)
-class NewModel:
-    name: str
-    task: Task
-    features: Sequence[FeatureSpec]
-    class_labels: Sequence[str] | None = None
-    threshold: float = 0.5
-    dimensions: Sequence[str] = ()
-    description: str = ""
+_KEY = re.compile(KEY_PATTERN)
+_MODEL = re.compile(MODEL_NAME_PATTERN)
+_VERSION = re.compile(VERSION_NAME_PATTERN)
 
 
 def _check_model(new: NewModel) -> tuple[ModelSpec, list[RowError]]:
@@ -95,8 +93,9 @@ def _check_model(new: NewModel) -> tuple[ModelSpec, list[RowError]]:
             ):
                 errs.append(RowError(None, f"{where}.categories", "must be distinct strings, at least one"))
         positions[f.kind] += 1
-        features.append(replace(f, position=positions[f.kind],
-                                categories=tuple(f.categories) if f.categories is not None else None))
+        features.append(FeatureSpec(name=f.name, kind=f.kind, position=positions[f.kind], min_value=f.min_value,
+                                    max_value=f.max_value, nullable=f.nullable,
+                                    categories=tuple(f.categories) if f.categories is not None else None))
     spec = ModelSpec(
         id=0, name=new.name, task=new.task, class_labels=labels, threshold=float(new.threshold),
         dimensions=tuple(new.dimensions), description=new.description, created_at=None,  # type: ignore[arg-type]

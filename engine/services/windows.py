@@ -6,87 +6,147 @@ windows (never from raw rows, except for the not-yet-refreshed tail, which the r
 - `custom_metrics(name, start, end, granularity="auto", model=None, group_by=None) -> CustomMetricSeries`
 - `feature_histograms(model, start, end, granularity="auto", features=None) -> FeatureHistogramSeries`
 
-Granularity "auto" picks 1m up to 6 hours, 1h up to 31 days, else 1d. `group_by` is "version" or one of
-the model's declared dimensions (segment keys); custom metrics group by a tag key. The results are msgspec
-Structs: the API serves them as they are.
+Every read answers exactly [start, end) to the minute (a bound inside a minute moves out to its edge; the
+series echo the range answered): a bucket only partly inside the range holds only the part inside, rebuilt
+from finer windows and raw rows. Granularities: the stored levels 1m / 1h / 1d and multiples of them (5m,
+15m, 6h, 1w); "auto" picks the finest whose bucket count stays within a point limit (`AUTO_POINTS`, or the
+caller's `max_points`). `group_by` is "version" or one of the model's declared dimensions (segment keys);
+`filters` keep only rows with the given segment values; custom metrics group by a tag key. The results are
+msgspec Structs: the API serves them as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
+from engine.algorithms.stats.proportions import DEFAULT_CONFIDENCE, INTERVAL_METHOD
 from engine.domain import FeatureBaseline, ModelSpec
 from engine.errors import RowError, ValidationError
 from engine.store import models_repo
 from engine.store.feature_bins import active_baselines
 from engine.store.unit import UnitOfWork
-from engine.store.window_reads import GroupBy, WindowRead, read_windows
-from engine.windows.catalog import metric_names, needed_columns
+from engine.store.window_reads import GroupBy, WindowRead, covered, read_windows
+from engine.windows.catalog import SAMPLE_BASIS, metric_names, needed_columns
 from engine.windows.derive_batch import derive_batch
 from engine.windows.spec import (
     FEATURES,
-    LEVELS,
+    GRANULARITIES,
     METRICS,
     PREDICTIONS,
     PREDICTIONS_BY_MODEL,
     PREDICTIONS_BY_VERSION,
+    Granularity,
     LevelName,
 )
 
-GRANULARITIES = ("auto", "1m", "1h", "1d")
-MAX_POINTS = 50_000
+MAX_POINTS = 50_000  # buckets of one series at an explicit granularity
+AUTO_POINTS = 750  # "auto": the finest granularity with at most this many buckets (31 days at 1h)
 _TAG_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
-def choose_level(start: datetime, end: datetime, granularity: str) -> LevelName:
-    if granularity not in GRANULARITIES:
-        raise ValidationError([RowError(None, "granularity", f"must be one of {', '.join(GRANULARITIES)}")])
+def _invalid(field: str, message: str) -> ValidationError:
+    """A bad read parameter, reported as such (a RowError alone would call it a "batch" problem)."""
+    return ValidationError([RowError(None, field, message)], f"invalid read parameter {field}: {message}")
+
+
+def choose_granularity(start: datetime, end: datetime, granularity: str, max_points: int | None = None) -> Granularity:
+    """The bucket width of a read: a name of `GRANULARITIES`, or "auto": the finest one whose buckets over
+    [start, end) number at most `max_points` (default `AUTO_POINTS`; the coarsest, 1w, if none does)."""
     if start.tzinfo is None or end.tzinfo is None:
-        raise ValidationError([RowError(None, "start/end", "timestamps must be timezone-aware")])
+        raise _invalid("start/end", "timestamps must be timezone-aware")
     if end <= start:
-        raise ValidationError([RowError(None, "end", "must be after start")])
-    span = end - start
+        raise _invalid("end", "must be after start")
+    if max_points is not None and not 1 <= max_points <= MAX_POINTS:
+        raise _invalid("max_points", f"must be between 1 and {MAX_POINTS}")
     if granularity == "auto":
-        return "1m" if span <= timedelta(hours=6) else "1h" if span <= timedelta(days=31) else "1d"
-    level: LevelName = granularity  # type: ignore[assignment]
-    if span / LEVELS[level].width > MAX_POINTS:
-        raise ValidationError(
-            [
-                RowError(
-                    None,
-                    "granularity",
-                    f"{granularity} over {span} is more than {MAX_POINTS} buckets; use a coarser granularity",
-                )
-            ]
+        limit = max_points or AUTO_POINTS
+        fits = [g for g in GRANULARITIES.values() if _bucket_count(g, start, end) <= limit]
+        return fits[0] if fits else list(GRANULARITIES.values())[-1]
+    if granularity not in GRANULARITIES:
+        raise _invalid("granularity", f"must be auto or one of {', '.join(GRANULARITIES)}")
+    g = GRANULARITIES[granularity]
+    if _bucket_count(g, start, end) > MAX_POINTS:
+        raise _invalid(
+            "granularity", f"{granularity} over {end - start} is more than {MAX_POINTS} buckets; use a coarser one"
         )
-    return level
+    return g
 
 
-class MetricPoint(msgspec.Struct, frozen=True):
+def _bucket_count(g: Granularity, start: datetime, end: datetime) -> int:
+    return (g.ceil(end) - g.floor(start)) // g.width
+
+
+def choose_level(start: datetime, end: datetime, granularity: str) -> LevelName:
+    """The stored level a read at `granularity` comes from."""
+    return choose_granularity(start, end, granularity).base
+
+
+def bucket_seconds(buckets: Sequence[datetime], g: Granularity, start: datetime, end: datetime) -> NDArray[np.float64]:
+    """Seconds of [start, end) inside each bucket (the first and last may be partial)."""
+    if not buckets:
+        return np.zeros(0)
+    b0 = np.array([(b - start).total_seconds() for b in buckets])
+    w = g.width.total_seconds()
+    return np.minimum(b0 + w, (end - start).total_seconds()) - np.maximum(b0, 0.0)
+
+
+class MetricPoint(msgspec.Struct, frozen=True, omit_defaults=True):
     bucket: datetime
-    group: str | None
+    group: str | dict[str, str | None] | None  # one key's value, or each key's value for several keys
     values: dict[str, float | None]
     error_bounds: dict[str, float]
     per_class: dict[str, dict[str, float | None]]
+    intervals: dict[str, tuple[float, float]]
+    per_class_intervals: dict[str, dict[str, tuple[float, float]]]
+    sample_sizes: dict[str, int]
+    # with include=confusion_matrix: labelled rows by actual class (rows) and predicted class (columns),
+    # both in the series' `class_labels` order
+    confusion_matrix: tuple[tuple[int, ...], ...] | None = None
+    # with include=class_distribution: predictions per predicted class (labelled or not)
+    predicted_classes: dict[str, int] | None = None
+
+
+class IntervalMethod(msgspec.Struct, frozen=True):
+    """How `intervals` are computed: the Wilson score interval of a binomial proportion (successes over
+    trials, e.g. correct over labelled rows) at `confidence`, two-sided."""
+
+    method: str
+    confidence: float
 
 
 class MetricSeries(msgspec.Struct, frozen=True):
-    """Derived metrics per bucket (and group): `values` by metric name (null where the bucket has no data
-    for it, e.g. accuracy before any label), `error_bounds` where a value is estimated from bins (ROC AUC,
-    average precision, ECE, latency percentiles), `per_class` for the per-class rates."""
+    """Derived metrics per bucket (and group) over exactly [start, end) (to the minute: `start`/`end` echo
+    the range answered; the first and last bucket may be partial, and throughput divides by the seconds
+    covered): `values` by metric name (null where the bucket has no data for it, e.g. accuracy before any
+    label; counts are integers), `error_bounds` where a value is estimated from bins (ROC AUC, average
+    precision, ECE, latency percentiles), `per_class` for the per-class rates, `intervals` (and
+    `per_class_intervals`) the confidence intervals of the proportions (`interval`), `sample_sizes` the
+    number of rows each metric rests on, by the basis `sample_basis` names for each metric (e.g. accuracy:
+    "labelled", the labelled rows)."""
 
     model: str
     task: str
-    granularity: LevelName
+    granularity: str
     start: datetime
     end: datetime
+    requested_start: datetime
+    requested_end: datetime
     group_by: str | None
+    filters: dict[str, str]
     metrics: tuple[str, ...]
+    sample_basis: dict[str, str]
+    interval: IntervalMethod
+    class_labels: tuple[str, ...] | None
     points: tuple[MetricPoint, ...]
+
+
+INCLUDES = ("confusion_matrix", "class_distribution")
 
 
 class CustomMetricPoint(msgspec.Struct, frozen=True):
@@ -101,9 +161,13 @@ class CustomMetricPoint(msgspec.Struct, frozen=True):
 
 
 class CustomMetricSeries(msgspec.Struct, frozen=True):
+    """A custom metric per bucket over exactly [start, end) (to the minute; edge buckets may be partial)."""
+
     name: str
     model: str | None
-    granularity: LevelName
+    granularity: str
+    start: datetime
+    end: datetime
     group_by: str | None
     points: tuple[CustomMetricPoint, ...]
 
@@ -118,10 +182,13 @@ class FeatureHistogramPoint(msgspec.Struct, frozen=True):
 
 
 class FeatureHistogramSeries(msgspec.Struct, frozen=True):
-    """Per-bucket counts of each feature in the bins of its active baseline (`baselines`)."""
+    """Per-bucket counts of each feature in the bins of its active baseline (`baselines`), over exactly
+    [start, end) (to the minute; edge buckets may be partial)."""
 
     model: str
-    granularity: LevelName
+    granularity: str
+    start: datetime
+    end: datetime
     baselines: tuple[FeatureBaseline, ...]
     points: tuple[FeatureHistogramPoint, ...]
 
@@ -138,41 +205,74 @@ class WindowsService:
         granularity: str = "auto",
         group_by: str | None = None,
         metrics: Sequence[str] | None = None,
+        filters: Mapping[str, str] | None = None,
+        max_points: int | None = None,
+        include: Sequence[str] = (),
     ) -> MetricSeries:
-        level = choose_level(start, end, granularity)
+        gran = choose_granularity(start, end, granularity, max_points)
+        unknown = [i for i in include if i not in INCLUDES]
+        if unknown:
+            raise _invalid("include", f"unknown: {', '.join(unknown)}; known: {', '.join(INCLUDES)}")
+        level = gran.base
+        segments = tuple(sorted((filters or {}).items()))
         async with self.uow.snapshot() as snap:
             info = await models_repo.get_model(snap.conn, model)
             wanted = _wanted_metrics(info, metrics)
-            group: GroupBy | None = None
-            if group_by == "version":
-                group = GroupBy("version")
-            elif group_by is not None:
-                if group_by not in info.dimensions:
+            keys = _group_keys(group_by)
+            for key in keys:
+                if key != "version" and key not in info.dimensions:
                     allowed = ", ".join(("version", *info.dimensions))
-                    raise ValidationError(
-                        [
-                            RowError(
-                                None,
-                                "group_by",
-                                f"{group_by!r} is not a declared dimension of {model}; use one of: {allowed}",
-                            )
-                        ]
+                    raise _invalid(
+                        "group_by", f"{key!r} is not a declared dimension of {model}; use one of: {allowed}"
                     )
-                group = GroupBy("segment", group_by)
+            parts = tuple(GroupBy("version") if k == "version" else GroupBy("segment", k) for k in keys)
+            group: GroupBy | tuple[GroupBy, ...] | None = (
+                None if not parts else parts[0] if len(parts) == 1 else parts
+            )
+            for key in dict(segments):
+                if key not in info.dimensions:
+                    allowed = ", ".join(info.dimensions) or "none declared"
+                    raise _invalid("filter", f"{key!r} is not a declared dimension of {model} (declared: {allowed})")
             # The coarsest relation that still has the grouping key holds the same state in the fewest rows.
-            source = {None: PREDICTIONS_BY_MODEL, "version": PREDICTIONS_BY_VERSION}.get(group_by, PREDICTIONS)
-            family = source.subset(needed_columns(set(wanted)))
-            [merged] = await read_windows(snap, [WindowRead(family, level, info.id, start, end, group)])
+            source = PREDICTIONS_BY_MODEL if not keys else PREDICTIONS_BY_VERSION if keys == ("version",) else PREDICTIONS
+            if segments:
+                source = PREDICTIONS
+            if include and not info.is_classifier:
+                raise _invalid("include", f"{', '.join(include)}: only for classifiers; {model} is a regression model")
+            extra = {"confusion" if i == "confusion_matrix" else "class_counts" for i in include}
+            family = source.subset(needed_columns(set(wanted)) | extra)
+            read = WindowRead(family, level, info.id, start, end, group, granularity=gran.name, segments=segments)
+            [merged] = await read_windows(snap, [read])
             versions: dict[str, str] = {}
-            if group_by == "version":
+            if "version" in keys:
                 versions = {str(v.id): v.version for v in await models_repo.list_versions(snap.conn, info.id)}
-        derived = derive_batch(info, merged, LEVELS[level].width.total_seconds(), set(wanted))
-        groups = [versions.get(g, g) for g in merged.groups] if group_by == "version" else merged.groups
+        lo, hi = covered(start, end)
+        seconds = bucket_seconds(merged.buckets, gran, lo, hi)
+        derived = derive_batch(info, merged, seconds, set(wanted))
+        groups = _group_labels(keys, merged.groups, versions)
+        size = len(merged)
+        labels = tuple(info.class_labels or ())
+        k = len(labels)
+        confusion: list[Any] = [None] * size
+        predicted: list[Any] = [None] * size
+        if "confusion_matrix" in include and size:
+            mat = _count_matrix(merged.columns["confusion"], size, k * k + 2)[:, 1 : k * k + 1].reshape(size, k, k)
+            confusion = [tuple(map(tuple, m)) for m in mat.tolist()]
+        if "class_distribution" in include and size:
+            mat = _count_matrix(merged.columns["class_counts"], size, k + 2)[:, 1 : k + 1]
+            predicted = [dict(zip(labels, row, strict=True)) for row in mat.tolist()]
         points = tuple(
-            MetricPoint(bucket, g, d.values, d.error_bounds, d.per_class)
-            for bucket, g, d in zip(merged.buckets, groups, derived, strict=True)
+            MetricPoint(
+                bucket, g, d.values, d.error_bounds, d.per_class, d.intervals, d.per_class_intervals, d.sample_sizes,
+                cm, pc,
+            )
+            for bucket, g, d, cm, pc in zip(merged.buckets, groups, derived, confusion, predicted, strict=True)
         )
-        return MetricSeries(model, info.task, level, start, end, group_by, wanted, points)
+        basis = {w: SAMPLE_BASIS[w] for w in wanted if w in SAMPLE_BASIS}
+        return MetricSeries(
+            model, info.task, gran.name, lo, hi, start, end, group_by, dict(segments), wanted, basis,
+            IntervalMethod(INTERVAL_METHOD, DEFAULT_CONFIDENCE), labels or None, points,
+        )
 
     async def custom_metrics(
         self,
@@ -183,16 +283,17 @@ class WindowsService:
         model: str | None = None,
         group_by: str | None = None,
     ) -> CustomMetricSeries:
-        level = choose_level(start, end, granularity)
+        gran = choose_granularity(start, end, granularity)
+        lo, hi = covered(start, end)
         if group_by is not None and (not group_by or not set(group_by) <= _TAG_KEY_CHARS):
-            raise ValidationError([RowError(None, "group_by", "a tag key: letters, digits, '_', '-', '.'")])
+            raise _invalid("group_by", "a tag key: letters, digits, '_', '-', '.'")
         group = GroupBy("tag", group_by) if group_by is not None else None
         async with self.uow.snapshot() as snap:
             model_id = (await models_repo.get_model(snap.conn, model)).id if model is not None else None
-            read = WindowRead(METRICS, level, model_id, start, end, group, metric_name=name)
+            read = WindowRead(METRICS, gran.base, model_id, start, end, group, metric_name=name, granularity=gran.name)
             [m] = await read_windows(snap, [read])
         if not m.buckets:
-            return CustomMetricSeries(name, model, level, group_by, ())
+            return CustomMetricSeries(name, model, gran.name, lo, hi, group_by, ())
         c = m.columns
         n = c["n"]
         safe = n.clip(min=1)
@@ -221,7 +322,7 @@ class WindowsService:
                 strict=True,
             )
         )
-        return CustomMetricSeries(name, model, level, group_by, points)
+        return CustomMetricSeries(name, model, gran.name, lo, hi, group_by, points)
 
     async def feature_histograms(
         self,
@@ -231,20 +332,22 @@ class WindowsService:
         granularity: str = "auto",
         features: Sequence[str] | None = None,
     ) -> FeatureHistogramSeries:
-        level = choose_level(start, end, granularity)
+        gran = choose_granularity(start, end, granularity)
+        lo, hi = covered(start, end)
         async with self.uow.snapshot() as snap:
             info = await models_repo.get_model(snap.conn, model)
             baselines = tuple(
                 b for b in await active_baselines(snap.conn, info.id) if features is None or b.feature in features
             )
             if not baselines:
-                return FeatureHistogramSeries(model, level, (), ())
+                return FeatureHistogramSeries(model, gran.name, lo, hi, (), ())
             read = WindowRead(
-                FEATURES, level, info.id, start, end, GroupBy("feature"), baseline_ids=tuple(b.id for b in baselines)
+                FEATURES, gran.base, info.id, start, end, GroupBy("feature"),
+                baseline_ids=tuple(b.id for b in baselines), granularity=gran.name,
             )
             [m] = await read_windows(snap, [read])
         if not m.buckets:
-            return FeatureHistogramSeries(model, level, baselines, ())
+            return FeatureHistogramSeries(model, gran.name, lo, hi, baselines, ())
         c = m.columns
         counts = c["counts"]
         # one row per (bucket, feature): features with different bin counts arrive as a list of arrays
@@ -256,7 +359,38 @@ class WindowsService:
                 strict=True,
             )
         )
-        return FeatureHistogramSeries(model, level, baselines, points)
+        return FeatureHistogramSeries(model, gran.name, lo, hi, baselines, points)
+
+
+def _group_keys(group_by: str | None) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in (group_by or "").split(",") if k.strip())
+    if len(set(keys)) != len(keys):
+        raise _invalid("group_by", f"a key is named twice: {group_by}")
+    return keys
+
+
+def _group_labels(keys: tuple[str, ...], groups: list[Any], versions: dict[str, str]) -> list[Any]:
+    """What a point's `group` says: the value of a single key (versions by name), or a key → value mapping
+    for several keys."""
+    if len(keys) <= 1:
+        return [versions.get(g, g) for g in groups] if keys == ("version",) else groups
+    at = keys.index("version") if "version" in keys else -1
+    return [
+        {k: (versions.get(v, v) if i == at else v) for i, (k, v) in enumerate(zip(keys, g, strict=True))}
+        for g in groups
+    ]
+
+
+def _count_matrix(column: Any, size: int, width: int) -> NDArray[np.int64]:
+    """A merged count column as a (size, width) matrix: absent arrays (no row with a label, say) and
+    shorter ones padded with zeros."""
+    out = np.zeros((size, width), dtype=np.int64)
+    rows = column if isinstance(column, list) else list(column)
+    for i, a in enumerate(rows):
+        if a is not None and len(a):
+            n = min(len(a), width)
+            out[i, :n] = np.asarray(a)[:n]
+    return out
 
 
 def _wanted_metrics(info: ModelSpec, metrics: Sequence[str] | None) -> tuple[str, ...]:
@@ -264,13 +398,5 @@ def _wanted_metrics(info: ModelSpec, metrics: Sequence[str] | None) -> tuple[str
     wanted = tuple(metrics) if metrics else known
     unknown = [m for m in wanted if m not in known]
     if unknown:
-        raise ValidationError(
-            [
-                RowError(
-                    None,
-                    "metrics",
-                    f"unknown for a {info.task} model: {', '.join(unknown)}; known: {', '.join(known)}",
-                )
-            ]
-        )
+        raise _invalid("metrics", f"unknown for a {info.task} model: {', '.join(unknown)}; known: {', '.join(known)}")
     return wanted

@@ -1,7 +1,8 @@
 """Feature histograms of raw rows against the active baseline bins of a model.
 
 One pass over the model's rows in a time range computes, per 1-minute bucket and per feature with an active
-baseline, the counts per bin, missing and out-of-range counts. The bin index of a value is
+baseline, the counts per bin, missing and out-of-range counts, and (numeric features) the sum, sum of squares,
+minimum and maximum of the present values. The bin index of a value is
 `width_bucket(x, edges)` (numeric; numpy `searchsorted(edges, x, side='right')`) or its position in the
 baseline's categories (categorical), and the counts per index come from TimescaleDB's `histogram()` over
 that integer index (unit-wide bins, so exact): one C aggregate per feature in a single scan, instead of an
@@ -17,7 +18,9 @@ import asyncpg
 from engine.domain import FeatureBaseline
 
 ACTIVE_BASELINES = """
-SELECT b.id, b.feature, b.kind, f.position, b.edges, b.categories, b.lower, b.upper, b.reference_counts
+SELECT b.id, b.feature, b.kind, f.position, b.edges, b.categories, b.lower, b.upper, b.reference_counts,
+       b.baseline_set, b.reference_sums, b.reference_missing, b.reference_out_of_range, b.reference_min,
+       b.reference_max, b.reference_sumsq
 FROM feature_baselines b
 JOIN model_features f ON f.model_id = b.model_id AND f.name = b.feature
 WHERE b.model_id = $1 AND b.active
@@ -27,21 +30,33 @@ ORDER BY b.feature
 
 async def active_baselines(conn: asyncpg.Connection, model_id: int) -> list[FeatureBaseline]:
     """The model's active baseline per feature (what its feature windows are binned against)."""
-    rows = await conn.fetch(ACTIVE_BASELINES, model_id)
-    return [
-        FeatureBaseline(
-            id=r["id"],
-            feature=r["feature"],
-            kind=r["kind"],
-            position=r["position"],
-            edges=tuple(r["edges"]) if r["edges"] is not None else None,
-            categories=tuple(r["categories"]) if r["categories"] is not None else None,
-            lower=r["lower"],
-            upper=r["upper"],
-            reference_counts=tuple(r["reference_counts"]) if r["reference_counts"] is not None else None,
-        )
-        for r in rows
-    ]
+    return [feature_baseline(r) for r in await conn.fetch(ACTIVE_BASELINES, model_id)]
+
+
+def feature_baseline(r: asyncpg.Record) -> FeatureBaseline:
+    """A `FeatureBaseline` from a row of the columns ACTIVE_BASELINES selects."""
+
+    def tup(v: Any) -> Any:
+        return tuple(v) if v is not None else None
+
+    return FeatureBaseline(
+        id=r["id"],
+        feature=r["feature"],
+        kind=r["kind"],
+        position=r["position"],
+        edges=tup(r["edges"]),
+        categories=tup(r["categories"]),
+        lower=r["lower"],
+        upper=r["upper"],
+        reference_counts=tup(r["reference_counts"]),
+        baseline_set=r["baseline_set"],
+        reference_sums=tup(r["reference_sums"]),
+        reference_missing=r["reference_missing"],
+        reference_out_of_range=r["reference_out_of_range"],
+        reference_min=r["reference_min"],
+        reference_max=r["reference_max"],
+        reference_sumsq=r["reference_sumsq"],
+    )
 
 
 class Params:
@@ -57,7 +72,7 @@ class Params:
 
 def feature_source_sql(baselines: list[FeatureBaseline], p: Params, model: str, lo: str, hi: str) -> str:
     """SELECT producing feature_hist_1m rows (bucket, model_id, baseline_id, feature, n, missing,
-    out_of_range, counts) for the model bound at `model`, over raw rows with `lo <= time < hi` (all three
+    out_of_range, counts, value_sum, value_sumsq, value_min, value_max) for the model bound at `model`, over raw rows with `lo <= time < hi` (all three
     are placeholders from `p`)."""
     if not baselines:
         raise ValueError("no active baselines: nothing to bin")
@@ -80,24 +95,31 @@ def feature_source_sql(baselines: list[FeatureBaseline], p: Params, model: str, 
             aggs.append(
                 f"histogram(width_bucket({x}, {edges}), 0, {k}, {k}) FILTER (WHERE {present}) AS h_{i}"
             )
+            aggs.append(
+                f"sum({x}) FILTER (WHERE {present}) AS s_{i}, sum({x} * {x}) FILTER (WHERE {present}) AS q_{i},"
+                f" min({x}) FILTER (WHERE {present}) AS lo_{i}, max({x}) FILTER (WHERE {present}) AS hi_{i}"
+            )
+            moments = f"s.s_{i}, s.q_{i}, s.lo_{i}, s.hi_{i}"
         else:
             x = f"p.cat_features[{b.position}]"
             idx = f"array_position({p(list(b.categories or ()), 'text[]')}, {x})"
             aggs.append(f"count(*) FILTER (WHERE {x} IS NULL) AS miss_{i}")
             aggs.append(f"count(*) FILTER (WHERE {x} IS NOT NULL AND {idx} IS NULL) AS oor_{i}")
             aggs.append(f"histogram({idx}, 1, {k + 1}, {k}) FILTER (WHERE {idx} IS NOT NULL) AS h_{i}")
+            moments = "NULL::float8, NULL::float8, NULL::float8, NULL::float8"
         # histogram() element 1 counts values below its range, so bin j (0-based) is element j + 2.
         counts = f"s.h_{i}[2:{k + 1}]"
         values.append(
             f"({b.id}, {p(b.feature, 'text')}, s.miss_{i}, s.oor_{i}, "
-            f"coalesce({counts}::bigint[], array_fill(0::bigint, ARRAY[{k}])))"
+            f"coalesce({counts}::bigint[], array_fill(0::bigint, ARRAY[{k}])), {moments})"
         )
     return (
         f"SELECT s.bucket, {model}::integer AS model_id, f.baseline_id, f.feature, s.n, f.missing,"
-        " f.out_of_range, f.counts\nFROM (SELECT time_bucket('1 minute', p.time) AS bucket, count(*) AS n,\n        "
+        " f.out_of_range, f.counts, f.value_sum, f.value_sumsq, f.value_min, f.value_max\n"
+        "FROM (SELECT time_bucket('1 minute', p.time) AS bucket, count(*) AS n,\n        "
         + ",\n        ".join(aggs)
         + f"\n      FROM predictions p\n      WHERE p.model_id = {model} AND p.time >= {lo} AND p.time < {hi}\n"
         "      GROUP BY 1) s\nCROSS JOIN LATERAL (VALUES\n    "
         + ",\n    ".join(values)
-        + "\n) AS f(baseline_id, feature, missing, out_of_range, counts)"
+        + "\n) AS f(baseline_id, feature, missing, out_of_range, counts, value_sum, value_sumsq, value_min, value_max)"
     )

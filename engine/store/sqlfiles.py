@@ -1,7 +1,8 @@
 """Named SQL statements kept in `sql/`.
 
 `sql/queries/*.sql` files hold statements separated by `-- name: <name>` lines; statements are looked up
-by `<file stem>.<name>`. `sql/schema/*.sql` hold the DDL that migrations apply.
+by `<file stem>.<name>`. `sql/schema/` holds the SQL files migrations run (frozen, see sql/README.md) and
+the templates `engine.windows.ddl` renders the newest revision's files from.
 """
 
 from __future__ import annotations
@@ -9,20 +10,9 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 _NAME = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
-
-
-def schema_sql(filename: str, **params: str) -> str:
-    text = (SQL_DIR / "schema" / filename).read_text()
-    for key, value in params.items():
-        text = text.replace("{" + key + "}", value)
-    return text
 
 
 @functools.cache
@@ -43,21 +33,3 @@ def query(qualified_name: str) -> str:
         return statements[name]
     except KeyError:
         raise KeyError(f"no statement {name!r} in sql/queries/{stem}.sql; known: {sorted(statements)}") from None
-
-
-def execute_script(bind: Connection, sql: str) -> None:
-    """Run a multi-statement SQL script on an Alembic/SQLAlchemy connection backed by asyncpg.
-
-    SQLAlchemy's asyncpg dialect prepares every statement, and a prepared statement holds one command;
-    asyncpg's own `execute` without arguments uses the simple query protocol, which takes a whole script."""
-    from sqlalchemy.util import await_only
-
-    raw = bind.connection.driver_connection
-    assert raw is not None, "the Alembic connection has no driver connection"
-    await_only(raw.execute(sql))
-
-
-def timescale_license(bind: Connection) -> str:
-    """The TimescaleDB edition behind an Alembic/SQLAlchemy connection: 'timescale' (full) or 'apache'."""
-    value = bind.exec_driver_sql("SELECT current_setting('timescaledb.license', true)").scalar()
-    return str(value) if value else "apache"

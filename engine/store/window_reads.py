@@ -32,6 +32,7 @@ from engine.windows.merge import Merged, merge_columns
 from engine.windows.ranges import Range, clip, merge_ranges
 from engine.windows.spec import (
     FEATURES,
+    GRANULARITIES,
     LATENCY_BINS,
     LATENCY_LOG10_HI,
     LATENCY_LOG10_LO,
@@ -39,6 +40,7 @@ from engine.windows.spec import (
     LEVELS,
     METRICS,
     Family,
+    Granularity,
     LevelName,
 )
 
@@ -78,14 +80,46 @@ class GroupBy:
 
 @dataclass(frozen=True, slots=True)
 class WindowRead:
+    """One typed read: `family` at the stored `level`, over exactly [start, end) (to the minute, see
+    `covered`), bucketed by `granularity` (a name of `spec.GRANULARITIES` whose base is `level`; default the
+    level itself), optionally grouped, and filtered on segment values (`segments`: key = value pairs, all
+    of which a row must have; only families keyed by segment)."""
+
     family: Family
     level: LevelName
     model_id: int | None
     start: datetime
     end: datetime
-    group: GroupBy | None = None
+    # one key (grp: text) or several (grp: text[], in this order)
+    group: GroupBy | tuple[GroupBy, ...] | None = None
     metric_name: str | None = None  # the custom metric (family METRICS)
     baseline_ids: tuple[int, ...] | None = None  # the feature baselines (family FEATURES)
+    granularity: str | None = None
+    segments: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def buckets(self) -> Granularity:
+        g = GRANULARITIES[self.granularity or self.level]
+        if g.base != self.level:
+            raise ValueError(f"granularity {g.name} is not built from level {self.level}")
+        return g
+
+
+def covered(start: datetime, end: datetime) -> Range:
+    """The range a read of [start, end) answers exactly: the raw rows are counted per minute, so a bound
+    inside a minute moves out to that minute's edge (the points carry this range, not the requested one)."""
+    minute = LEVELS["1m"]
+    return minute.floor(start), minute.ceil(end)
+
+
+def _group_sql(read: WindowRead, p: Params) -> str:
+    if read.group is None:
+        return "NULL::text"
+    if isinstance(read.group, GroupBy):
+        return read.group.sql(read.family, p)
+    if not read.group:
+        raise ValueError("an empty grouping")
+    return f"ARRAY[{', '.join(g.sql(read.family, p) for g in read.group)}]::text[]"
 
 
 def coarsen(ranges: list[Range], limit: int) -> list[Range]:
@@ -108,6 +142,10 @@ def _filter(read: WindowRead, p: Params) -> str:
         if read.family.name != METRICS.name:
             raise ValueError("metric_name filters the custom metric windows only")
         out += f" AND name = {p(read.metric_name, 'text')}"
+    for key, value in read.segments:
+        if "segment" not in read.family.keys:
+            raise ValueError(f"{read.family.name} has no segment to filter on")
+        out += f" AND segment ->> {p(key, 'text')} = {p(value, 'text')}"
     if read.baseline_ids is not None:
         if read.family.name != FEATURES.name:
             raise ValueError("baseline_ids filter the feature windows only")
@@ -148,28 +186,37 @@ def _out_columns(fam: Family) -> str:
 
 
 async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[asyncpg.Record]:
-    """The unmerged rows of `read`, sorted by (bucket, grp) (several per key where series or levels meet)."""
+    """The unmerged rows of `read`, sorted by (bucket, grp) (several per key where series or levels meet).
+
+    Exact: the requested range (`covered`) need not fall on bucket edges. The whole buckets of the
+    granularity overlapping it are [lo, hi); the parts of [lo, hi) outside the range are treated like
+    pending ranges that are never read back (excluded from every level), and the pending ranges inside it
+    are read from raw rows. So a bucket only partly inside the range is rebuilt from the finer levels' whole
+    buckets inside it (and raw rows where those are pending), and keeps its label (the bucket's start)."""
     level = LEVELS[read.level]
-    lo, hi = level.floor(read.start), level.ceil(read.end)
-    if hi <= lo:
+    gran = read.buckets
+    s, e = covered(read.start, read.end)
+    lo, hi = gran.floor(s), gran.ceil(e)
+    if e <= s:
         raise ValueError(f"empty time range [{read.start}, {read.end})")
     fam = read.family
-    pending_rows = await conn.fetch(PENDING, fam.kind, read.model_id, lo, hi)
-    pending = coarsen(
-        clip(merge_ranges((r["lo"], r["hi"]) for r in pending_rows), lo, hi), MAX_PENDING_BRANCHES
-    )
+    pending_rows = await conn.fetch(PENDING, fam.kind, read.model_id, s, e)
+    pending = coarsen(clip(merge_ranges((r["lo"], r["hi"]) for r in pending_rows), s, e), MAX_PENDING_BRANCHES)
+    outside = [r for r in ((lo, s), (e, hi)) if r[1] > r[0]]
     p = Params()
-    group = read.group.sql(fam, p) if read.group is not None else "NULL::text"
+    group = _group_sql(read, p)
     out_cols = _out_columns(fam)
     rel = fam.relation(read.level)
-    if not pending:
+    bucket = "bucket" if gran.width == level.width else f"time_bucket('{gran.sql_interval}', bucket)"
+    if not pending and not outside:
         model = _model_pred(read.model_id, p)
         where = f"{model} AND bucket >= {p(lo)} AND bucket < {p(hi)}{_filter(read, p)}"
-        sql = f"SELECT bucket, {group} AS grp, {out_cols} FROM {rel} WHERE {where} ORDER BY 1, 2"
+        sql = f"SELECT {bucket} AS bucket, {group} AS grp, {out_cols} FROM {rel} WHERE {where} ORDER BY 1, 2"
         return await conn.fetch(sql, *p.values)
 
-    d_lo = p([r[0] for r in pending], "timestamptz[]")
-    d_hi = p([r[1] for r in pending], "timestamptz[]")
+    dirty = merge_ranges([*pending, *outside])
+    d_lo = p([r[0] for r in dirty], "timestamptz[]")
+    d_hi = p([r[1] for r in dirty], "timestamptz[]")
     model = _model_pred(read.model_id, p)
     span = f"bucket >= {p(lo)} AND bucket < {p(hi)}"
     filt = _filter(read, p)
@@ -202,15 +249,15 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
             )
     union = "\nUNION ALL\n".join(parts)
     sql = (
-        f"SELECT time_bucket('{level.sql_interval}', bucket) AS bucket, {group} AS grp, {out_cols}\n"
+        f"SELECT time_bucket('{gran.sql_interval}', bucket) AS bucket, {group} AS grp, {out_cols}\n"
         f"FROM ({union}) u ORDER BY 1, 2"
     )
     return await conn.fetch(sql, *p.values)
 
 
 async def read_windows(snapshot: Snapshot, reads: Sequence[WindowRead]) -> list[Merged]:
-    """Merged window state per (bucket, group) over [start, end) widened to whole buckets of the level,
-    ordered by bucket then group, all in `snapshot`. A long read (at least `SPLIT_MIN_BUCKETS` buckets) is
+    """Merged window state per (bucket, group) over exactly `covered(start, end)` (a bucket partly inside
+    holds only what is inside), ordered by bucket then group, all in `snapshot`. A long read (at least `SPLIT_MIN_BUCKETS` buckets) is
     split in two halves read at once on two connections sharing the snapshot when the snapshot's unit
     grants a spare connection: shipping the count arrays is server CPU per element, so two backends halve
     it on a multi-core server."""
@@ -232,11 +279,13 @@ SPLIT_MIN_BUCKETS = 240
 
 
 def split_read(read: WindowRead) -> tuple[WindowRead, WindowRead] | None:
-    """Two reads of adjacent halves (at a bucket boundary of the level), or None if not worth it."""
-    level = LEVELS[read.level]
-    lo, hi = level.floor(read.start), level.ceil(read.end)
-    buckets = (hi - lo) // level.width
+    """Two reads of adjacent parts of the range, cut at a bucket edge of the granularity near the middle,
+    or None if not worth it."""
+    gran = read.buckets
+    s, e = covered(read.start, read.end)
+    lo, hi = gran.floor(s), gran.ceil(e)
+    buckets = (hi - lo) // gran.width
     if buckets < SPLIT_MIN_BUCKETS:
         return None
-    mid = lo + (buckets // 2) * level.width
-    return replace(read, start=lo, end=mid), replace(read, start=mid, end=hi)
+    mid = lo + (buckets // 2) * gran.width
+    return replace(read, start=s, end=mid), replace(read, start=mid, end=e)

@@ -81,8 +81,31 @@ def metric_names(task: str) -> tuple[str, ...]:
     return base + BINARY if task == "binary" else base
 
 
+# The sample each metric rests on, by name of that sample ("basis"): the served points carry one size per
+# basis in use (`sample_sizes`), the series says once which basis each metric uses.
+#   rows: predictions; labelled: labelled predictions with a predicted class (classifiers: the confusion
+#   total) or a predicted value (regression); labelled_scored: labelled binary predictions with a score;
+#   labelled_loss: labelled predictions with a score / probabilities; label_delay: labels with a label
+#   time; latency: predictions with a latency; scored: predictions with a score.
+SAMPLE_BASIS: dict[str, str] = {
+    "count": "rows",
+    "throughput_per_s": "rows",
+    "label_coverage": "rows",
+    "label_delay_mean_s": "label_delay",
+    "label_delay_max_s": "label_delay",
+    "score_mean": "scored",
+    **{m: "latency" for m in GENERAL if m.startswith("latency_")},
+    **{m: "labelled" for m in (*CLASSIFICATION, *PER_CLASS, *RATES, *REGRESSION)},
+    **{m: "labelled_scored" for m in SCORE_HISTOGRAM_METRICS},
+    **{m: "labelled_loss" for m in LOSSES},
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Derived:
     values: dict[str, float | None]
     error_bounds: dict[str, float] = field(default_factory=dict)
     per_class: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    per_class_intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    sample_sizes: dict[str, int] = field(default_factory=dict)

@@ -10,6 +10,7 @@ None where the reference has None, a key absent where it leaves it out, the same
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,14 @@ from numpy.typing import NDArray
 
 from engine.algorithms.performance.batch import ClassificationBatch, evaluate_classification_batch
 from engine.algorithms.performance.batch_regression import RegressionSumsBatch, evaluate_regression_batch
+from engine.algorithms.stats.proportions import DEFAULT_CONFIDENCE, wilson_interval
 from engine.domain import ModelSpec
 from engine.windows.catalog import (
     CLASSIFICATION,
     LOSSES,
     PER_CLASS,
     REGRESSION,
+    SAMPLE_BASIS,
     SCORE_HISTOGRAM_METRICS,
     Derived,
 )
@@ -65,9 +68,33 @@ def _padded(arrays: Sequence[NDArray[np.int64] | None], size: int) -> NDArray[np
     return out
 
 
-def derive_batch(model: ModelSpec, m: Merged, bucket_seconds: float, wanted: set[str]) -> list[Derived]:
+def _at_least(mat: NDArray[np.int64], width: int) -> NDArray[np.int64]:
+    """`mat` with at least `width` columns. A count array that no row of the read held (no label, no
+    score anywhere: every element NULL) arrives with no columns at all; its elements are zeros."""
+    if mat.shape[1] >= width:
+        return mat
+    out = np.zeros((mat.shape[0], width), dtype=np.int64)
+    out[:, : mat.shape[1]] = mat
+    return out
+
+
+def _intervals(k: NDArray[Any], n: NDArray[Any], confidence: float) -> list[tuple[float, float] | None]:
+    lower, upper = wilson_interval(k, n, confidence)
+    ok = (np.asarray(n) > 0).tolist()
+    return [(a, b) if o else None for a, b, o in zip(lower.tolist(), upper.tolist(), ok, strict=True)]
+
+
+def derive_batch(
+    model: ModelSpec,
+    m: Merged,
+    bucket_seconds: float | NDArray[np.float64],
+    wanted: set[str],
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> list[Derived]:
     """The metrics in `wanted` for every (bucket, group) of `m` (prediction window state of `model`),
-    `bucket_seconds` wide."""
+    covering `bucket_seconds` each (one width, or one per element where edge buckets are partial); with
+    the sample size behind each metric (`SAMPLE_BASIS`) and Wilson intervals at `confidence` for the
+    proportions."""
     size = len(m)
     if size == 0:
         return []
@@ -81,9 +108,10 @@ def derive_batch(model: ModelSpec, m: Merged, bucket_seconds: float, wanted: set
 
     out: list[Column] = []
     bounds: list[Column] = []
+    intervals: list[Column] = []
     n = col("n").astype(np.int64)
     general: dict[str, Callable[[], list[Any]]] = {
-        "count": lambda: n.astype(np.float64).tolist(),
+        "count": lambda: n.tolist(),
         "throughput_per_s": lambda: (n / bucket_seconds).tolist(),
         "label_coverage": lambda: _ratio(col("n_labeled"), n),
         "label_delay_mean_s": lambda: _ratio(col("label_delay_sum"), col("label_delay_n")),
@@ -96,9 +124,15 @@ def derive_batch(model: ModelSpec, m: Merged, bucket_seconds: float, wanted: set
     for name, compute in general.items():
         if name in wanted:
             out.append((name, compute(), None))
+    if "label_coverage" in wanted:
+        # clipped: windows are consistent (n_labeled <= n), but an interval must not fail a read if not
+        labelled = np.minimum(col("n_labeled"), n)
+        intervals.append(("label_coverage", _intervals(labelled, n, confidence), (n > 0).tolist()))
     quantiles = [q for q in ("p50", "p95", "p99") if f"latency_{q}_ms" in wanted]
-    if quantiles:
-        ln = col("latency_n")
+    ln = col("latency_n")
+    # As `derive` (`if ln and quantiles`): no quantile where no latency was logged. When none was logged
+    # anywhere in the read, the reader's trimmed histogram has no elements at all: not a histogram.
+    if quantiles and ln.any():
         has = (ln != 0).tolist()
         values, errs = log_histogram_quantiles_batch(
             cols["latency_hist"],
@@ -112,11 +146,35 @@ def derive_batch(model: ModelSpec, m: Merged, bucket_seconds: float, wanted: set
             out.append((f"latency_{q}_ms", values[i].tolist(), has))
             bounds.append((f"latency_{q}_ms", errs[i].tolist(), has))
     per_class: list[tuple[str, list[Any], list[bool]]] = []
+    pc_intervals: list[tuple[str, list[Any], list[bool]]] = []
+    bases: dict[str, NDArray[Any]] = {"rows": n}
     if model.task == "regression":
         _regression(cols, col, wanted, out)
+        bases["labelled"] = col("reg_n")
     else:
-        _classification(model, m, col, wanted, out, bounds, per_class)
-    return _assemble(size, out, bounds, per_class)
+        sink = _Sink(out, bounds, per_class, intervals, pc_intervals, bases, confidence)
+        _classification(model, m, cols, col, wanted, sink)
+    for basis, k in (("label_delay", "label_delay_n"), ("latency", "latency_n"), ("scored", "score_n")):
+        if k in cols:
+            bases[basis] = cols[k]
+    used = {SAMPLE_BASIS[w] for w in wanted if w in SAMPLE_BASIS}
+    sizes: list[Column] = [
+        (b, np.asarray(bases[b]).astype(np.int64).tolist(), None) for b in sorted(used) if b in bases
+    ]
+    return _assemble(size, out, bounds, per_class, intervals, pc_intervals, sizes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sink:
+    """Where `_classification` puts its columns."""
+
+    out: list[Column]
+    bounds: list[Column]
+    per_class: list[tuple[str, list[Any], list[bool]]]
+    intervals: list[Column]
+    pc_intervals: list[tuple[str, list[Any], list[bool]]]
+    bases: dict[str, NDArray[Any]]
+    confidence: float
 
 
 def _regression(
@@ -146,24 +204,24 @@ def _regression(
 def _classification(
     model: ModelSpec,
     m: Merged,
+    cols: dict[str, Any],
     col: Callable[..., NDArray[Any]],
     wanted: set[str],
-    out: list[Column],
-    bounds: list[Column],
-    per_class: list[tuple[str, list[Any], list[bool]]],
+    sink: _Sink,
 ) -> None:
+    """`cols`: `m.columns` with every count column as a matrix."""
+    out, bounds, per_class = sink.out, sink.bounds, sink.per_class
     assert model.class_labels is not None
     labels = model.class_labels
     k = len(labels)
     size = len(m)
-    cols = m.columns
     confusion = None
     cc_ok = np.zeros(size, dtype=bool)
     cc_names = [c for c in CLASSIFICATION + PER_CLASS if c in wanted]
     if model.task == "binary":
         cc_names += [c for c in ("precision", "recall", "f1") if c in wanted]
     if cc_names:
-        confusion = cols["confusion"][:, 1 : k * k + 1].reshape(size, k, k)
+        confusion = _at_least(cols["confusion"], k * k + 2)[:, 1 : k * k + 1].reshape(size, k, k)
         cc_ok = m.present["confusion"] & (confusion.sum(axis=(1, 2)) > 0)
     pos = neg = None
     hist_names = [c for c in SCORE_HISTOGRAM_METRICS if c in wanted] if model.task == "binary" else []
@@ -173,8 +231,11 @@ def _classification(
         n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
         # as `derive`: ROC AUC needs both classes, average precision a positive, ECE any row
         defined = {"roc_auc": (n_pos > 0) & (n_neg > 0), "average_precision": n_pos > 0, "ece": n_pos + n_neg > 0}
+        sink.bases["labelled_scored"] = n_pos + n_neg
     loss_names = [c for c in LOSSES if c in wanted]
     loss_n = col("loss_n") if loss_names else None
+    if loss_n is not None:
+        sink.bases["labelled_loss"] = loss_n
     batch = ClassificationBatch(
         labels=labels,
         confusion=confusion,
@@ -186,6 +247,8 @@ def _classification(
         pos_label=labels[-1],
     )
     cc_has = cc_ok.tolist()
+    if confusion is not None:
+        _proportion_intervals(model, confusion, cc_names, cc_has, sink)
     for name, bv in evaluate_classification_batch(cc_names, batch).items():
         if name.endswith("_per_class"):
             assert bv.per_class is not None
@@ -205,11 +268,41 @@ def _classification(
             out.append((name, _json(bv.values), has))
 
 
+def _proportion_intervals(
+    model: ModelSpec, confusion: NDArray[np.int64], names: list[str], has: list[bool], sink: _Sink
+) -> None:
+    """Wilson intervals of the metrics that are one proportion of the labelled rows: accuracy, the binary
+    precision / recall (positive class),
+    and the per-class precision / recall (successes: the diagonal; trials: the predicted / actual counts)."""
+    assert model.class_labels is not None
+    total = confusion.sum(axis=(1, 2))
+    sink.bases["labelled"] = total
+    tp = np.diagonal(confusion, axis1=1, axis2=2)
+    predicted, actual = confusion.sum(axis=1), confusion.sum(axis=2)
+    conf = sink.confidence
+    # the micro averages equal accuracy for single-label classes: accuracy's interval is theirs (not repeated)
+    if "accuracy" in names:
+        sink.intervals.append(("accuracy", _intervals(tp.sum(axis=1), total, conf), has))
+    if model.task == "binary":
+        for name, den in (("precision", predicted[:, 1]), ("recall", actual[:, 1])):
+            if name in names:
+                sink.intervals.append((name, _intervals(tp[:, 1], den, conf), (den > 0).tolist()))
+    keys = [str(lab) for lab in model.class_labels]
+    for name, den in (("precision_per_class", predicted), ("recall_per_class", actual)):
+        if name in names:
+            cols = [_intervals(tp[:, j], den[:, j], conf) for j in range(len(keys))]
+            dicts = [
+                {k: v for k, v in zip(keys, row, strict=True) if v is not None} for row in zip(*cols, strict=True)
+            ]
+            sink.pc_intervals.append((name, dicts, has))
+
+
 def _fold(h: NDArray[np.int64] | None, size: int) -> NDArray[np.int64]:
     """(B, bins + 2) histogram() arrays → (B, bins): underflow into the first bin, overflow (a score of
     exactly 1.0) into the last (as histogram() puts it in its overflow element)."""
     if h is None:
         return np.zeros((size, SCORE_BINS), dtype=np.int64)
+    h = _at_least(h, SCORE_BINS + 2)
     body = h[:, 1 : SCORE_BINS + 1].copy()
     body[:, 0] += h[:, 0]
     body[:, -1] += h[:, SCORE_BINS + 1]
@@ -235,7 +328,15 @@ def _per_element(size: int, columns: Sequence[tuple[str, list[Any], list[bool] |
 
 
 def _assemble(
-    size: int, out: list[Column], bounds: list[Column], per_class: list[tuple[str, list[Any], list[bool]]]
+    size: int,
+    out: list[Column],
+    bounds: list[Column],
+    per_class: list[tuple[str, list[Any], list[bool]]],
+    intervals: list[Column],
+    pc_intervals: list[tuple[str, list[Any], list[bool]]],
+    sizes: list[Column],
 ) -> list[Derived]:
-    values, errs, pcs = (_per_element(size, c) for c in (out, bounds, per_class))
-    return [Derived(v, e, p) for v, e, p in zip(values, errs, pcs, strict=True)]
+    # an interval is left out where its proportion has no trials (None in the column)
+    ivs = [(name, v, [x is not None and (h is None or h[i]) for i, x in enumerate(v)]) for name, v, h in intervals]
+    parts = [_per_element(size, c) for c in (out, bounds, per_class, ivs, pc_intervals, sizes)]
+    return [Derived(*row) for row in zip(*parts, strict=True)]

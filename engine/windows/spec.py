@@ -42,6 +42,38 @@ LEVEL_ORDER: tuple[LevelName, ...] = ("1m", "1h", "1d")
 
 
 @dataclass(frozen=True, slots=True)
+class Granularity:
+    """A bucket width a read may ask for: a stored level or a whole multiple of one (`base`), bucketed from
+    the same origin as the levels (`EPOCH`), so that every bucket is a union of whole `base` buckets."""
+
+    name: str
+    width: timedelta
+    sql_interval: str
+    base: LevelName
+
+    def floor(self, t: datetime) -> datetime:
+        return EPOCH + ((t - EPOCH) // self.width) * self.width
+
+    def ceil(self, t: datetime) -> datetime:
+        f = self.floor(t)
+        return f if f == t else f + self.width
+
+
+GRANULARITIES: dict[str, Granularity] = {
+    g.name: g
+    for g in (
+        Granularity("1m", timedelta(minutes=1), "1 minute", "1m"),
+        Granularity("5m", timedelta(minutes=5), "5 minutes", "1m"),
+        Granularity("15m", timedelta(minutes=15), "15 minutes", "1m"),
+        Granularity("1h", timedelta(hours=1), "1 hour", "1h"),
+        Granularity("6h", timedelta(hours=6), "6 hours", "1h"),
+        Granularity("1d", timedelta(days=1), "1 day", "1d"),
+        Granularity("1w", timedelta(weeks=1), "7 days", "1d"),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Family:
     """One family of window relations `<name>_1m`, `<name>_1h`, `<name>_1d` (and `<name>_<level>_source`
     views computing a level from the one below, or 1m from raw rows)."""
@@ -155,7 +187,18 @@ FEATURES = Family(
     "feature_hist",
     "features",
     ("model_id", "baseline_id", "feature"),
-    (("n", "count"), ("missing", "count"), ("out_of_range", "count"), ("counts", "counts")),
+    (
+        ("n", "count"),
+        ("missing", "count"),
+        ("out_of_range", "count"),
+        ("counts", "counts"),
+        # numeric features only (NULL for categorical ones): exact window mean / std, and the range that
+        # bounds the open outer bins (migration 0006)
+        ("value_sum", "sum"),
+        ("value_sumsq", "sum"),
+        ("value_min", "min"),
+        ("value_max", "max"),
+    ),
 )
 
 FAMILIES: dict[str, Family] = {f.kind: f for f in (PREDICTIONS, METRICS, FEATURES)}

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from engine.config import Settings
-from engine.store.sqlfiles import execute_script, schema_sql, timescale_license
+from migrations.frozen_sql import edition, run_file, store_layout
 
 revision = "0001_core"
 down_revision = None
@@ -19,9 +18,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    store = Settings.from_env().store
-    execute_script(op.get_bind(), schema_sql("0001_core.up.sql", chunk_interval=store.chunk_interval))
-    if timescale_license(op.get_bind()) != "timescale":
+    store = store_layout()
+    run_file(op.get_bind(), "0001_core.up.sql", chunk_interval=store.chunk_interval)
+    if edition(op.get_bind()) != "timescale":
         # Apache edition: no columnstore or policies; retention is done by the worker with drop_chunks.
         return
     if store.compress_after:
@@ -37,4 +36,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    execute_script(op.get_bind(), schema_sql("0001_core.down.sql"))
+    run_file(op.get_bind(), "0001_core.down.sql")

@@ -1,6 +1,9 @@
 """Windows: 1-minute / hourly / daily window relations (rollup tables on the Apache edition, hierarchical
 continuous aggregates on the full edition), feature baselines and histograms, invalidation triggers.
 
+SQL: sql/schema/0002_windows.<edition>.up.sql and .down.sql, rendered by engine.windows.ddl when this
+revision was written and frozen since; the edition is read from the database when the migration runs.
+
 Revision ID: 0002_windows
 Revises: 0001_core
 Create Date: 2026-11-23
@@ -10,8 +13,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from engine.store.sqlfiles import timescale_license
-from engine.windows import ddl
+from migrations.frozen_sql import edition, run_file
 
 revision = "0002_windows"
 down_revision = "0001_core"
@@ -20,8 +22,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    ddl.upgrade(op.get_bind(), timescale_license(op.get_bind()))
+    run_file(op.get_bind(), f"0002_windows.{edition(op.get_bind())}.up.sql")
 
 
 def downgrade() -> None:
-    ddl.downgrade(op.get_bind())
+    run_file(op.get_bind(), f"0002_windows.{edition(op.get_bind())}.down.sql")

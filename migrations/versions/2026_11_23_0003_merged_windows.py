@@ -3,6 +3,9 @@ and version), `predictions_by_model_1m/1h/1d` (versions merged too) and the SQL 
 `model_version_windows_1m/1h/1d`. The default and per-version metric reads come from these, so their cost
 does not grow with the number of segment values.
 
+SQL: sql/schema/0003_merged_windows.<edition>.up.sql and .down.sql, rendered by engine.windows.ddl when this
+revision was written and frozen since; the edition is read from the database when the migration runs.
+
 Revision ID: 0003_merged_windows
 Revises: 0002_windows
 Create Date: 2026-11-23
@@ -12,8 +15,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from engine.store.sqlfiles import timescale_license
-from engine.windows import ddl
+from migrations.frozen_sql import edition, run_file
 
 revision = "0003_merged_windows"
 down_revision = "0002_windows"
@@ -22,8 +24,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    ddl.upgrade_merged(op.get_bind(), timescale_license(op.get_bind()))
+    run_file(op.get_bind(), f"0003_merged_windows.{edition(op.get_bind())}.up.sql")
 
 
 def downgrade() -> None:
-    ddl.downgrade_merged(op.get_bind())
+    run_file(op.get_bind(), f"0003_merged_windows.{edition(op.get_bind())}.down.sql")

@@ -46,6 +46,38 @@ async def test_analytics_default_range_is_the_last_day(client: AsyncTestClient, 
     before = datetime.now(UTC)
     body = (await client.get("/analytics/model/bin/predictions")).json()
     end = datetime.fromisoformat(body["end"])
-    assert before <= end <= datetime.now(UTC)
+    # up to the end of the current minute (reads are exact to the minute), 24 hours long, answered as asked
+    assert before <= end <= datetime.now(UTC) + timedelta(minutes=1) and end.second == end.microsecond == 0
     assert end - datetime.fromisoformat(body["start"]) == timedelta(hours=24)
+    assert body["requested_end"] == body["end"]
     assert (await client.get("/analytics/model/nope/metrics")).status_code == 404
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+async def test_default_metrics_without_latency(client: AsyncTestClient, task: str) -> None:
+    """Predictions logged without `latency_ms` (labelled, through the REST API): the default metric list
+    answers 200 with the latency metrics undefined, on the windows endpoint and both analytics aliases
+    (it answered 500: a zero-width latency histogram reached the quantile function)."""
+    labels = {"binary": ["no", "yes"], "multiclass": ["a", "b", "c"]}.get(task)
+    assert (await client.post("/api/v1/models/", json={"name": "m", "task": task, "class_labels": labels})).status_code == 201
+    assert (await client.post("/api/v1/models/m/versions", json={"version": "v1", "stage": "production"})).status_code == 201
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(30):
+        row: dict[str, object] = {"prediction_id": f"p{i}", "time": (T0 + timedelta(minutes=2 * i)).isoformat()}
+        if task == "regression":
+            row |= {"prediction": float(rng.normal()), "label": float(rng.normal())}
+        elif task == "binary":
+            row |= {"score": float(rng.random()), "label": str(rng.choice(labels))}
+        else:
+            row |= {"prediction": str(rng.choice(labels)), "label": str(rng.choice(labels))}
+        rows.append(row)
+    assert (await client.post("/api/v1/models/m/predictions", json=rows)).status_code == 201
+    params = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=1)).isoformat(), "granularity": "1h"}
+    for path in ("/api/v1/models/m/windows/metrics", "/analytics/model/m/metrics", "/analytics/model/m/predictions"):
+        r = await client.get(path, params=params)
+        assert r.status_code == 200, (path, r.text)
+        [point] = r.json()["points"]
+        assert point["values"]["count"] == 30
+        assert point["values"]["latency_mean_ms"] is None
+        assert point["values"].get("latency_p95_ms") is None and "latency_p95_ms" not in point["error_bounds"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
-from api.app import create_app
+from api.app import app_from_env, create_app
 from engine.config import Settings
 from tests.conftest import create_database, drop_database
 from tests.ingest.support import good_binary_row
@@ -106,13 +107,20 @@ async def test_body_size_limit(db_url: str, pool: asyncpg.Pool) -> None:
     assert await pool.fetchval("SELECT count(*) FROM predictions") == 2
 
 
-async def test_startup_freezes_long_lived_objects(db_url: str) -> None:
-    """The app's startup moves what lives as long as the process out of the cyclic GC's reach (gc.freeze),
-    so per-request garbage collections stay cheap."""
+async def test_served_app_freezes_long_lived_objects(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The served process's app (the uvicorn factory behind `driftline serve`) moves what lives as long as
+    the process out of the cyclic GC's reach once started (gc.freeze), so per-request garbage collections
+    stay cheap; `create_app` alone (what tests build by the dozen) freezes nothing."""
     import gc
 
     gc.unfreeze()
-    assert gc.get_freeze_count() == 0
     async with AsyncTestClient(app=create_app(Settings(database_url=db_url))) as c:
-        assert gc.get_freeze_count() > 1000
         assert (await c.get("/health/live")).status_code == 200
+        assert gc.get_freeze_count() == 0
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL", db_url)
+    try:
+        async with AsyncTestClient(app=app_from_env()) as c:
+            assert gc.get_freeze_count() > 1000
+            assert (await c.get("/health/live")).status_code == 200
+    finally:
+        gc.unfreeze()  # the frozen objects belong to this test, not to the rest of the session

@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from engine.domain import FeatureSpec, ModelSpec
-from engine.services.models import ModelService, NewModel
+from engine.domain import ModelSpec, NewFeature, NewModel
+from engine.services.models import ModelService
 from engine.store.unit import unit_from_pool
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -27,11 +27,11 @@ def binary_model(name: str = "churn") -> NewModel:
         name=name, task="binary", class_labels=BINARY_LABELS, threshold=BINARY_THRESHOLD,
         dimensions=["region"],
         features=[
-            FeatureSpec("age", "numeric", min_value=0, max_value=120),
-            FeatureSpec("plan", "categorical", categories=("basic", "pro")),
-            FeatureSpec("income", "numeric"),
-            FeatureSpec("tenure", "numeric", nullable=False),
-            FeatureSpec("channel", "categorical"),
+            NewFeature("age", "numeric", min_value=0, max_value=120),
+            NewFeature("plan", "categorical", categories=("basic", "pro")),
+            NewFeature("income", "numeric"),
+            NewFeature("tenure", "numeric", nullable=False),
+            NewFeature("channel", "categorical"),
         ],
     )
 
@@ -39,14 +39,14 @@ def binary_model(name: str = "churn") -> NewModel:
 def multiclass_model(name: str = "iris") -> NewModel:
     return NewModel(
         name=name, task="multiclass", class_labels=MULTI_LABELS,
-        features=[FeatureSpec(f"x{i}", "numeric") for i in range(4)] + [FeatureSpec("site", "categorical")],
+        features=[NewFeature(f"x{i}", "numeric") for i in range(4)] + [NewFeature("site", "categorical")],
     )
 
 
 def regression_model(name: str = "price") -> NewModel:
     return NewModel(
         name=name, task="regression",
-        features=[FeatureSpec("rooms", "numeric"), FeatureSpec("area", "numeric"), FeatureSpec("city", "categorical")],
+        features=[NewFeature("rooms", "numeric"), NewFeature("area", "numeric"), NewFeature("city", "categorical")],
     )
 
 

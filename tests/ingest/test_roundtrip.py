@@ -313,12 +313,12 @@ async def test_edge_values_round_trip(pool: asyncpg.Pool, models: dict[str, Mode
     """Values at the edges of the binary COPY encoding: times before 2000 (negative PostgreSQL epoch) and
     with microseconds, extreme and subnormal floats, -0.0, non-ASCII text, empty strings, probabilities
     instead of a score for a binary model."""
-    from engine.domain import FeatureSpec
-    from engine.services.models import ModelService, NewModel
+    from engine.domain import NewFeature, NewModel
+    from engine.services.models import ModelService
 
     svc = ModelService(uow)
     await svc.create_model(NewModel(name="numonly", task="binary", class_labels=["n", "p"],
-                                    features=[FeatureSpec("a", "numeric"), FeatureSpec("b", "numeric")]))
+                                    features=[NewFeature("a", "numeric"), NewFeature("b", "numeric")]))
     await svc.create_version("numonly", "1", "production")
     rows = [
         {"prediction_id": "ü-1", "time": "1995-06-01T12:34:56.123456+00:00", "probabilities": [0.25, 0.75],

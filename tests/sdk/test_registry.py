@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 
-from engine.domain import FeatureSpec
+from engine.domain import FeatureSpec, NewFeature
 from engine.sdk import AsyncClient, Client, DriftlineAPIError
 from tests.sdk.conftest import CATEGORICAL, MODEL, NUMERIC, model_features
 
@@ -22,7 +23,7 @@ def test_sync_registry_round_trip(server_url: str) -> None:
         assert [f.position for f in by_kind] == [1, 2, 3, 1, 2]
         assert dl.get_model(MODEL) == created
         assert [m.name for m in dl.list_models()] == [MODEL]
-        json.dumps(created.to_dict())
+        json.dumps(msgspec.to_builtins(created))
 
         v1 = dl.create_version(MODEL, "1.0.0", description="first")
         assert (v1.version, v1.stage, v1.description, v1.promoted_at) == ("1.0.0", "development", "first", None)
@@ -51,6 +52,11 @@ def test_sync_registry_errors_are_typed(server_url: str) -> None:
         with pytest.raises(DriftlineAPIError) as err:
             dl.create_model("m", "regression", [FeatureSpec("a", "numeric")])
         assert err.value.status == 409
+        # A registered model's features (positions and all) and input features both describe a new model.
+        copy = dl.create_model("m-copy", "regression", dl.get_model("m").features)
+        assert copy.features == dl.get_model("m").features
+        assert dl.create_model("m2", "regression", [NewFeature("a", "numeric", min_value=0.0)]).features == (
+            FeatureSpec("a", "numeric", position=1, min_value=0.0),)
 
 
 async def test_async_registry_round_trip(server_url: str) -> None:

@@ -7,9 +7,9 @@ import asyncio
 import asyncpg
 import pytest
 
-from engine.domain import FeatureSpec
+from engine.domain import NewFeature, NewModel
 from engine.errors import ConflictError, NotFoundError, ValidationError
-from engine.services.models import ModelService, NewModel
+from engine.services.models import ModelService
 from engine.store.unit import UnitOfWork, unit_from_pool
 from tests.ingest.support import binary_model
 
@@ -38,7 +38,7 @@ async def test_model_spec_round_trip(pool: asyncpg.Pool, uow: UnitOfWork) -> Non
 async def test_wide_model(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     """Several hundred features are a normal case."""
     svc = ModelService(uow)
-    feats = [FeatureSpec(f"n{i}", "numeric") for i in range(400)] + [FeatureSpec(f"c{i}", "categorical") for i in range(100)]
+    feats = [NewFeature(f"n{i}", "numeric") for i in range(400)] + [NewFeature(f"c{i}", "categorical") for i in range(100)]
     spec = await svc.create_model(NewModel(name="wide", task="regression", features=feats))
     assert len(spec.numeric_features) == 400 and len(spec.categorical_features) == 100
     assert [f.name for f in spec.numeric_features] == [f"n{i}" for i in range(400)]
@@ -91,7 +91,7 @@ async def test_concurrent_promotions_leave_one_production(pool: asyncpg.Pool, uo
 
 async def test_more_window_dimensions_than_the_windows_hold_are_refused(uow) -> None:  # type: ignore[no-untyped-def]
     from engine.errors import ValidationError
-    from engine.services.models import ModelService, NewModel
+    from engine.services.models import ModelService
     from engine.windows.spec import MAX_DIMENSIONS
 
     keys = [f"k{i}" for i in range(MAX_DIMENSIONS + 1)]

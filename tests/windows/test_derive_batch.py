@@ -167,3 +167,64 @@ def test_latency_quantiles_batch_equal_per_histogram(seed: int) -> None:
         for j, r in enumerate(ref):
             assert abs(values[j, i] - r.value) <= 1e-12 * max(1.0, r.value)
             assert abs(bounds[j, i] - r.error_bound) <= 1e-12 * max(1.0, r.value)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.task)
+def test_no_latency_anywhere_in_the_read(model: ModelSpec) -> None:
+    """When no row of a read carries a latency, the reader hands over a zero-width latency histogram
+    (the trimmed slices are all NULL): the latency metrics are then undefined, as per bucket, not an error
+    (the REST read answered 500 for every model logged without `latency_ms`)."""
+    rng = np.random.default_rng(7)
+    k = len(model.class_labels or ()) or 2
+    merged = random_merged(rng, 40, k)
+    size = len(merged)
+    columns = dict(merged.columns)
+    present = dict(merged.present)
+    columns["latency_hist"] = np.zeros((size, 0), dtype=np.int64)
+    columns["latency_n"] = np.zeros(size, dtype=np.int64)
+    columns["latency_sum"] = np.zeros(size)
+    columns["latency_min"] = columns["latency_max"] = np.full(size, np.nan)
+    for c in ("latency_hist", "latency_sum", "latency_min", "latency_max"):
+        present[c] = np.zeros(size, dtype=bool)
+    merged = Merged(merged.buckets, merged.groups, columns, present)
+    wanted = set(metric_names(model.task))
+    batch = derive_batch(model, merged, 60.0, wanted)
+    for i, (d, row) in enumerate(zip(batch, merged_dicts(PREDICTIONS, merged), strict=True)):
+        ref = derive(model, row, 60.0, wanted)
+        _assert_equal(d.values, ref.values, f"values[{i}]")
+        _assert_equal(d.error_bounds, ref.error_bounds, f"bounds[{i}]")
+        assert d.values["latency_mean_ms"] is None and d.values["latency_max_ms"] is None
+        assert d.values.get("latency_p50_ms") is None and "latency_p50_ms" not in d.error_bounds
+
+
+@pytest.mark.parametrize("model", MODELS[:2], ids=lambda m: m.task)
+@pytest.mark.parametrize("shape", ["null", "zero-width"])
+def test_no_labels_anywhere_in_the_read(model: ModelSpec, shape: str) -> None:
+    """A classifier whose read holds no label at all: the reader hands over its confusion and score
+    histograms NULL in every row (a list of None) or as arrays of no elements; the label metrics are then
+    undefined, as per bucket, not an error (the REST read answered 500 for every unlabelled classifier)."""
+    rng = np.random.default_rng(8)
+    k = len(model.class_labels or ())
+    merged = random_merged(rng, 40, k)
+    size = len(merged)
+    columns = dict(merged.columns)
+    present = dict(merged.present)
+    for c in ("confusion", "score_hist_pos", "score_hist_neg"):
+        columns[c] = [None] * size if shape == "null" else np.zeros((size, 0), dtype=np.int64)
+    for c in ("n_labeled", "label_delay_n", "loss_n"):
+        columns[c] = np.zeros(size, dtype=np.int64)
+    for c in ("label_delay_sum", "log_loss_sum", "brier_sum"):
+        columns[c] = np.zeros(size)
+    columns["label_delay_max"] = np.full(size, np.nan)
+    for c in ("confusion", "score_hist_pos", "score_hist_neg", "label_delay_sum", "label_delay_max",
+              "log_loss_sum", "brier_sum"):
+        present[c] = np.zeros(size, dtype=bool)
+    merged = Merged(merged.buckets, merged.groups, columns, present)
+    wanted = set(metric_names(model.task))
+    batch = derive_batch(model, merged, 60.0, wanted)
+    for i, (d, row) in enumerate(zip(batch, merged_dicts(PREDICTIONS, merged), strict=True)):
+        ref = derive(model, row, 60.0, wanted)
+        _assert_equal(d.values, ref.values, f"values[{i}]")
+        _assert_equal(d.error_bounds, ref.error_bounds, f"bounds[{i}]")
+        _assert_equal(d.per_class, ref.per_class, f"per_class[{i}]")
+        assert d.values.get("accuracy") is None and d.values.get("log_loss") is None

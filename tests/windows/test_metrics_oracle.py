@@ -140,13 +140,18 @@ async def test_auto_granularity_and_bad_input(pool: asyncpg.Pool, uow: UnitOfWor
     svc = WindowsService(uow)
     assert (await svc.model_metrics("bin", T0, T0 + timedelta(hours=5))).granularity == "1m"
     assert (await svc.model_metrics("bin", T0, T0 + timedelta(days=30))).granularity == "1h"
-    assert (await svc.model_metrics("bin", T0, T0 + timedelta(days=90))).granularity == "1d"
+    assert (await svc.model_metrics("bin", T0, T0 + timedelta(days=90))).granularity == "6h"
+    assert (await svc.model_metrics("bin", T0, T0 + timedelta(days=365))).granularity == "1d"
+    assert (await svc.model_metrics("bin", T0, T0 + timedelta(days=3650))).granularity == "1w"
+    # the finest granularity whose bucket count stays within max_points
+    assert (await svc.model_metrics("bin", T0, T0 + timedelta(hours=5), max_points=100)).granularity == "5m"
+    assert (await svc.model_metrics("bin", T0, T0 + timedelta(hours=5), max_points=20)).granularity == "15m"
     with pytest.raises(NotFoundError):
         await svc.model_metrics("nope", T0, T0 + timedelta(hours=1))
     with pytest.raises(ValidationError, match="group_by"):
         await svc.model_metrics("bin", T0, T0 + timedelta(hours=1), group_by="planet")
     with pytest.raises(ValidationError, match="granularity"):
-        await svc.model_metrics("bin", T0, T0 + timedelta(hours=1), granularity="5m")
+        await svc.model_metrics("bin", T0, T0 + timedelta(hours=1), granularity="7m")
     with pytest.raises(ValidationError, match="metrics"):
         await svc.model_metrics("bin", T0, T0 + timedelta(hours=1), metrics=["rmse"])
     with pytest.raises(ValidationError, match="end"):

@@ -82,3 +82,16 @@ async def test_empty_ranges_are_empty_series_not_errors(client: AsyncTestClient,
             r = await client.get(path, params={**empty, **extra})
             assert r.status_code == 200, (phase, path, extra, r.text)
             assert r.json()["points"] == [], (phase, path, extra)
+
+
+async def test_unencoded_offset_gets_a_hint(client: AsyncTestClient, pool: asyncpg.Pool) -> None:
+    """`+00:00` typed into a URL arrives as ` 00:00`: the 400 says to use Z or %2B; read errors speak of
+    the read, not of a batch."""
+    async with pool.acquire() as conn:
+        await create_model(conn, "bin", "binary", ["neg", "pos"])
+    r = await client.get("/api/v1/models/bin/windows/metrics?start=2026-03-01T00:00:00+00:00&end=2026-03-02T00:00:00Z")
+    assert r.status_code == 400 and "%2B" in r.text and " Z" in r.text, r.text
+    r = await client.get("/api/v1/models/bin/windows/metrics",
+                         params={"start": T0.isoformat(), "end": (T0 + timedelta(hours=1)).isoformat(),
+                                 "granularity": "2m"})
+    assert r.status_code == 422 and "invalid read parameter granularity" in r.text and "batch" not in r.text, r.text

@@ -1,3 +1,7 @@
+-- Migration 0002_windows, upgrade, Apache edition.
+-- Rendered by engine.windows.ddl from the templates of the commit that wrote it, then frozen: the
+-- revision runs this text, whatever the templates say later.
+
 -- driftline windows, part 1 (both editions): helper functions, feature baselines, the record of touched
 -- time ranges (written by statement-level triggers in the same transaction as every write, whoever the
 -- writer is: the ingest service, psql, a backfill), refresh watermarks, the feature-histogram rollups, and
@@ -368,3 +372,327 @@ FROM predictions GROUP BY model_id, time_bucket('1 hour', time);
 INSERT INTO window_invalidations (kind, model_id, lo, hi)
 SELECT 'metrics', model_id, time_bucket('1 minute', min(time)), time_bucket('1 minute', max(time)) + interval '1 minute'
 FROM metrics GROUP BY model_id, time_bucket('1 hour', time);
+
+CREATE TABLE predictions_1m AS SELECT * FROM predictions_1m_source WITH NO DATA;
+ALTER TABLE predictions_1m ALTER COLUMN bucket SET NOT NULL;
+SELECT create_hypertable('predictions_1m', 'bucket', chunk_time_interval => INTERVAL '7 days', create_default_indexes => false);
+CREATE UNIQUE INDEX predictions_1m_key ON predictions_1m (model_id, version_id, segment, bucket) NULLS NOT DISTINCT;
+
+CREATE TABLE metrics_1m AS SELECT * FROM metrics_1m_source WITH NO DATA;
+ALTER TABLE metrics_1m ALTER COLUMN bucket SET NOT NULL;
+SELECT create_hypertable('metrics_1m', 'bucket', chunk_time_interval => INTERVAL '7 days', create_default_indexes => false);
+CREATE UNIQUE INDEX metrics_1m_key ON metrics_1m (model_id, name, tags, bucket) NULLS NOT DISTINCT;
+
+CREATE VIEW predictions_1h_source AS
+SELECT
+    time_bucket('1 hour', bucket) AS bucket,
+    model_id, version_id, segment,
+    sum(n)::bigint AS n,
+    sum(n_labeled)::bigint AS n_labeled,
+    sum(label_delay_n)::bigint AS label_delay_n,
+    sum(label_delay_sum) AS label_delay_sum,
+    max(label_delay_max) AS label_delay_max,
+    dl_sum_counts(class_counts) AS class_counts,
+    dl_sum_counts(confusion) AS confusion,
+    dl_sum_counts(score_hist_pos) AS score_hist_pos,
+    dl_sum_counts(score_hist_neg) AS score_hist_neg,
+    sum(score_n)::bigint AS score_n,
+    sum(score_sum) AS score_sum,
+    sum(loss_n)::bigint AS loss_n,
+    sum(log_loss_sum) AS log_loss_sum,
+    sum(brier_sum) AS brier_sum,
+    sum(reg_n)::bigint AS reg_n,
+    sum(err_sum) AS err_sum,
+    sum(abs_err_sum) AS abs_err_sum,
+    sum(sq_err_sum) AS sq_err_sum,
+    sum(ape_sum) AS ape_sum,
+    sum(ape_n)::bigint AS ape_n,
+    sum(sape_sum) AS sape_sum,
+    sum(y_sum) AS y_sum,
+    sum(y2_sum) AS y2_sum,
+    sum(pred_value_n)::bigint AS pred_value_n,
+    sum(pred_value_sum) AS pred_value_sum,
+    sum(pred_value_sumsq) AS pred_value_sumsq,
+    sum(latency_n)::bigint AS latency_n,
+    sum(latency_sum) AS latency_sum,
+    min(latency_min) AS latency_min,
+    max(latency_max) AS latency_max,
+    dl_sum_counts(latency_hist) AS latency_hist
+FROM predictions_1m
+GROUP BY 1, model_id, version_id, segment;
+
+CREATE VIEW metrics_1h_source AS
+SELECT
+    time_bucket('1 hour', bucket) AS bucket,
+    model_id,
+    name,
+    tags,
+    sum(n)::bigint AS n,
+    sum(value_sum) AS value_sum,
+    sum(value_sumsq) AS value_sumsq,
+    min(value_min) AS value_min,
+    max(value_max) AS value_max
+FROM metrics_1m
+GROUP BY 1, model_id, name, tags;
+
+CREATE TABLE predictions_1h AS SELECT * FROM predictions_1h_source WITH NO DATA;
+ALTER TABLE predictions_1h ALTER COLUMN bucket SET NOT NULL;
+SELECT create_hypertable('predictions_1h', 'bucket', chunk_time_interval => INTERVAL '90 days', create_default_indexes => false);
+CREATE UNIQUE INDEX predictions_1h_key ON predictions_1h (model_id, version_id, segment, bucket) NULLS NOT DISTINCT;
+
+CREATE TABLE metrics_1h AS SELECT * FROM metrics_1h_source WITH NO DATA;
+ALTER TABLE metrics_1h ALTER COLUMN bucket SET NOT NULL;
+SELECT create_hypertable('metrics_1h', 'bucket', chunk_time_interval => INTERVAL '90 days', create_default_indexes => false);
+CREATE UNIQUE INDEX metrics_1h_key ON metrics_1h (model_id, name, tags, bucket) NULLS NOT DISTINCT;
+
+CREATE VIEW predictions_1d_source AS
+SELECT
+    time_bucket('1 day', bucket) AS bucket,
+    model_id, version_id, segment,
+    sum(n)::bigint AS n,
+    sum(n_labeled)::bigint AS n_labeled,
+    sum(label_delay_n)::bigint AS label_delay_n,
+    sum(label_delay_sum) AS label_delay_sum,
+    max(label_delay_max) AS label_delay_max,
+    dl_sum_counts(class_counts) AS class_counts,
+    dl_sum_counts(confusion) AS confusion,
+    dl_sum_counts(score_hist_pos) AS score_hist_pos,
+    dl_sum_counts(score_hist_neg) AS score_hist_neg,
+    sum(score_n)::bigint AS score_n,
+    sum(score_sum) AS score_sum,
+    sum(loss_n)::bigint AS loss_n,
+    sum(log_loss_sum) AS log_loss_sum,
+    sum(brier_sum) AS brier_sum,
+    sum(reg_n)::bigint AS reg_n,
+    sum(err_sum) AS err_sum,
+    sum(abs_err_sum) AS abs_err_sum,
+    sum(sq_err_sum) AS sq_err_sum,
+    sum(ape_sum) AS ape_sum,
+    sum(ape_n)::bigint AS ape_n,
+    sum(sape_sum) AS sape_sum,
+    sum(y_sum) AS y_sum,
+    sum(y2_sum) AS y2_sum,
+    sum(pred_value_n)::bigint AS pred_value_n,
+    sum(pred_value_sum) AS pred_value_sum,
+    sum(pred_value_sumsq) AS pred_value_sumsq,
+    sum(latency_n)::bigint AS latency_n,
+    sum(latency_sum) AS latency_sum,
+    min(latency_min) AS latency_min,
+    max(latency_max) AS latency_max,
+    dl_sum_counts(latency_hist) AS latency_hist
+FROM predictions_1h
+GROUP BY 1, model_id, version_id, segment;
+
+CREATE VIEW metrics_1d_source AS
+SELECT
+    time_bucket('1 day', bucket) AS bucket,
+    model_id,
+    name,
+    tags,
+    sum(n)::bigint AS n,
+    sum(value_sum) AS value_sum,
+    sum(value_sumsq) AS value_sumsq,
+    min(value_min) AS value_min,
+    max(value_max) AS value_max
+FROM metrics_1h
+GROUP BY 1, model_id, name, tags;
+
+CREATE TABLE predictions_1d AS SELECT * FROM predictions_1d_source WITH NO DATA;
+ALTER TABLE predictions_1d ALTER COLUMN bucket SET NOT NULL;
+SELECT create_hypertable('predictions_1d', 'bucket', chunk_time_interval => INTERVAL '1 year', create_default_indexes => false);
+CREATE UNIQUE INDEX predictions_1d_key ON predictions_1d (model_id, version_id, segment, bucket) NULLS NOT DISTINCT;
+
+CREATE TABLE metrics_1d AS SELECT * FROM metrics_1d_source WITH NO DATA;
+ALTER TABLE metrics_1d ALTER COLUMN bucket SET NOT NULL;
+SELECT create_hypertable('metrics_1d', 'bucket', chunk_time_interval => INTERVAL '1 year', create_default_indexes => false);
+CREATE UNIQUE INDEX metrics_1d_key ON metrics_1d (model_id, name, tags, bucket) NULLS NOT DISTINCT;
+
+-- driftline windows, part 3: views for SQL users (psql, Grafana). Each row is one stored window bucket of
+-- one (model, version, declared segment); derived values are computed from that row's counts and sums, so
+-- they are exact except the latency quantiles (log-spaced histogram: the true value lies in the same
+-- 12 %-wide bin). To merge several rows (e.g. all versions of a model), sum the state columns of the
+-- underlying predictions_<level> relation first — see sql/README.md.
+
+-- Quantile q of a histogram in the predictions_* layout (element 1 below 10^log_lo, then equal bins in
+-- log10 up to 10^log_hi, last element above), interpolated in log space inside its bin; vmin/vmax close the
+-- outer bins. Mirrors engine/windows/percentiles.py.
+CREATE FUNCTION dl_log_histogram_quantile(hist bigint[], q double precision, log_lo double precision,
+                                          log_hi double precision, vmin double precision,
+                                          vmax double precision) RETURNS double precision
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    k      integer := cardinality(hist);
+    total  bigint := 0;
+    cum    bigint := 0;
+    target double precision;
+    width  double precision := (log_hi - log_lo) / (k - 2);
+    lo     double precision;
+    hi     double precision;
+    frac   double precision;
+BEGIN
+    IF hist IS NULL OR k < 3 THEN RETURN NULL; END IF;
+    SELECT sum(x) INTO total FROM unnest(hist) x;
+    IF total = 0 THEN RETURN NULL; END IF;
+    target := (total - 1) * q;
+    FOR i IN 1..k LOOP
+        IF cum + hist[i] > floor(target) THEN
+            lo := CASE WHEN i = 1 THEN vmin ELSE 10 ^ (log_lo + (i - 2) * width) END;
+            hi := CASE WHEN i = k THEN vmax ELSE 10 ^ (log_lo + (i - 1) * width) END;
+            lo := least(greatest(lo, vmin), vmax);
+            hi := least(greatest(hi, vmin), vmax);
+            frac := least(greatest((target - cum + 0.5) / hist[i], 0), 1);
+            IF lo > 0 AND hi > lo THEN
+                RETURN exp(ln(lo) + frac * (ln(hi) - ln(lo)));
+            END IF;
+            RETURN lo + frac * (hi - lo);
+        END IF;
+        cum := cum + hist[i];
+    END LOOP;
+    RETURN vmax;
+END $$;
+
+-- Diagonal (correct predictions) of a confusion array of k classes in the predictions_* layout.
+CREATE FUNCTION dl_confusion_correct(confusion bigint[], k integer) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (SELECT sum(confusion[(i - 1) * k + i + 1]) FROM generate_series(1, k) AS i);
+
+CREATE VIEW model_windows_1m AS
+SELECT
+    w.bucket,
+    m.name AS model,
+    v.version,
+    w.segment,
+    w.n AS predictions,
+    w.n_labeled AS labeled,
+    w.n_labeled::float8 / nullif(w.n, 0) AS label_coverage,
+    w.label_delay_sum / nullif(w.label_delay_n, 0) AS label_delay_mean_s,
+    dl_confusion_correct(w.confusion, cardinality(m.class_labels))::float8
+        / nullif((SELECT sum(x) FROM unnest(w.confusion) AS x), 0) AS accuracy,
+    w.log_loss_sum / nullif(w.loss_n, 0) AS log_loss,
+    w.brier_sum / nullif(w.loss_n, 0) AS brier,
+    w.sq_err_sum / nullif(w.reg_n, 0) AS mse,
+    sqrt(w.sq_err_sum / nullif(w.reg_n, 0)) AS rmse,
+    w.abs_err_sum / nullif(w.reg_n, 0) AS mae,
+    w.err_sum / nullif(w.reg_n, 0) AS bias,
+    1 - w.sq_err_sum / nullif(w.y2_sum - w.y_sum ^ 2 / nullif(w.reg_n, 0), 0) AS r2,
+    w.ape_sum / nullif(w.ape_n, 0) AS mape,
+    w.sape_sum / nullif(w.reg_n, 0) AS smape,
+    w.score_sum / nullif(w.score_n, 0) AS score_mean,
+    w.pred_value_sum / nullif(w.pred_value_n, 0) AS prediction_mean,
+    w.latency_sum / nullif(w.latency_n, 0) AS latency_mean_ms,
+    dl_log_histogram_quantile(w.latency_hist, 0.50, -2, 5, w.latency_min, w.latency_max) AS latency_p50_ms,
+    dl_log_histogram_quantile(w.latency_hist, 0.95, -2, 5, w.latency_min, w.latency_max) AS latency_p95_ms,
+    dl_log_histogram_quantile(w.latency_hist, 0.99, -2, 5, w.latency_min, w.latency_max) AS latency_p99_ms,
+    w.latency_max AS latency_max_ms
+FROM predictions_1m w
+JOIN models m ON m.id = w.model_id
+JOIN model_versions v ON v.id = w.version_id;
+
+CREATE VIEW custom_metrics_1m AS
+SELECT
+    w.bucket,
+    m.name AS model,
+    w.name,
+    w.tags,
+    w.n AS count,
+    w.value_sum / nullif(w.n, 0) AS mean,
+    sqrt(greatest(w.value_sumsq / nullif(w.n, 0) - (w.value_sum / nullif(w.n, 0)) ^ 2, 0)) AS std,
+    w.value_min AS min,
+    w.value_max AS max,
+    w.value_sum AS sum
+FROM metrics_1m w
+LEFT JOIN models m ON m.id = w.model_id;
+
+CREATE VIEW model_windows_1h AS
+SELECT
+    w.bucket,
+    m.name AS model,
+    v.version,
+    w.segment,
+    w.n AS predictions,
+    w.n_labeled AS labeled,
+    w.n_labeled::float8 / nullif(w.n, 0) AS label_coverage,
+    w.label_delay_sum / nullif(w.label_delay_n, 0) AS label_delay_mean_s,
+    dl_confusion_correct(w.confusion, cardinality(m.class_labels))::float8
+        / nullif((SELECT sum(x) FROM unnest(w.confusion) AS x), 0) AS accuracy,
+    w.log_loss_sum / nullif(w.loss_n, 0) AS log_loss,
+    w.brier_sum / nullif(w.loss_n, 0) AS brier,
+    w.sq_err_sum / nullif(w.reg_n, 0) AS mse,
+    sqrt(w.sq_err_sum / nullif(w.reg_n, 0)) AS rmse,
+    w.abs_err_sum / nullif(w.reg_n, 0) AS mae,
+    w.err_sum / nullif(w.reg_n, 0) AS bias,
+    1 - w.sq_err_sum / nullif(w.y2_sum - w.y_sum ^ 2 / nullif(w.reg_n, 0), 0) AS r2,
+    w.ape_sum / nullif(w.ape_n, 0) AS mape,
+    w.sape_sum / nullif(w.reg_n, 0) AS smape,
+    w.score_sum / nullif(w.score_n, 0) AS score_mean,
+    w.pred_value_sum / nullif(w.pred_value_n, 0) AS prediction_mean,
+    w.latency_sum / nullif(w.latency_n, 0) AS latency_mean_ms,
+    dl_log_histogram_quantile(w.latency_hist, 0.50, -2, 5, w.latency_min, w.latency_max) AS latency_p50_ms,
+    dl_log_histogram_quantile(w.latency_hist, 0.95, -2, 5, w.latency_min, w.latency_max) AS latency_p95_ms,
+    dl_log_histogram_quantile(w.latency_hist, 0.99, -2, 5, w.latency_min, w.latency_max) AS latency_p99_ms,
+    w.latency_max AS latency_max_ms
+FROM predictions_1h w
+JOIN models m ON m.id = w.model_id
+JOIN model_versions v ON v.id = w.version_id;
+
+CREATE VIEW custom_metrics_1h AS
+SELECT
+    w.bucket,
+    m.name AS model,
+    w.name,
+    w.tags,
+    w.n AS count,
+    w.value_sum / nullif(w.n, 0) AS mean,
+    sqrt(greatest(w.value_sumsq / nullif(w.n, 0) - (w.value_sum / nullif(w.n, 0)) ^ 2, 0)) AS std,
+    w.value_min AS min,
+    w.value_max AS max,
+    w.value_sum AS sum
+FROM metrics_1h w
+LEFT JOIN models m ON m.id = w.model_id;
+
+CREATE VIEW model_windows_1d AS
+SELECT
+    w.bucket,
+    m.name AS model,
+    v.version,
+    w.segment,
+    w.n AS predictions,
+    w.n_labeled AS labeled,
+    w.n_labeled::float8 / nullif(w.n, 0) AS label_coverage,
+    w.label_delay_sum / nullif(w.label_delay_n, 0) AS label_delay_mean_s,
+    dl_confusion_correct(w.confusion, cardinality(m.class_labels))::float8
+        / nullif((SELECT sum(x) FROM unnest(w.confusion) AS x), 0) AS accuracy,
+    w.log_loss_sum / nullif(w.loss_n, 0) AS log_loss,
+    w.brier_sum / nullif(w.loss_n, 0) AS brier,
+    w.sq_err_sum / nullif(w.reg_n, 0) AS mse,
+    sqrt(w.sq_err_sum / nullif(w.reg_n, 0)) AS rmse,
+    w.abs_err_sum / nullif(w.reg_n, 0) AS mae,
+    w.err_sum / nullif(w.reg_n, 0) AS bias,
+    1 - w.sq_err_sum / nullif(w.y2_sum - w.y_sum ^ 2 / nullif(w.reg_n, 0), 0) AS r2,
+    w.ape_sum / nullif(w.ape_n, 0) AS mape,
+    w.sape_sum / nullif(w.reg_n, 0) AS smape,
+    w.score_sum / nullif(w.score_n, 0) AS score_mean,
+    w.pred_value_sum / nullif(w.pred_value_n, 0) AS prediction_mean,
+    w.latency_sum / nullif(w.latency_n, 0) AS latency_mean_ms,
+    dl_log_histogram_quantile(w.latency_hist, 0.50, -2, 5, w.latency_min, w.latency_max) AS latency_p50_ms,
+    dl_log_histogram_quantile(w.latency_hist, 0.95, -2, 5, w.latency_min, w.latency_max) AS latency_p95_ms,
+    dl_log_histogram_quantile(w.latency_hist, 0.99, -2, 5, w.latency_min, w.latency_max) AS latency_p99_ms,
+    w.latency_max AS latency_max_ms
+FROM predictions_1d w
+JOIN models m ON m.id = w.model_id
+JOIN model_versions v ON v.id = w.version_id;
+
+CREATE VIEW custom_metrics_1d AS
+SELECT
+    w.bucket,
+    m.name AS model,
+    w.name,
+    w.tags,
+    w.n AS count,
+    w.value_sum / nullif(w.n, 0) AS mean,
+    sqrt(greatest(w.value_sumsq / nullif(w.n, 0) - (w.value_sum / nullif(w.n, 0)) ^ 2, 0)) AS std,
+    w.value_min AS min,
+    w.value_max AS max,
+    w.value_sum AS sum
+FROM metrics_1d w
+LEFT JOIN models m ON m.id = w.model_id;

@@ -1,0 +1,65 @@
+"""SDK calls for baselines and analyses: requests built here, answers decoded to plain dicts or Polars frames
+(the SDK imports nothing server-side, so the typed server results arrive as JSON)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+import msgspec
+
+from engine.sdk.calls import API, Call, _json_call, _q, api_error
+
+PARQUET = "application/vnd.apache.parquet"
+
+
+def create_baseline_from_range(model: str, name: str, start: datetime, end: datetime, version: str | None,
+                               activate: bool) -> Call:
+    body = {"name": name, "start": start.isoformat(), "end": end.isoformat(), "version": version, "activate": activate}
+    return _json_call("POST", f"{API}/models/{_q(model)}/baselines", body, repeatable=False)
+
+
+def create_baseline_from_frame(model: str, name: str, frame: Any, activate: bool) -> Call:
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    return Call("POST", f"{API}/models/{_q(model)}/baselines/upload",
+                params={"baseline": name, "activate": str(activate).lower()}, content=buf.getvalue(),
+                headers={"content-type": PARQUET}, repeatable=False)
+
+
+def list_baselines(model: str) -> Call:
+    return Call("GET", f"{API}/models/{_q(model)}/baselines")
+
+
+def activate_baseline(model: str, name: str) -> Call:
+    return Call("POST", f"{API}/models/{_q(model)}/baselines/{_q(name)}/activate")
+
+
+def drift(model: str, start: datetime, end: datetime, store: bool, params: Mapping[str, object]) -> Call:
+    q = {"start": start.isoformat(), "end": end.isoformat()}
+    q.update({k: (",".join(v) if isinstance(v, list | tuple) else str(v).lower() if isinstance(v, bool) else str(v))
+              for k, v in params.items() if v is not None})
+    return Call("POST" if store else "GET", f"{API}/models/{_q(model)}/drift", params=q)
+
+
+def results(model: str, start: datetime, end: datetime, analysis: str | None) -> Call:
+    q = {"start": start.isoformat(), "end": end.isoformat()}
+    if analysis:
+        q["analysis"] = analysis
+    return Call("GET", f"{API}/models/{_q(model)}/results", params=q)
+
+
+def parse_json(response: httpx.Response, attempts: int) -> Any:
+    if response.status_code >= 300:
+        raise api_error(response, attempts)
+    return msgspec.json.decode(response.content) if response.content else None
+
+
+def frame(rows: list[dict[str, Any]]) -> Any:
+    """A Polars frame of result rows (nested `details` kept as a struct column)."""
+    import polars as pl
+
+    return pl.DataFrame(rows) if rows else pl.DataFrame()

@@ -1,0 +1,1 @@
+"""Analyses over stored windows: load via the store, compute via the algorithms, return a typed result."""

@@ -1,0 +1,387 @@
+"""Drift of every feature over a window: load the feature windows (exact, real-time) and the reference →
+compute each method from stored counts and moments (or, on request, exactly from a capped raw sample) →
+decide (fixed or calibrated thresholds, Benjamini–Hochberg across features) → a typed report, persisted
+as `analysis_results` rows in the same transaction.
+
+References: the model's active baseline (default), another window (`reference_start`/`reference_end`,
+e.g. last week), or a sliding window (`sliding`: the span right before the window, as WhyLabs' trailing
+windows). Rules for the default method (`auto`: KS p-value and normed Wasserstein effect):
+`classic` — today's rule on the window: p < α and effect > 0.1; `sustained` (default) — the window pooled
+with the `sustain − 1` windows of equal length before it: p < 0.01 and effect > 0.05, which flags sustained
+moderate shifts (bench/results/drift_rules.md, n = 1000 per window: a 0.05σ shift 8 % → 38 %, 0.075σ
+29 % → 84 %). False alarms measured: 0.6 % vs 0.4 % (classic) at n = 1000 (7 vs 5 of 1200 evaluations,
+within sampling noise but not shown to be lower), 0.6 % vs 2.7 % at n = 200, 0 vs 0 at n = 5000.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+
+from engine.algorithms.drift.method import DRIFT_METHODS, Statistic
+from engine.algorithms.drift.stored import (
+    CATEGORICAL_BINNED,
+    NUMERIC_BINNED,
+    StoredWindow,
+    adjust,
+    loco_statistics,
+    stored_statistic,
+)
+from engine.algorithms.drift.thresholds import CalibratedThreshold, FixedThreshold
+from engine.domain import FeatureBaseline, ModelSpec
+from engine.errors import NotFoundError, RowError, ValidationError
+from engine.store import baselines_repo, models_repo, results_repo
+from engine.store.results_repo import ResultRow, RunKey
+from engine.store.unit import Snapshot, UnitOfWork
+from engine.store.window_reads import GroupBy, WindowRead, read_windows
+from engine.windows.spec import FEATURES, LevelName
+
+Rule = Literal["sustained", "classic"]
+ThresholdMode = Literal["fixed", "calibrated"]
+AUTO = {"numeric": "auto_numeric", "categorical": "auto_categorical"}
+CLASSIC_EFFECT, SUSTAINED_EFFECT = 0.1, 0.05
+SUSTAINED_ALPHA = 0.01  # with 0.05 the sustained rule raised ~2x the classic rule's false alarms at n = 1000
+DEFAULT_SUSTAIN = 4
+MAX_ROW_CAP = 200_000
+
+
+class FeatureDrift(msgspec.Struct, frozen=True):
+    feature: str
+    kind: str
+    method: str
+    statistic: float | None
+    bound: float | None  # |statistic − exact| ≤ bound where estimated from bins; null if exact
+    p_value: float | None
+    p_value_adjusted: float | None
+    threshold: float | None
+    lower_threshold: float | None
+    drift: bool
+    n_reference: int
+    n_current: int
+    rule: str
+    details: dict[str, Any]
+
+
+class DriftReport(msgspec.Struct, frozen=True):
+    model: str
+    start: datetime
+    end: datetime
+    reference: str  # "baseline:<name>", "window", "sliding"
+    reference_start: datetime | None
+    reference_end: datetime | None
+    rule: str
+    threshold_mode: str
+    exact: bool
+    features: tuple[FeatureDrift, ...]
+    n_drifted: int
+    share_drifted: float
+    dataset_drift: bool
+    drift_share: float
+    fdr: str
+
+
+def _level(start: datetime, end: datetime) -> LevelName:
+    def aligned(t: datetime, step: timedelta) -> bool:
+        return (t - datetime(2000, 1, 3, tzinfo=t.tzinfo)) % step == timedelta(0)
+
+    for level, step in (("1d", timedelta(days=1)), ("1h", timedelta(hours=1))):
+        if aligned(start, step) and aligned(end, step):
+            return level  # type: ignore[return-value]
+    return "1m"
+
+
+def _stored_reference(b: FeatureBaseline) -> StoredWindow:
+    counts = np.asarray(b.reference_counts or (), dtype=np.int64)
+    if b.kind == "categorical":
+        return StoredWindow(counts, b.reference_missing or 0, b.reference_out_of_range or 0,
+                            categories=b.categories)
+    total = float(np.sum(b.reference_sums)) if b.reference_sums is not None else None
+    return StoredWindow(
+        counts, b.reference_missing or 0, b.reference_out_of_range or 0, np.asarray(b.edges, dtype=np.float64),
+        None, total, b.reference_sumsq, b.reference_min, b.reference_max,
+        np.asarray(b.reference_sums, dtype=np.float64) if b.reference_sums is not None else None,
+    )
+
+
+async def read_feature_state(
+    snap: Snapshot, model_id: int, bins: list[FeatureBaseline], start: datetime, end: datetime
+) -> dict[str, StoredWindow]:
+    """Each feature's window state over [start, end), merged over the buckets of the finest aligned level
+    (exact: refreshed buckets plus raw rows of pending ranges)."""
+    read = WindowRead(FEATURES, _level(start, end), model_id, start, end, GroupBy("feature"),
+                      baseline_ids=tuple(b.id for b in bins))
+    [m] = await read_windows(snap, [read])
+    out: dict[str, StoredWindow] = {}
+    c = m.columns
+    for i, feature in enumerate(m.groups):
+        counts = c["counts"][i]  # a matrix row, or an array / None when bin counts differ by feature
+        if counts is None:
+            continue
+        b = next(x for x in bins if x.feature == feature)
+        num = b.kind == "numeric"
+        w = StoredWindow(
+            np.asarray(counts, dtype=np.int64), int(c["missing"][i]), int(c["out_of_range"][i]),
+            np.asarray(b.edges, dtype=np.float64) if num else None, None if num else b.categories,
+            float(c["value_sum"][i]) if num else None, float(c["value_sumsq"][i]) if num else None,
+            _f(c["value_min"][i]) if num else None, _f(c["value_max"][i]) if num else None,
+        )
+        out[feature] = out[feature] + w if feature in out else w
+    return out
+
+
+def _f(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def _chunk_windows(b: FeatureBaseline, content: dict[str, Any], group: int) -> list[StoredWindow]:
+    chunks = content.get("chunks", {})
+    rows = chunks.get("counts", {}).get(b.feature)
+    if not rows:
+        return []
+    out = []
+    for i in range(0, len(rows) - group + 1, group):
+        counts = np.sum(np.asarray(rows[i : i + group], dtype=np.int64), axis=0)
+        out.append(StoredWindow(counts, 0, 0, np.asarray(b.edges, dtype=np.float64) if b.edges else None,
+                                b.categories if b.kind == "categorical" else None))
+    return out
+
+
+class DriftService:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    async def drift(
+        self,
+        model: str,
+        start: datetime,
+        end: datetime,
+        *,
+        reference_start: datetime | None = None,
+        reference_end: datetime | None = None,
+        sliding: timedelta | None = None,
+        methods: tuple[str, ...] | None = None,
+        features: tuple[str, ...] | None = None,
+        rule: Rule = "sustained",
+        sustain: int = DEFAULT_SUSTAIN,
+        threshold_mode: ThresholdMode = "fixed",
+        threshold: float | None = None,
+        k: float = 3.0,
+        alpha: float = 0.05,
+        fdr: bool = True,
+        drift_share: float = 0.5,
+        exact: bool = False,
+        row_cap: int = 50_000,
+        persist: bool = True,
+        run_key: str = "adhoc",
+    ) -> DriftReport:
+        _check(start, end, rule, sustain, row_cap, threshold_mode)
+        async with self.uow.transaction() as conn:
+            snap = Snapshot(conn)
+            info = await models_repo.get_model(conn, model)
+            active = await baselines_repo.active_baseline_name(conn, info.id)
+            if active is None:
+                raise NotFoundError(f"model {model!r} has no active baseline; create one first")
+            row = await baselines_repo.get_baseline(conn, info.id, active)
+            bins = [b for b in await baselines_repo.feature_bins(conn, row.id) if features is None or b.feature in features]
+            if not bins:
+                raise ValidationError([RowError(None, "features", "no feature of the active baseline selected")])
+            ref_label, ref_lo, ref_hi = f"baseline:{active}", None, None
+            if sliding is not None:
+                ref_label, ref_lo, ref_hi = "sliding", start - sliding, start
+            elif reference_start is not None or reference_end is not None:
+                if reference_start is None or reference_end is None or reference_end <= reference_start:
+                    raise ValidationError([RowError(None, "reference_start/end", "both, end after start")])
+                ref_label, ref_lo, ref_hi = "window", reference_start, reference_end
+            if threshold_mode == "calibrated" and ref_lo is not None:
+                raise ValidationError([RowError(None, "threshold_mode", "calibration needs the baseline as reference")])
+            current = await read_feature_state(snap, info.id, bins, start, end)
+            span = end - start
+            pooled = (await read_feature_state(snap, info.id, bins, end - sustain * span, end)
+                      if rule == "sustained" else current)
+            if ref_lo is not None and ref_hi is not None:
+                reference = await read_feature_state(snap, info.id, bins, ref_lo, ref_hi)
+            else:
+                reference = {b.feature: _stored_reference(b) for b in bins}
+            results: list[FeatureDrift] = []
+            for b in bins:
+                for method in [m for m in methods or (AUTO[b.kind],) if _applies(m, b.kind)]:
+                    if exact:
+                        results.append(await self._exact(conn, info, b, method, start, end, ref_lo, ref_hi, row, row_cap,
+                                                          threshold, alpha))
+                    else:
+                        results.append(self._binned(b, method, reference, current, pooled, rule, threshold_mode,
+                                                    threshold, k, alpha, row.content or {}, span))
+            if fdr:
+                results = _apply_fdr(results, alpha)
+            first = methods[0] if methods else None
+            primary = [r for r in results if r.method == (first or AUTO[r.kind])] or results
+            n_drifted = sum(r.drift for r in primary)
+            share = n_drifted / len(primary) if primary else 0.0
+            report = DriftReport(
+                model, start, end, ref_label, ref_lo, ref_hi, rule, threshold_mode, exact, tuple(results), n_drifted,
+                share, share >= drift_share, drift_share, "benjamini_hochberg" if fdr else "none",
+            )
+            if persist:
+                await results_repo.replace_run(conn, RunKey(info.id, "drift", start, end, run_key), _rows(report), row.id)
+        return report
+
+    def _binned(
+        self, b: FeatureBaseline, method: str, reference: dict[str, StoredWindow], current: dict[str, StoredWindow],
+        pooled: dict[str, StoredWindow], rule: Rule, mode: ThresholdMode, threshold: float | None, k: float,
+        alpha: float, content: dict[str, Any], span: timedelta,
+    ) -> FeatureDrift:
+        ref, cur = reference.get(b.feature), current.get(b.feature)
+        combined = method.startswith("auto_")
+        judged = pooled.get(b.feature) if combined and rule == "sustained" else cur
+        if ref is None or judged is None or ref.n == 0 or judged.n == 0 or (cur is None or cur.n == 0):
+            return FeatureDrift(b.feature, b.kind, method, None, None, None, None, None, None, False,
+                                ref.n if ref else 0, cur.n if cur else 0, rule, {"status": "no_data"})
+        try:
+            stat, bound = stored_statistic(method, ref, judged)
+        except ValueError as exc:
+            raise ValidationError([RowError(None, "methods", str(exc))]) from exc
+        kind = "combined" if combined else DRIFT_METHODS.get(method).kind if method in DRIFT_METHODS else "distance"
+        lower = None
+        if mode == "calibrated":
+            group = _chunk_group(content, span)
+            chunks = _chunk_windows(b, content, group)
+            try:
+                band = CalibratedThreshold.from_reference(loco_statistics(method, chunks), k)
+            except ValueError as exc:
+                raise ValidationError([RowError(None, "threshold_mode", str(exc))]) from exc
+            decision = band.decide(stat.value, stat.p_value, "distance")
+            limit, lower = decision.threshold, decision.lower
+            drift = decision.drift_detected and (not combined or (stat.p_value or 1.0) < alpha)
+            how = f"calibrated: mean + {k}·σ (ddof=1) of leave-one-chunk-out statistics over {len(chunks)} chunks"
+        else:
+            default = SUSTAINED_EFFECT if combined and rule == "sustained" else (
+                CLASSIC_EFFECT if combined else DRIFT_METHODS.get(method).default_threshold if method in DRIFT_METHODS else 0.1)
+            limit = threshold if threshold is not None else default
+            if limit is None:  # e.g. Wasserstein in the feature's units: reported, not judged
+                drift, how = False, "no default threshold: pass one to judge"
+            else:
+                level = min(alpha, SUSTAINED_ALPHA) if combined and rule == "sustained" else alpha
+                decision = FixedThreshold(limit, level).decide(stat.value, stat.p_value, kind)
+                drift, how = decision.drift_detected, decision.rule
+        used_alpha = min(alpha, SUSTAINED_ALPHA) if combined and rule == "sustained" and mode == "fixed" else alpha
+        details = {**stat.details, "decision": how, "alpha": used_alpha if stat.p_value is not None else None,
+                   "kind": kind, "judged_n": judged.n}
+        if combined and rule == "sustained":
+            details["sustain_windows"] = True
+        return FeatureDrift(b.feature, b.kind, method, stat.value, bound, stat.p_value, None, limit, lower, drift,
+                            ref.n, cur.n, rule if combined else "fixed" if mode == "fixed" else "calibrated",
+                            _json(details))
+
+    async def _exact(
+        self, conn: Any, info: ModelSpec, b: FeatureBaseline, method: str, start: datetime, end: datetime,
+        ref_lo: datetime | None, ref_hi: datetime | None, row: baselines_repo.BaselineRow, cap: int,
+        threshold: float | None, alpha: float,
+    ) -> FeatureDrift:
+        spec = DRIFT_METHODS.get(method)
+        if spec.feature_type != b.kind:
+            raise ValidationError([RowError(None, "methods", f"{method} does not apply to {b.kind} feature {b.feature}")])
+        if ref_lo is None:
+            if row.source != "range" or row.range_start is None or row.range_end is None:
+                raise ValidationError([RowError(None, "exact", "an uploaded baseline keeps no raw rows: give a reference window")])
+            ref_lo, ref_hi = row.range_start, row.range_end
+        assert ref_hi is not None
+        position = b.position
+        ref_raw = await results_repo.sample_feature(conn, info.id, b.kind, position, ref_lo, ref_hi, None, cap)
+        cur_raw = await results_repo.sample_feature(conn, info.id, b.kind, position, start, end, None, cap)
+        if b.kind == "numeric":
+            ref_vals: Any = np.array([np.nan if v is None else v for v in ref_raw], dtype=np.float64)
+            cur_vals: Any = np.array([np.nan if v is None else v for v in cur_raw], dtype=np.float64)
+        else:
+            ref_vals, cur_vals = np.array(ref_raw, dtype=object), np.array(cur_raw, dtype=object)
+        if not len(ref_vals) or not len(cur_vals):
+            return FeatureDrift(b.feature, b.kind, method, None, None, None, None, None, None, False, len(ref_vals),
+                                len(cur_vals), "exact", {"status": "no_data"})
+        stat: Statistic = spec.compute(ref_vals, cur_vals)
+        limit = threshold if threshold is not None else spec.default_threshold
+        drift, how = False, "no default threshold: pass one to judge"
+        if limit is not None:
+            decision = FixedThreshold(limit, alpha).decide(stat.value, stat.p_value, spec.kind)
+            drift, how = decision.drift_detected, decision.rule
+        details = {**stat.details, "decision": how, "alpha": alpha if stat.p_value is not None else None,
+                   "kind": spec.kind, "row_cap": cap, "capped": len(cur_raw) >= cap or len(ref_raw) >= cap}
+        return FeatureDrift(b.feature, b.kind, method, stat.value, None, stat.p_value, None, limit, None,
+                            drift, len(ref_vals), len(cur_vals), "exact", _json(details))
+
+
+def _applies(method: str, kind: str) -> bool:
+    if method in NUMERIC_BINNED or method in CATEGORICAL_BINNED:
+        return method in (NUMERIC_BINNED if kind == "numeric" else CATEGORICAL_BINNED)
+    return method in DRIFT_METHODS and DRIFT_METHODS.get(method).feature_type == kind
+
+
+def _chunk_group(content: dict[str, Any], span: timedelta) -> int:
+    chunking = content.get("chunks", {}).get("chunking", "")
+    if chunking == "1 hour":
+        return max(1, round(span / timedelta(hours=1)))
+    return 1
+
+
+def _check(start: datetime, end: datetime, rule: str, sustain: int, row_cap: int, mode: str) -> None:
+    errs = []
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        errs.append(RowError(None, "start/end", "timezone-aware, end after start"))
+    if rule not in ("sustained", "classic"):
+        errs.append(RowError(None, "rule", "sustained or classic"))
+    if not 1 <= sustain <= 100:
+        errs.append(RowError(None, "sustain", "1 to 100 windows"))
+    if not 1 <= row_cap <= MAX_ROW_CAP:
+        errs.append(RowError(None, "row_cap", f"1 to {MAX_ROW_CAP}"))
+    if mode not in ("fixed", "calibrated"):
+        errs.append(RowError(None, "threshold_mode", "fixed or calibrated"))
+    if errs:
+        raise ValidationError(errs)
+
+
+def _apply_fdr(results: list[FeatureDrift], default_alpha: float) -> list[FeatureDrift]:
+    """BH per method across features; p-value decisions re-made on the adjusted p-values (each at the
+    level it was decided at)."""
+    out = list(results)
+    for method in {r.method for r in results}:
+        idx = [i for i, r in enumerate(results) if r.method == method and r.p_value is not None
+               and r.details.get("alpha") is not None]
+        for i, q in zip(idx, adjust([float(results[i].p_value or 0.0) for i in idx]), strict=True):
+            r = results[i]
+            alpha = float(r.details.get("alpha") or default_alpha)
+            kind = r.details.get("kind")
+            if r.rule == "calibrated":
+                drift = r.drift and (kind != "combined" or q < alpha)
+            elif kind == "test":
+                drift = q < alpha
+            elif kind == "combined":
+                drift = q < alpha and r.statistic is not None and r.threshold is not None and r.statistic > r.threshold
+            else:
+                drift = r.drift
+            out[i] = msgspec.structs.replace(r, p_value_adjusted=q, drift=drift)
+    return out
+
+
+def _json(details: dict[str, Any]) -> dict[str, Any]:
+    from engine.algorithms.drift.method import json_safe
+
+    value: dict[str, Any] = json_safe(details)
+    return value
+
+
+def _rows(report: DriftReport) -> list[ResultRow]:
+    rows = []
+    for r in report.features:
+        status = "no_data" if r.statistic is None else "drift" if r.drift else "ok"
+        n = r.n_current
+        rows.append(ResultRow(r.feature, r.method, r.statistic, r.threshold, r.bound, status, n,
+                              {"p_value": r.p_value, "p_value_adjusted": r.p_value_adjusted, "rule": r.rule,
+                               "kind": r.kind, "n_reference": r.n_reference}))
+        if r.p_value is not None:
+            rows.append(ResultRow(r.feature, f"{r.method}:p_value", r.p_value, None, None, "info", n, None))
+    rows.append(ResultRow("*", "share_drifted", report.share_drifted, report.drift_share, None,
+                          "drift" if report.dataset_drift else "ok", None,
+                          {"n_drifted": report.n_drifted, "reference": report.reference, "rule": report.rule}))
+    return rows

@@ -1,0 +1,1 @@
+"""Baselines: reference bins and statistics per model (content), and the service that stores them."""

@@ -1,0 +1,343 @@
+"""Every read endpoint, for every model task and every shape of data (with and without latency, labels,
+features with an active baseline, declared segments), through the real app: models are created and fed
+through the REST API, and every answer is a 2xx whose values equal numpy / scikit-learn on the rows sent
+(`read_matrix_data`). One database per phase: "pending" reads before any window refresh (raw rows merged
+in), "refreshed" after one (the window relations alone)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from engine.config import Settings
+from tests.api.read_matrix_data import (
+    CASES,
+    CATEGORIES,
+    EDGES,
+    LOWER,
+    SPAN,
+    T0,
+    UPPER,
+    Case,
+    Expected,
+    expected_custom,
+    expected_features,
+    expected_metrics,
+    prediction_json,
+)
+from tests.conftest import create_database, drop_database, refresh_windows
+
+# Every GET route of the app (Litestar's path templates) and the test below that reads it; the OpenAPI
+# document and its viewers are not data. A new read endpoint fails `test_every_read_endpoint_is_covered`
+# until it is added here and to a test.
+READ_ENDPOINTS = {
+    "/health/live": "test_every_read_endpoint_is_covered",
+    "/health/ready": "test_every_read_endpoint_is_covered",
+    "/api/v1/models": "test_every_read_endpoint_is_covered",
+    "/api/v1/models/{name:str}": "test_registry_reads",
+    "/api/v1/models/{name:str}/versions": "test_registry_reads",
+    "/api/v1/models/{name:str}/versions/{version:str}": "test_registry_reads",
+    "/api/v1/rejected": "test_registry_reads",
+    "/api/v1/models/{name:str}/windows/metrics": "test_model_metrics, test_grouped_metrics, test_exact_ranges",
+    "/analytics/model/{name:str}/metrics": "test_model_metrics, test_grouped_metrics",
+    "/analytics/model/{name:str}/predictions": "test_model_metrics",
+    "/api/v1/models/{name:str}/windows/features": "test_feature_windows",
+    "/api/v1/metrics/{metric:str}/windows": "test_custom_metric_windows",
+}
+RANGE = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat()}
+by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+
+
+async def _ok(served: AsyncTestClient, method: str, path: str, **kwargs: Any) -> Any:
+    r = await served.request(method, path, **kwargs)
+    assert 200 <= r.status_code < 300, (method, path, kwargs.get("params"), r.status_code, r.text)
+    return r.json()
+
+
+async def ingest(served: AsyncTestClient, case: Case) -> None:
+    await _ok(served, "POST", "/api/v1/models", json=case.model_body())
+    for version, stage in (("v1", "production"), ("v2", "staging")):
+        await _ok(served, "POST", f"/api/v1/models/{case.name}/versions", json={"version": version, "stage": stage})
+    v1 = [prediction_json(r) for r in case.rows if r.version == "v1"]
+    v2 = [prediction_json(r) for r in case.rows if r.version == "v2"]
+    # one row without a time, refused in partial mode, for /api/v1/rejected
+    out = await _ok(served, "POST", f"/api/v1/models/{case.name}/predictions", params={"partial": "true"},
+                    json=[*v1, {"prediction_id": "no-time"}])
+    assert (out["written"], out["rejected"]) == (len(v1), 1), out
+    out = await _ok(served, "POST", f"/api/v1/models/{case.name}/predictions", params={"version": "v2"}, json=v2)
+    assert out["written"] == len(v2), out
+    labels = [{"prediction_id": r.pid, "label": r.label, "label_time": r.label_time.isoformat()}
+              for r in case.rows if r.label is not None and r.label_time is not None]
+    if labels:
+        assert (await _ok(served, "POST", f"/api/v1/models/{case.name}/labels", json=labels))["written"] == len(labels)
+    metrics = [{"name": "cost", "value": v, "time": t.isoformat(), "tags": {"env": e}} for t, v, e in case.metrics]
+    await _ok(served, "POST", "/api/v1/metrics", params={"model": case.name}, json=metrics)
+
+
+async def add_baselines(url: str) -> None:
+    """Active baselines for the feature variants (no endpoint creates them yet), after the data: the
+    windows re-bin history."""
+    conn = await asyncpg.connect(url)
+    try:
+        for case in CASES:
+            if case.has("features"):
+                mid = await conn.fetchval("SELECT id FROM models WHERE name = $1", case.name)
+                await conn.execute("INSERT INTO feature_baselines (model_id, feature, kind, edges, lower, upper)"
+                                   " VALUES ($1, 'x', 'numeric', $2, $3, $4)", mid, EDGES, LOWER, UPPER)
+                await conn.execute("INSERT INTO feature_baselines (model_id, feature, kind, categories)"
+                                   " VALUES ($1, 'c', 'categorical', $2)", mid, CATEGORIES)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module", params=["pending", "refreshed"])
+async def served(
+    request: pytest.FixtureRequest, cluster_url: str, template_db: str, background_drops: list[asyncio.Task[None]]
+) -> AsyncIterator[AsyncTestClient]:
+    name = f"driftline_t_{uuid.uuid4().hex[:12]}"
+    url = await create_database(cluster_url, name, template=template_db)
+    try:
+        async with AsyncTestClient(app=create_app(Settings(database_url=url, pool_max_size=4))) as c:
+            for case in CASES:
+                await ingest(c, case)
+            await add_baselines(url)
+            if request.param == "refreshed":
+                pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+                try:
+                    await refresh_windows(pool)
+                finally:
+                    await pool.close()
+            yield c
+    finally:
+        background_drops.append(asyncio.get_running_loop().create_task(drop_database(cluster_url, name)))
+
+
+def _group_key(group: Any) -> Any:
+    """A point's group as a dict key: several keys' values as a tuple in key order."""
+    return tuple(group.values()) if isinstance(group, dict) else group
+
+
+def _points(body: dict[str, Any]) -> dict[tuple[datetime, Any], dict[str, Any]]:
+    out = {(datetime.fromisoformat(p["bucket"]), _group_key(p["group"])): p for p in body["points"]}
+    assert len(out) == len(body["points"]), "one point per (bucket, group)"
+    return out
+
+
+def _close(got: Any, want: float) -> bool:
+    return got is not None and math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def assert_point(point: dict[str, Any], want: Expected, what: str) -> None:
+    values, bounds = point["values"], point["error_bounds"]
+    for name, v in want.exact.items():
+        if v is None:  # no data for it here: null or left out
+            assert values.get(name) is None, (what, name, values.get(name))
+        else:
+            assert _close(values.get(name), v), (what, name, values.get(name), v)
+    for name, v in want.bounded.items():
+        if v is None:
+            assert values.get(name) is None and name not in bounds, (what, name, values.get(name))
+        else:
+            got, bound = values.get(name), bounds.get(name, 0.0)
+            assert got is not None and abs(got - v) <= bound * (1 + 1e-9) + 1e-12, (what, name, got, v, bound)
+    recalls = point["per_class"].get("recall_per_class", {})
+    for label, v in want.recall_per_class.items():
+        assert _close(recalls.get(label), v), (what, label, recalls, v)
+    if "count" in values:
+        assert isinstance(values["count"], int), (what, values["count"])
+    for basis, n in want.sample_sizes.items():
+        if basis in point["sample_sizes"]:
+            assert point["sample_sizes"][basis] == n, (what, basis, point["sample_sizes"], n)
+    for name, (lo, hi) in want.intervals.items():
+        if name in values:
+            got_iv = point["intervals"].get(name)
+            assert got_iv is not None and _close(got_iv[0], lo) and _close(got_iv[1], hi), (what, name, got_iv, lo, hi)
+    if "confusion_matrix" in point:
+        assert point["confusion_matrix"] == (want.confusion or [[0] * len(point["confusion_matrix"])] * len(
+            point["confusion_matrix"])), (what, point["confusion_matrix"], want.confusion)
+    if "predicted_classes" in point:
+        assert point["predicted_classes"] == want.predicted, (what, point["predicted_classes"], want.predicted)
+
+
+def assert_series(body: dict[str, Any], want: dict[tuple[datetime, str | None], Expected], what: str) -> None:
+    got = _points(body)
+    assert set(got) == set(want), (what, sorted(got), sorted(want))
+    for key, expected in want.items():
+        assert_point(got[key], expected, f"{what} {key}")
+
+
+@by_case
+async def test_model_metrics(served: AsyncTestClient, case: Case) -> None:
+    """The default metric list (every metric of the task) per hour and per day, and the two analytics
+    aliases over the same range."""
+    for level in ("1h", "1d"):
+        params = {**RANGE, "granularity": level}
+        body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+        assert (body["task"], body["granularity"], body["group_by"]) == (case.task, level, None)
+        assert_series(body, expected_metrics(case, level), f"{case.name} {level}")
+        alias = await _ok(served, "GET", f"/analytics/model/{case.name}/metrics", params=params)
+        assert alias == body
+        general = await _ok(served, "GET", f"/analytics/model/{case.name}/predictions", params=params)
+        for key, point in _points(general).items():
+            full = _points(body)[key]["values"]
+            for name, v in point["values"].items():  # the same figure (last-ulp differences in the quantiles)
+                assert v == full[name] or _close(v, full[name]), (case.name, level, key, name, v, full[name])
+            assert "count" in point["values"] and "accuracy" not in point["values"]
+
+
+@by_case
+async def test_grouped_metrics(served: AsyncTestClient, case: Case) -> None:
+    """Every group_by option: by version and by each declared dimension; an undeclared one is a 422."""
+    keys = {"version": lambda r: r.version, **{d: (lambda r: r.region) for d in case.dimensions}}
+    for group_by, key in keys.items():
+        params = {**RANGE, "granularity": "1h", "group_by": group_by}
+        body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+        assert_series(body, expected_metrics(case, "1h", key), f"{case.name} by {group_by}")
+        assert await _ok(served, "GET", f"/analytics/model/{case.name}/metrics", params=params) == body
+    r = await served.get(f"/api/v1/models/{case.name}/windows/metrics", params={**RANGE, "group_by": "planet"})
+    assert r.status_code == 422 and "group_by" in r.text, r.text
+
+
+# Ranges that start and end inside buckets of every granularity (and one inside a single minute's span).
+PARTIAL = [(T0 + timedelta(minutes=17), T0 + timedelta(hours=2, minutes=43)),
+           (T0 + timedelta(minutes=59), T0 + timedelta(hours=1, minutes=1))]
+GRANULARITIES = ("1m", "5m", "15m", "1h", "6h", "1d", "1w")
+
+
+def _range(start: datetime, end: datetime) -> dict[str, str]:
+    return {"start": start.isoformat(), "end": end.isoformat()}
+
+
+@by_case
+async def test_exact_ranges(served: AsyncTestClient, case: Case) -> None:
+    """Every granularity over ranges that start and end inside buckets: the points hold exactly the rows of
+    [start, end) (edge buckets partial, throughput over the seconds covered), echo that range, carry sample
+    sizes and Wilson intervals (scipy's), and, for classifiers, the confusion matrix and predicted classes."""
+    include = {"include": "confusion_matrix,class_distribution"} if case.classes else {}
+    for start, end in PARTIAL:
+        for g in GRANULARITIES:
+            params = {**_range(start, end), "granularity": g, **include}
+            body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+            echoed = (datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"]))
+            assert (body["granularity"], *echoed) == (g, start, end), body
+            assert body["interval"] == {"method": "wilson", "confidence": 0.95}
+            assert body["sample_basis"]["accuracy" if case.classes else "mae"] == "labelled"
+            assert_series(body, expected_metrics(case, g, start=start, end=end), f"{case.name} {g} [{start}, {end})")
+    start, end = PARTIAL[0]
+    feats = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/features",
+                      params={**_range(start, end), "granularity": "15m"})
+    if case.has("features"):
+        got = {(datetime.fromisoformat(p["bucket"]), p["feature"]):
+               {k: p[k] for k in ("n", "missing", "out_of_range", "counts")} for p in feats["points"]}
+        assert got == expected_features(case, "15m", start, end)
+    custom = await _ok(served, "GET", "/api/v1/metrics/cost/windows",
+                       params={**_range(start, end), "granularity": "5m", "model": case.name, "group_by": "env"})
+    want = expected_custom(case, "5m", True, start, end)
+    got_c = {(datetime.fromisoformat(p["bucket"]), p["group"]): p for p in custom["points"]}
+    assert set(got_c) == set(want)
+    for key, w in want.items():
+        assert all(_close(got_c[key][k], v) for k, v in w.items()), (case.name, key, got_c[key], w)
+
+
+@by_case
+async def test_grouped_and_filtered_partial_ranges(served: AsyncTestClient, case: Case) -> None:
+    """Grouping (version, each dimension) and segment filters at multiples of the stored levels over a
+    partial range; a filter on an undeclared key is a 422 that speaks of the read."""
+    start, end = PARTIAL[0]
+    keys = {"version": lambda r: r.version, **{d: (lambda r: r.region) for d in case.dimensions}}
+    for group_by, key in keys.items():
+        for g in ("15m", "6h"):
+            params = {**_range(start, end), "granularity": g, "group_by": group_by}
+            body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+            assert_series(body, expected_metrics(case, g, key, start, end), f"{case.name} by {group_by} {g}")
+    if case.dimensions:  # two keys: version and the segment
+        params = {**_range(start, end), "granularity": "15m", "group_by": "version,region"}
+        body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+        assert all(list(p["group"]) == ["version", "region"] for p in body["points"])
+        assert_series(body, expected_metrics(case, "15m", lambda r: (r.version, r.region), start, end),  # type: ignore[arg-type, return-value]
+                      f"{case.name} by version,region")
+    for region in case.dimensions and ["eu", "us"]:
+        for group_by in (None, "version"):
+            params = {**_range(start, end), "granularity": "1h", "filter": f"region={region}"}
+            if group_by:
+                params["group_by"] = group_by
+            body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/metrics", params=params)
+            assert body["filters"] == {"region": region}
+            want = expected_metrics(case, "1h", (lambda r: r.version) if group_by else (lambda r: None), start, end,
+                                    keep=lambda r, reg=region: r.region == reg)
+            assert_series(body, want, f"{case.name} region={region} by {group_by}")
+    r = await served.get(f"/api/v1/models/{case.name}/windows/metrics", params={**RANGE, "filter": "planet=mars"})
+    assert r.status_code == 422 and "read parameter filter" in r.text and "batch" not in r.text, r.text
+
+
+@by_case
+async def test_feature_windows(served: AsyncTestClient, case: Case) -> None:
+    for level in ("1h", "1d"):
+        body = await _ok(served, "GET", f"/api/v1/models/{case.name}/windows/features",
+                         params={**RANGE, "granularity": level})
+        if not case.has("features"):  # nothing declared, no baseline: an empty series
+            assert (body["baselines"], body["points"]) == ([], []), body
+            continue
+        assert {b["feature"] for b in body["baselines"]} == {"x", "c"}
+        got = {(datetime.fromisoformat(p["bucket"]), p["feature"]):
+               {k: p[k] for k in ("n", "missing", "out_of_range", "counts")} for p in body["points"]}
+        assert got == expected_features(case, level), (case.name, level)
+
+
+@by_case
+async def test_custom_metric_windows(served: AsyncTestClient, case: Case) -> None:
+    for level, group_by in (("1h", None), ("1h", "env"), ("1d", "env")):
+        params = {**RANGE, "granularity": level, "model": case.name}
+        if group_by:
+            params["group_by"] = group_by
+        body = await _ok(served, "GET", "/api/v1/metrics/cost/windows", params=params)
+        want = expected_custom(case, level, by_env=group_by is not None)
+        got = {(datetime.fromisoformat(p["bucket"]), p["group"]): p for p in body["points"]}
+        assert set(got) == set(want), (case.name, level, group_by)
+        for key, w in want.items():
+            for name, v in w.items():
+                assert _close(got[key][name], v), (case.name, level, key, name, got[key][name], v)
+
+
+@by_case
+async def test_registry_reads(served: AsyncTestClient, case: Case) -> None:
+    model = await _ok(served, "GET", f"/api/v1/models/{case.name}")
+    sent = case.model_body()
+    assert {k: model[k] for k in ("name", "task", "class_labels", "threshold", "dimensions")} == {
+        k: sent[k] for k in ("name", "task", "class_labels", "threshold", "dimensions")}
+    assert [(f["name"], f["kind"]) for f in model["features"]] == [(f["name"], f["kind"]) for f in sent["features"]]
+    versions = await _ok(served, "GET", f"/api/v1/models/{case.name}/versions")
+    assert sorted((v["version"], v["stage"]) for v in versions) == [("v1", "production"), ("v2", "staging")]
+    v2 = await _ok(served, "GET", f"/api/v1/models/{case.name}/versions/v2")
+    assert (v2["version"], v2["stage"]) == ("v2", "staging")
+    rejected = await _ok(served, "GET", "/api/v1/rejected", params={"model": case.name})
+    bad_row = sum(r.version == "v1" for r in case.rows)  # the last row of the v1 batch, one error per field
+    assert {(x["kind"], x["model_id"], x["row_index"], x["payload"]["prediction_id"]) for x in rejected} == {
+        ("predictions", model["id"], bad_row, "no-time")}
+    assert "time" in {x["field"] for x in rejected}
+
+
+async def test_every_read_endpoint_is_covered(served: AsyncTestClient) -> None:
+    app = served.app
+    reads = {r.path for r in app.routes if "GET" in r.methods and not r.path.startswith("/schema")}
+    assert reads == set(READ_ENDPOINTS), f"read endpoints without a matrix test: {sorted(reads - set(READ_ENDPOINTS))}"
+    assert (await _ok(served, "GET", "/health/live")) == {"status": "ok"}
+    assert (await _ok(served, "GET", "/health/ready"))["status"] == "ok"
+    listed = await _ok(served, "GET", "/api/v1/models")
+    assert sorted(m["name"] for m in listed) == sorted(c.name for c in CASES)
+    assert "paths" in await _ok(served, "GET", "/schema/openapi.json")
+    # the range is fixed: nothing at all a day earlier, for any endpoint
+    before = {"start": (T0 - timedelta(days=2)).isoformat(), "end": (T0 - timedelta(days=1)).isoformat()}
+    for case in CASES:
+        for path in (f"/api/v1/models/{case.name}/windows/metrics", f"/analytics/model/{case.name}/metrics",
+                     f"/api/v1/models/{case.name}/windows/features"):
+            assert (await _ok(served, "GET", path, params=before))["points"] == []

@@ -1,0 +1,115 @@
+"""Schemathesis against the real app served by uvicorn: for every operation of the published OpenAPI document,
+generated requests (valid and invalid) must never answer 5xx, and every answer must match the status codes and
+the response schema the document declares for it.
+
+Random names would only ever find 404s, so the database holds one model of each task (with production and
+staging versions and an hour of predictions, half of them labelled), and hooks send about half of the
+generated cases to those models, versions and that hour. Bounded: at most `MAX_EXAMPLES` cases per
+operation, derandomized so that a run is reproducible."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import hypothesis
+import numpy as np
+import pytest
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+from api.app import create_app
+from engine.config import Settings
+from engine.domain import NewModel
+from engine.sdk import Client
+from tests.ingest.support import T0, binary_model, multiclass_model, regression_model
+from tests.sdk.servers import api_server
+
+MAX_EXAMPLES = 20
+MODELS: tuple[NewModel, ...] = (binary_model(), multiclass_model(), regression_model())
+VERSIONS = ("v1", "v2")
+
+# The document is the one the app publishes at /schema/openapi.json (the same object); loading it at
+# collection gives one test per operation. Building the app opens no connection (the pool is made at start-up).
+schema = schemathesis.openapi.from_dict(
+    create_app(Settings(database_url="postgresql://unused@127.0.0.1:1/unused")).openapi_schema.to_schema())
+
+
+def _often(value: Any, known: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.just(value), st.sampled_from(known))
+
+
+@schema.hook
+def flatmap_path_parameters(context: schemathesis.HookContext, path_parameters: dict[str, Any] | None) -> Any:
+    if not path_parameters:
+        return st.just(path_parameters)
+    out: st.SearchStrategy[dict[str, Any]] = st.just(dict(path_parameters))
+    for key, known in (("name", tuple(m.name for m in MODELS)), ("version", VERSIONS)):
+        if key in path_parameters:
+            out = out.flatmap(lambda p, k=key, kn=known: _often(p[k], kn).map(lambda v, p=p, k=k: {**p, k: v}))
+    return out
+
+
+@schema.hook
+def flatmap_query(context: schemathesis.HookContext, query: dict[str, Any] | None) -> Any:
+    if not query:
+        return st.just(query)
+    query = dict(query)
+    out: st.SearchStrategy[dict[str, Any]] = st.just(query)
+    if "model" in query:
+        out = _often(query["model"], tuple(m.name for m in MODELS)).map(lambda v: {**query, "model": v})
+    if "start" in query or "end" in query:
+        seeded = {"start": (T0 - timedelta(hours=2)).isoformat(), "end": (T0 + timedelta(hours=2)).isoformat()}
+        out = out.flatmap(lambda q: st.one_of(st.just(q), st.just({**q, **seeded})))
+    return out
+
+
+def _rows(model: NewModel, rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(n):
+        row: dict[str, Any] = {"prediction_id": f"{model.name}-{i}", "time": (T0 + timedelta(seconds=60 * i)).isoformat(),
+                               "features": {f.name: (float(rng.normal()) if f.kind == "numeric" else "a")
+                                            for f in model.features}}
+        if model.task == "regression":
+            row["prediction"] = float(rng.normal())  # no latency: every task with and without it
+        else:
+            labels = model.class_labels or ()
+            probs = rng.dirichlet(np.ones(len(labels)))
+            row["probabilities"] = [float(p) for p in probs]
+            row["latency_ms"] = float(rng.exponential(20))
+        rows.append(row)
+    return rows
+
+
+def _seed(url: str) -> None:
+    rng = np.random.default_rng(7)
+    with Client(url) as dl:
+        for new in MODELS:
+            dl.create_model(new.name, new.task, new.features, class_labels=new.class_labels,
+                            threshold=new.threshold, dimensions=new.dimensions)
+            dl.create_version(new.name, "v1", stage="production")
+            dl.create_version(new.name, "v2", stage="staging")
+            rows = _rows(new, rng, 60)
+            assert dl.log_predictions(new.name, rows, version="v1").written == len(rows)
+            truth = [{"prediction_id": r["prediction_id"],
+                      "label": float(rng.normal()) if new.task == "regression" else (new.class_labels or ("",))[0]}
+                     for r in rows[::2]]
+            assert dl.log_labels(new.name, truth).written == len(truth)
+
+
+@pytest.fixture
+def served_api(db_url: str) -> Iterator[str]:
+    with api_server(db_url) as url:
+        _seed(url)
+        yield url
+
+
+@schema.parametrize()
+@hypothesis.settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+def test_answers_conform_to_the_published_schema(case: schemathesis.Case, served_api: str) -> None:
+    case.call_and_validate(base_url=served_api, timeout=30,
+                           checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
