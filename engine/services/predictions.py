@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import RowError, ValidationError
+from engine.ingest.validate import MAX_ID_LENGTH
 from engine.store import models_repo
 from engine.store.sqlfiles import query
 from engine.store.unit import UnitOfWork
@@ -43,8 +44,9 @@ def _check(ids: Sequence[str] | None, start: datetime | None, end: datetime | No
             errors.append(RowError(None, "prediction_id", "an empty list of ids; omit it to delete by time only"))
         elif len(ids) > max_ids:
             errors.append(RowError(None, "prediction_id", f"{len(ids)} ids exceed the limit of {max_ids}; split them"))
-        errors.extend(RowError(i, "prediction_id", "a non-empty string")
-                      for i, p in enumerate(ids) if not isinstance(p, str) or not p)
+        errors.extend(RowError(i, "prediction_id", f"a string of 1–{MAX_ID_LENGTH} characters without NUL")
+                      for i, p in enumerate(ids)
+                      if not isinstance(p, str) or not 0 < len(p) <= MAX_ID_LENGTH or "\x00" in p)
     if errors:
         raise ValidationError(errors)
 

@@ -239,3 +239,20 @@ async def test_bad_bodies_change_nothing(client: AsyncTestClient, pool: asyncpg.
         else:
             assert any(e["row"] == row and e["field"] == fld and reason in e["reason"] for e in out["errors"]), out
         assert await snapshot(pool) == before, (url, body[:40])
+
+
+async def test_delete_predictions(client: AsyncTestClient, pool: asyncpg.Pool, models: dict[str, ModelSpec]) -> None:
+    rows = [good_binary_row(k) for k in range(6)]
+    assert (await client.post(PRED, json=rows)).status_code == 201
+    r = await client.delete(PRED, params={"prediction_id": ["g-0", "g-1", "nope"]})
+    assert (r.status_code, r.json()) == (200, {"deleted": 2})
+    r = await client.delete(PRED, params={"start": rows[2]["time"], "end": rows[4]["time"]})
+    assert (r.status_code, r.json()) == (200, {"deleted": 2})
+    assert set(await fetch_predictions(pool, models["churn"].id)) == {"g-4", "g-5"}
+    assert await pool.fetchval("SELECT count(*) FROM window_invalidations WHERE kind = 'predictions'") > 0
+    r = await client.delete(PRED)
+    assert r.status_code == 422 and r.json()["errors"][0]["reason"].startswith("give prediction ids")
+    r = await client.delete(PRED, params={"start": rows[4]["time"], "end": rows[2]["time"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "end"
+    assert (await client.delete(PRED, params={"start": "yesterday"})).status_code == 400
+    assert (await client.delete("/api/v1/models/nope/predictions", params={"prediction_id": "x"})).status_code == 404

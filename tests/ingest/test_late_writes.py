@@ -132,6 +132,8 @@ async def test_delete_arguments_are_checked(models: dict[str, ModelSpec], uow: U
         ({"ids": []}, "prediction_id"),
         ({"ids": ["a", "b", "c", "d"]}, "prediction_id"),
         ({"ids": ["a", ""]}, "prediction_id"),
+        ({"ids": ["a\x00b"]}, "prediction_id"),
+        ({"ids": ["x" * 201]}, "prediction_id"),
         ({"start": t, "end": t}, "end"),
         ({"start": t.replace(tzinfo=None)}, "start"),
     ):
