@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
@@ -16,14 +17,19 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from api.controllers.analyses import AnalysesController
 from api.controllers.analytics import AnalyticsController
 from api.controllers.baselines import BaselinesController
+from api.controllers.degradation import DegradationController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
+from api.controllers.performance import PerformanceController
+from api.controllers.quality import QualityController
+from api.controllers.series_analyses import SeriesAnalysesController
 from api.controllers.windows import WindowsController
 from api.deps import (
     provide_baseline_service,
     provide_drift_service,
     provide_ingest_service,
+    provide_metric_catalog_service,
     provide_model_service,
     provide_prediction_service,
     provide_results_service,
@@ -32,12 +38,15 @@ from api.deps import (
     provide_unit_of_work,
     provide_windows_service,
 )
+from api.edge import EdgeMiddleware
 from api.errors import EXCEPTION_HANDLERS
 from engine.config import Settings
 from engine.store.db import create_pool
 
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
-                           BaselinesController, AnalysesController]
+                           BaselinesController, AnalysesController, QualityController,
+                           DegradationController, SeriesAnalysesController,
+                           PerformanceController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -57,8 +66,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.api_key and not open_path and request.headers.get("x-api-key") != settings.api_key:
             raise NotAuthorizedException("missing or wrong X-API-Key")
 
+    # No origin is allowed unless configured: browsers then refuse cross-origin reads and every preflight
+    # (which a JSON, NDJSON, Arrow or Parquet POST needs).
+    cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                      allow_headers=["content-type", "x-api-key", "authorization", "idempotency-key"],
+                      expose_headers=["retry-after"], max_age=600) if settings.cors_origins else None
     return Litestar(
         route_handlers=CONTROLLERS,
+        cors_config=cors,
+        middleware=[EdgeMiddleware()],
         lifespan=[lifespan],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -71,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "baseline_service": Provide(provide_baseline_service, sync_to_thread=False),
             "drift_service": Provide(provide_drift_service, sync_to_thread=False),
             "results_service": Provide(provide_results_service, sync_to_thread=False),
+            "metric_catalog_service": Provide(provide_metric_catalog_service, sync_to_thread=False),
         },
         before_request=check_api_key,
         exception_handlers=EXCEPTION_HANDLERS,

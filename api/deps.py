@@ -12,6 +12,7 @@ from engine.ingest.service import IngestService
 from engine.services.analyses.drift import DriftService
 from engine.services.analyses.results import ResultsService
 from engine.services.baselines.service import BaselineService
+from engine.services.metric_catalog import MetricCatalogService
 from engine.services.models import ModelService
 from engine.services.predictions import PredictionService
 from engine.services.store import StoreService
@@ -62,3 +63,7 @@ def provide_drift_service(uow: UnitOfWork) -> DriftService:
 
 def provide_results_service(uow: UnitOfWork) -> ResultsService:
     return ResultsService(uow)
+
+
+def provide_metric_catalog_service(uow: UnitOfWork) -> MetricCatalogService:
+    return MetricCatalogService(uow)

@@ -1,5 +1,6 @@
-"""Domain errors → HTTP statuses, in one place. Every 500 leaves its traceback in the server log (logger
-`driftline.api`); other statuses are the client's business and are not logged here."""
+"""Domain errors → HTTP statuses, in one place. The database being unreachable is a 503 with Retry-After
+wherever it surfaces (acquiring a connection, or a connection lost mid-request); values PostgreSQL refuses
+are 422; anything else is a 500 whose traceback goes to the server log (the client gets no internals)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from api.schemas import ErrorOut, RowErrorOut
 from engine.algorithms.registry import UnknownMethodError
 from engine.errors import (
+    BodyTooLargeError,
     ConflictError,
     DriftlineError,
     MalformedBodyError,
@@ -23,15 +26,39 @@ from engine.errors import (
 )
 
 log = logging.getLogger("driftline.api")
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = "database unavailable; retry later"
+# The driver's ways of saying the server went away (restart, crash, admin shutdown, too many clients).
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01 admin shutdown, 57P02 crash shutdown, …
+    asyncpg.exceptions.InsufficientResourcesError,  # 53xxx, e.g. too many connections
+)
 
 
-def _response(status: int, detail: str, errors: list[RowError] | None = None) -> Response[ErrorOut]:
+def _response(status: int, detail: str, errors: list[RowError] | None = None,
+              headers: dict[str, str] | None = None) -> Response[ErrorOut]:
     body = ErrorOut(status_code=status, detail=detail,
                     errors=[RowErrorOut(e.row, e.field, e.reason) for e in errors or ()])
-    return Response(body, status_code=status, media_type=MediaType.JSON)
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def unavailable() -> Response[ErrorOut]:
+    return _response(503, UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, _CONNECTION_ERRORS)
 
 
 def driftline_error(request: Request, exc: Exception) -> Response[ErrorOut]:
+    if isinstance(exc, BodyTooLargeError):
+        return _response(413, str(exc), exc.errors)
     if isinstance(exc, MalformedBodyError):
         return _response(400, str(exc), exc.errors)
     if isinstance(exc, ValidationError):
@@ -41,9 +68,10 @@ def driftline_error(request: Request, exc: Exception) -> Response[ErrorOut]:
     if isinstance(exc, ConflictError):
         return _response(409, str(exc))
     if isinstance(exc, StoreUnavailableError):
-        return _response(503, str(exc))
+        return unavailable()
     if isinstance(exc, UnknownMethodError):
         return _response(422, str(exc))
+    # a domain error nobody mapped: a 500 with its own (deliberate) message, its traceback in the log
     return _server_error(request, exc, f"{type(exc).__name__}: {exc}")
 
 
@@ -52,9 +80,14 @@ def _server_error(request: Request, exc: Exception, detail: str) -> Response[Err
     return _response(500, detail)
 
 
-def unhandled_error(request: Request, exc: Exception) -> Response[ErrorOut]:
-    """Anything no other handler claims: a bug or an unmapped driver error. The body says nothing of the
-    internals (as Litestar's own 500); the log has the traceback."""
+def unexpected(request: Request, exc: Exception) -> Response[ErrorOut]:
+    if is_connection_error(exc):
+        log.warning("database connection lost during %s %s: %s", request.method, request.url.path,
+                    type(exc).__name__)
+        return unavailable()
+    if isinstance(exc, asyncpg.DataError):  # 22xxx: a value the database cannot take
+        return _response(422, f"value refused by the database: {exc}".replace("\x00", "\\u0000")[:500])
+    # a bug or an unmapped driver error: no internals in the body (as Litestar's own 500), the traceback logged
     return _server_error(request, exc, "Internal Server Error")
 
 
@@ -81,7 +114,7 @@ def http_error(request: Request, exc: Exception) -> Response[ErrorOut]:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 500:  # Litestar raises InternalServerException for its own failures
         return _server_error(request, exc, exc.detail)
-    return _response(exc.status_code, exc.detail)
+    return _response(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
 
 
 EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
@@ -89,5 +122,5 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     UnknownMethodError: driftline_error,
     ValidationException: litestar_validation,
     HTTPException: http_error,
-    Exception: unhandled_error,
+    Exception: unexpected,
 }

@@ -38,6 +38,9 @@ class IngestOut(msgspec.Struct):
     errors: list[RowErrorOut]
     error_count: int
     replayed: bool
+    # stored anyway, but worth knowing: e.g. segment keys that are not declared dimensions (`field`
+    # `segments.<key>`), which the windows cannot group or filter by
+    warnings: list[RowErrorOut] = []
 
 
 class DeletedOut(msgspec.Struct):
@@ -57,9 +60,15 @@ class RejectedOut(msgspec.Struct):
     model_id: int | None
     batch_key: str | None
     row_index: int
+    field: str | None  # the row's first error (all of them in `errors`)
+    reason: str
+    payload: object  # the row as sent, or {"truncated": true, "chars": n, "head": "..."} beyond 4 KiB
+    errors: list[RejectedError] = []
+
+
+class RejectedError(msgspec.Struct):
     field: str | None
     reason: str
-    payload: object
 
 
 class LiveOut(msgspec.Struct):
@@ -90,7 +99,9 @@ _ERROR_MEANING = {
     401: "Missing or wrong X-API-Key",
     404: "Unknown model or version",
     409: "Conflict with what is stored (duplicate name, illegal stage change)",
-    413: "Request body too large",
+    405: "Method not allowed (the Allow header lists the allowed ones)",
+    413: "Request body too large (on the wire, or once decoded)",
+    415: "Unsupported content type: send application/json (ingest: also NDJSON, Arrow IPC, Parquet)",
     422: "Invalid input; `errors` lists row, field and reason",
     503: "Database unavailable",
 }

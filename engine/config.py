@@ -11,6 +11,21 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/driftline"
 _INTERVAL = re.compile(r"^\s*\d+\s*(second|minute|hour|day|week|month)s?\s*$", re.IGNORECASE)
 
 
+# A JSON body: outer array (1) or `{"rows": [...]}` (2) → row (3) → features / segments / probabilities by
+# class (4). Nothing deeper is meaningful.
+MAX_JSON_DEPTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    """`max_rows` rows per batch; `max_bytes` decoded (decompressed) bytes; `max_depth` JSON nesting."""
+
+    max_rows: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_depth: int = MAX_JSON_DEPTH
+
+
+
 class SettingsError(ValueError):
     """A setting has a value driftline cannot use."""
 
@@ -65,10 +80,17 @@ class Settings:
     api_port: int = 8000
     # Bounds on what one ingest request may carry.
     max_batch_rows: int = 100_000
-    max_body_bytes: int = 256 * 1024 * 1024
+    # Bytes on the wire, and bytes once decoded (decompressed Arrow / Parquet, JSON text): both checked
+    # while reading and decoding, before the rows are materialised.
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_decoded_bytes: int = 64 * 1024 * 1024
     pool_min_size: int = 1
     pool_max_size: int = 10
     api_key: str | None = None
+    # Origins allowed to call the API from a browser (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
+    # How long rejected_rows and ingest_batches (the idempotency keys) are kept; the worker deletes older rows.
+    ingest_log_retention: str | None = "30 days"
     store: StoreSettings = field(default_factory=StoreSettings)
 
     @classmethod
@@ -79,10 +101,13 @@ class Settings:
             api_host=env.get("DRIFTLINE_API_HOST") or "127.0.0.1",
             api_port=_int(env, "DRIFTLINE_API_PORT", 8000),
             max_batch_rows=_int(env, "DRIFTLINE_MAX_BATCH_ROWS", 100_000),
-            max_body_bytes=_int(env, "DRIFTLINE_MAX_BODY_BYTES", 256 * 1024 * 1024),
+            max_body_bytes=_int(env, "DRIFTLINE_MAX_BODY_BYTES", 64 * 1024 * 1024),
+            max_decoded_bytes=_int(env, "DRIFTLINE_MAX_DECODED_BYTES", 64 * 1024 * 1024),
             pool_min_size=_int(env, "DRIFTLINE_POOL_MIN", 1),
             pool_max_size=_int(env, "DRIFTLINE_POOL_MAX", 10),
             api_key=env.get("DRIFTLINE_API_KEY") or None,
+            cors_origins=tuple(o.strip() for o in env.get("DRIFTLINE_CORS_ORIGINS", "").split(",") if o.strip()),
+            ingest_log_retention=_interval(env, "DRIFTLINE_INGEST_LOG_RETENTION", "30 days"),
             store=StoreSettings(
                 chunk_interval=_interval(env, "DRIFTLINE_CHUNK_INTERVAL", "1 day") or "1 day",
                 compress_after=_interval(env, "DRIFTLINE_COMPRESS_AFTER", "7 days"),
@@ -90,6 +115,10 @@ class Settings:
                 label_horizon=_interval(env, "DRIFTLINE_LABEL_HORIZON", "90 days"),
             ),
         )
+
+    @property
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(max_rows=self.max_batch_rows, max_bytes=self.max_decoded_bytes)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -51,3 +51,7 @@ class ValidationError(DriftlineError):
 
 class MalformedBodyError(ValidationError):
     """The request body cannot be decoded at all (bad JSON, corrupt Arrow/Parquet, wrong content type)."""
+
+
+class BodyTooLargeError(MalformedBodyError):
+    """The body, once decoded (decompressed), would exceed the configured size limit."""

@@ -13,12 +13,16 @@
 #   DRIFTLINE_PG_PORT     TCP port on 127.0.0.1 (default 55432)
 #   DRIFTLINE_PG_DB       database name (default driftline)
 #   DRIFTLINE_TS_LICENSE  if set, timescaledb.license (apache | timescale; "timescale" needs a full build)
+#   DRIFTLINE_PG_RELAXED_DURABILITY  set to 1 for synchronous_commit=off: faster commits, but a crash of the
+#                         server may lose the last few hundred ms of acknowledged commits. Opt-in, for
+#                         benchmarks and throwaway test clusters only; the default is durable.
 #   PG_MAJOR              PostgreSQL major version (default 15)
 #   PG_BIN                PostgreSQL binaries (default /usr/lib/postgresql/$PG_MAJOR/bin)
 #
 # DEV/TEST CLUSTER ONLY: authentication is "trust" for local sockets and 127.0.0.1 (anyone on this
-# machine can connect as the superuser postgres), it listens on 127.0.0.1 only, and durability is
-# relaxed (synchronous_commit=off). Install the extension first with scripts/timescaledb-install.sh.
+# machine can connect as the superuser postgres), it listens on 127.0.0.1 only. Commits are durable
+# (synchronous_commit=on) unless DRIFTLINE_PG_RELAXED_DURABILITY=1. Install the extension first with
+# scripts/timescaledb-install.sh.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -142,11 +146,15 @@ shared_buffers = 1GB
 work_mem = 64MB
 maintenance_work_mem = 512MB
 max_wal_size = 4GB
-# Dev/test cluster: a crash may lose the last few hundred ms of commits (never corrupts). Much faster
-# commits for tests and the demo. Do not copy to production.
-synchronous_commit = off
 EOF
 )
+    # What driftline acknowledges (201) must survive a crash: durable commits unless explicitly relaxed.
+    if [[ "${DRIFTLINE_PG_RELAXED_DURABILITY:-0}" == "1" ]]; then
+        conf+=$'\n'"# DRIFTLINE_PG_RELAXED_DURABILITY=1: a crash may lose the last few hundred ms of commits."
+        conf+=$'\n'"synchronous_commit = off"
+    else
+        conf+=$'\n'"synchronous_commit = on"
+    fi
     if [[ -n "${DRIFTLINE_TS_LICENSE:-}" ]]; then
         conf+=$'\n'"timescaledb.license = '$DRIFTLINE_TS_LICENSE'"
     fi

@@ -11,8 +11,9 @@ import polars as pl
 from litestar import Controller, Request, delete, get, post
 from litestar.params import FromQuery
 
-from api.bodies import decode_rows
+from api.bodies import decode_rows_off_loop
 from api.schemas import error_responses
+from engine.config import Settings
 from engine.errors import MalformedBodyError, RowError
 from engine.services.baselines.content import N_BINS
 from engine.services.baselines.service import BaselineDetail, BaselineInfo, BaselineService
@@ -54,7 +55,7 @@ class BaselinesController(Controller):
     async def list_baselines(self, name: str, baseline_service: BaselineService) -> tuple[BaselineInfo, ...]:
         return await baseline_service.list(name)
 
-    @post("/", responses=error_responses(400, 401, 404, 409, 422, 503))
+    @post("/", responses=error_responses(400, 401, 404, 409, 415, 422, 503))
     async def create_from_range(
         self, name: str, data: BaselineFromRange, baseline_service: BaselineService
     ) -> BaselineDetail:
@@ -63,7 +64,7 @@ class BaselinesController(Controller):
             name, data.name, data.start, data.end, data.version, data.activate, data.n_bins
         )
 
-    @post("/upload", responses=error_responses(400, 401, 404, 409, 413, 422, 503))
+    @post("/upload", responses=error_responses(400, 401, 404, 409, 413, 415, 422, 503))
     async def upload(
         self,
         request: Request[Any, Any, Any],
@@ -76,14 +77,16 @@ class BaselinesController(Controller):
         """Build a baseline from uploaded reference rows (JSON / NDJSON rows, Arrow IPC or Parquet): one column
         (or `features` key) per feature, optionally `time`, `score`, `probabilities`, `predicted_class`,
         `predicted_value`, `label`."""
-        decoded = decode_rows(await request.body(), request.headers.get("content-type", "application/json"))
+        settings: Settings = request.app.state.settings  # the same decoding limits as ingest
+        decoded = await decode_rows_off_loop(await request.body(), request.headers.get("content-type"),
+                                             settings.decode_limits)
         return await baseline_service.create_from_frame(name, baseline, _frame(decoded), activate, n_bins)
 
     @get("/{baseline:str}", responses=error_responses(401, 404, 503))
     async def get_baseline(self, name: str, baseline: str, baseline_service: BaselineService) -> BaselineDetail:
         return await baseline_service.get(name, baseline)
 
-    @post("/{baseline:str}/activate", status_code=200, responses=error_responses(401, 404, 503))
+    @post("/{baseline:str}/activate", status_code=200, responses=error_responses(401, 404, 415, 503))
     async def activate(self, name: str, baseline: str, baseline_service: BaselineService) -> BaselineDetail:
         """Make this the model's active baseline; the feature windows of the retained history are re-bucketed
         in the background (reads stay exact meanwhile)."""

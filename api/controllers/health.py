@@ -24,8 +24,9 @@ class HealthController(Controller):
         try:
             edition = await store_service.edition()
             revision = await store_service.schema_revision()
-        except StoreUnavailableError as exc:
-            return Response(HealthOut(status="unavailable", database=str(exc)), status_code=503)
+        except StoreUnavailableError as exc:  # its message names the failure's kind, never the host or port
+            return Response(HealthOut(status="unavailable", database=str(exc)), status_code=503,
+                            headers={"Retry-After": "5"})
         if revision is None:
             return Response(HealthOut(status="unavailable", database="schema not migrated"), status_code=503)
         return Response(HealthOut(status="ok", database=f"migrated ({revision})",

@@ -15,13 +15,15 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
-from api.bodies import decode_rows
+from api.bodies import decode_rows_off_loop
 from api.schemas import DeletedOut, IngestOut, RejectedOut, error_responses, replayed_response
+from engine.config import Settings
 from engine.ingest.service import IngestResult, IngestService
+from engine.services.metric_catalog import CustomMetricInfo, MetricCatalogService
 from engine.services.predictions import PredictionService
 from engine.services.store import StoreService
 
-INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 422, 503)}
+INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 415, 422, 503)}
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
 PredictionIds = Annotated[
     list[str] | None, Parameter(query="prediction_id", required=False, description="repeat for several ids")
@@ -34,7 +36,9 @@ def _out(result: IngestResult) -> Response[IngestOut]:
 
 
 async def _rows(request: Request[Any, Any, Any]) -> Any:
-    return decode_rows(await request.body(), request.headers.get("content-type", "application/json"))
+    settings: Settings = request.app.state.settings
+    return await decode_rows_off_loop(await request.body(), request.headers.get("content-type"),
+                                      settings.decode_limits)
 
 
 class IngestController(Controller):
@@ -79,6 +83,15 @@ class IngestController(Controller):
         result = await ingest_service.log_metrics(await _rows(request), model_name=model, partial=partial,
                                                   idempotency_key=idempotency_key)
         return _out(result)
+
+    # Here and not with the window reads: Litestar answers OPTIONS for a path from one controller only.
+    @get("/metrics", tags=["windows"], responses=error_responses(400, 401, 404, 503))
+    async def list_metrics(
+        self, metric_catalog_service: MetricCatalogService, model: str | None = None
+    ) -> list[CustomMetricInfo]:
+        """The custom metric series (name and model; `model` null for metrics logged without one), with the
+        minutes they span ([first, last)) and their row count; `model=` keeps that model's series only."""
+        return await metric_catalog_service.list(model)
 
     @get("/rejected", responses=error_responses(400, 401, 404, 503))
     async def rejected(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
 
+from litestar import Controller, Request, get, post
+
+from api.edge import strict_body
 from api.schemas import PromoteIn, VersionIn, error_responses
 from engine.domain import ModelSpec, NewModel, VersionInfo
 from engine.services.models import ModelService
@@ -13,9 +16,10 @@ class ModelController(Controller):
     path = "/api/v1/models"
     tags = ["models"]
 
-    @post("/", responses=error_responses(400, 401, 409, 422, 503))
-    async def create_model(self, data: NewModel, model_service: ModelService) -> ModelSpec:
-        return await model_service.create_model(data)
+    @post("/", responses=error_responses(400, 401, 409, 415, 422, 503))
+    async def create_model(self, request: Request[Any, Any, Any], data: NewModel,
+                           model_service: ModelService) -> ModelSpec:
+        return await model_service.create_model(await strict_body(request, NewModel))
 
     @get("/", responses=error_responses(401, 503))
     async def list_models(self, model_service: ModelService) -> list[ModelSpec]:
@@ -25,8 +29,10 @@ class ModelController(Controller):
     async def get_model(self, name: str, model_service: ModelService) -> ModelSpec:
         return await model_service.get_model(name)
 
-    @post("/{name:str}/versions", responses=error_responses(400, 401, 404, 409, 422, 503))
-    async def create_version(self, name: str, data: VersionIn, model_service: ModelService) -> VersionInfo:
+    @post("/{name:str}/versions", responses=error_responses(400, 401, 404, 409, 415, 422, 503))
+    async def create_version(self, request: Request[Any, Any, Any], name: str, data: VersionIn,
+                             model_service: ModelService) -> VersionInfo:
+        data = await strict_body(request, VersionIn)
         return await model_service.create_version(name, data.version, data.stage, data.description)
 
     @get("/{name:str}/versions", responses=error_responses(401, 404, 503))
@@ -38,13 +44,13 @@ class ModelController(Controller):
         return await model_service.get_version(name, version)
 
     @post("/{name:str}/versions/{version:str}/promote", status_code=200,
-          responses=error_responses(400, 401, 404, 409, 422, 503))
-    async def promote(self, name: str, version: str, model_service: ModelService,
+          responses=error_responses(400, 401, 404, 409, 415, 422, 503))
+    async def promote(self, request: Request[Any, Any, Any], name: str, version: str, model_service: ModelService,
                       data: PromoteIn | None = None) -> VersionInfo:
-        stage = data.stage if data is not None else "production"
+        stage = (await strict_body(request, PromoteIn, PromoteIn())).stage
         return await model_service.promote(name, version, stage)
 
     @post("/{name:str}/versions/{version:str}/archive", status_code=200,
-          responses=error_responses(401, 404, 409, 503))
+          responses=error_responses(401, 404, 409, 415, 503))
     async def archive(self, name: str, version: str, model_service: ModelService) -> VersionInfo:
         return await model_service.archive(name, version)

@@ -1,4 +1,5 @@
-"""`driftline baselines list|show|create|activate|delete` and `driftline analyze drift|results`."""
+"""`driftline baselines list|show|create|activate|delete` and `driftline analyze drift|results` (and
+quality|degradation|trend|anomalies, in `analyze_monitoring`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import msgspec
 import polars as pl
 
+from engine.cli import analyze_monitoring, performance
 from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.files import file_format
 from engine.cli.output import emit_json, table
@@ -76,6 +78,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--end", type=_time, required=True)
     p.add_argument("--analysis")
     p.set_defaults(handler=analyze_results)
+    analyze_monitoring.register_actions(asub, _time)
+    performance.register(asub)
 
 
 def baselines_list(args: argparse.Namespace, ctx: CliContext) -> int:

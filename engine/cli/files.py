@@ -2,7 +2,7 @@
 
 Formats: `.parquet`/`.pq` (or any file starting with Parquet's magic bytes) and CSV (header row, comma
 separated). Columns are those of the REST rows with features and segments flattened: `prediction_id`, `time`,
-`prediction`, `score`, `latency_ms`, `label`, one column per feature (plain name), and segment columns named
+`prediction`, `score`, `latency_ms`, `label`[, `label_time`], one column per feature (plain name), and segment columns named
 with `--segment-columns` (or prefixed `segment.`). Labels: `prediction_id`, `label`[, `label_time`, `time`].
 Metrics: `name`, `value`, `time`[, `tags`].
 
@@ -86,8 +86,10 @@ def read_frame(path: Path, kind: Kind, model: ModelSpec | None, segment_columns:
         raise ValidationError([RowError(None, "file", f"cannot read {path}: {exc.strerror or exc}")]) from exc
     except pl.exceptions.PolarsError as exc:
         raise ValidationError([RowError(None, "file", f"cannot read {path}: {str(exc)[:300]}")]) from exc
-    if kind == "predictions" and "time" in frame.columns:
-        frame = _parse_times(frame, "time")
+    if kind == "predictions":
+        for column in ("time", "label_time"):  # a predictions file may carry each row's label already
+            if column in frame.columns:
+                frame = _parse_times(frame, column)
     return frame
 
 

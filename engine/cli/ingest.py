@@ -85,3 +85,5 @@ def _report(kind: str, totals: Totals) -> None:
     print(line)
     if totals.errors:
         row_errors(totals.errors, totals.error_count)
+    for w in totals.warnings:
+        sys.stderr.write(f"driftline: warning: {w.field}: {w.reason}\n")

@@ -44,6 +44,7 @@ class Totals:
     rejected: int = 0
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
 
     def add(self, result: IngestResult, offset: int) -> None:
         self.received += result.received
@@ -52,6 +53,7 @@ class Totals:
         self.rejected += result.rejected
         self.error_count += result.error_count
         self.errors.extend(shift(result.errors, offset))
+        self.warnings.extend(w for w in result.warnings if w not in self.warnings)
 
 
 def shift(errors: Sequence[RowError], offset: int) -> list[RowError]:

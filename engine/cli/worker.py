@@ -20,7 +20,6 @@ import asyncpg
 
 from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.output import emit_json
-from engine.config import StoreSettings
 from engine.errors import DriftlineError
 from engine.store.db import create_pool
 from engine.store.unit import UnitOfWork, unit_from_pool
@@ -46,19 +45,24 @@ def refresh_once(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-async def worker_tick(uow: UnitOfWork, store: StoreSettings) -> dict[str, Any]:
-    """One run of the worker's job on the run's unit of work: refresh the windows, then apply retention and
-    the label horizon."""
+async def worker_tick(
+    uow: UnitOfWork, retention: str | None, ingest_log_retention: str | None = None,
+    label_horizon: str | None = None,
+) -> dict[str, Any]:
+    """One run of the worker's job on the run's unit of work: refresh the windows, then apply retention (raw
+    rows; the ingest log: rejected_rows and ingest_batches; the prediction-time lookup: the label horizon)."""
     from engine.rollups.refresher import refresh
-    from engine.services.retention import apply_retention, prune_prediction_times
+    from engine.services.retention import apply_ingest_log_retention, apply_retention, prune_prediction_times
 
     report = await refresh(uow)
-    await apply_retention(uow, store.retention)
-    await prune_prediction_times(uow, store.label_horizon, store.retention)
-    return report.to_dict()
+    await apply_retention(uow, retention)
+    pruned = await apply_ingest_log_retention(uow, ingest_log_retention)
+    await prune_prediction_times(uow, label_horizon, retention)
+    return {**report.to_dict(), "ingest_log_deleted": pruned}
 
 
-async def worker_loop(pool: asyncpg.Pool, store: StoreSettings, interval: float, stop: asyncio.Event) -> int:
+async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float, stop: asyncio.Event,
+                      ingest_log_retention: str | None = None, label_horizon: str | None = None) -> int:
     """A tick, then sleep until the next one or until `stop` is set; each tick takes one connection from
     `pool` for its whole run. A failed tick is reported and retried on the next: a worker outlives a
     database restart."""
@@ -67,9 +71,9 @@ async def worker_loop(pool: asyncpg.Pool, store: StoreSettings, interval: float,
         started = time.monotonic()
         try:
             async with unit_from_pool(pool, share=False) as uow:
-                summary = await worker_tick(uow, store)
+                summary = await worker_tick(uow, retention, ingest_log_retention, label_horizon)
             runs += 1
-            if summary.get("groups"):
+            if summary.get("groups") or summary.get("failed"):
                 sys.stderr.write(f"driftline worker: refreshed {json.dumps(summary)}\n")
         except (DriftlineError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             sys.stderr.write(f"driftline worker: refresh failed: {exc}\n")
@@ -91,7 +95,8 @@ def run_worker(args: argparse.Namespace, ctx: CliContext) -> int:
         pool = await create_pool(ctx.settings.database_url, min_size=1, max_size=2)
         sys.stderr.write(f"driftline worker: refreshing rollups every {args.interval:g} s (SIGTERM/SIGINT to stop)\n")
         try:
-            runs = await worker_loop(pool, ctx.settings.store, args.interval, stop)
+            runs = await worker_loop(pool, ctx.settings.store.retention, args.interval, stop,
+                                     ctx.settings.ingest_log_retention, ctx.settings.store.label_horizon)
         finally:
             await pool.close()
         sys.stderr.write(f"driftline worker: stopped after {runs} refreshes\n")

@@ -2,7 +2,8 @@
 
 Columns: `prediction_id` (str), `time` (UTC datetime), `prediction` (str class label, or float for regression),
 `score` (float, binary positive-class probability), `probabilities` (list of float, class_labels order),
-`latency_ms` (float), `label` (str or float), `feature.<name>` per declared feature (float or str), and
+`latency_ms` (float), `label` (str or float), `label_time` (UTC datetime: when the label was known; the
+time of ingest when absent), `feature.<name>` per declared feature (float or str), and
 `segment.<key>` per segment tag (str).
 
 User DataFrames name features by their plain names; `frame_to_canonical` maps them and refuses what it cannot
@@ -23,7 +24,7 @@ SEGMENT_PREFIX = "segment."
 UTC_TIME = pl.Datetime("us", "UTC")
 # An ISO 8601 timestamp that ends with a time of day and a zone designator.
 _AWARE_STAMP = r"[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
-BASE_COLUMNS = ("prediction_id", "time", "prediction", "score", "probabilities", "latency_ms", "label")
+BASE_COLUMNS = ("prediction_id", "time", "prediction", "score", "probabilities", "latency_ms", "label", "label_time")
 
 
 def feature_col(name: str) -> str:
@@ -44,6 +45,7 @@ def canonical_schema(model: ModelSpec, segment_keys: Sequence[str] = ()) -> dict
         "probabilities": pl.List(pl.Float64()),
         "latency_ms": pl.Float64(),
         "label": target,
+        "label_time": UTC_TIME,
     }
     for spec in model.features:
         schema[feature_col(spec.name)] = pl.Float64() if spec.kind == "numeric" else pl.Utf8()

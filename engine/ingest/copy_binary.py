@@ -262,10 +262,17 @@ def prediction_rows(model: ModelSpec, version_id: int, frame: pl.DataFrame, rece
         text(w, label)
         null_field(w)
     label_null = label.is_null().to_numpy()
+    given = frame.get_column("label_time") if "label_time" in frame.columns else None
     if label_null.all():
         null_field(w)
-    else:
+    elif given is None or given.is_null().all():
         timestamptz_const(w, received_at, label_null)
+    else:  # the rows' own label times, the time of ingest where a labelled row has none
+        utc = pl.Datetime("us", "UTC")
+        stamped = frame.select(
+            pl.when(pl.col("label").is_not_null()).then(pl.col("label_time").fill_null(pl.lit(received_at).cast(utc)))
+        ).to_series()
+        timestamptz(w, stamped)
     return w.rows()
 
 

@@ -4,7 +4,7 @@ A prediction row looks like::
 
     {"prediction_id": "r-1", "time": "2026-11-23T10:00:00Z", "prediction": "yes", "score": 0.83,
      "probabilities": [0.17, 0.83], "latency_ms": 12.5, "segments": {"region": "eu"},
-     "features": {"age": 41, "plan": "pro"}, "label": "yes"}
+     "features": {"age": 41, "plan": "pro"}, "label": "yes", "label_time": "2026-11-24T09:00:00Z"}
 
 Structural problems (wrong JSON type, unknown keys, naive timestamps) are reported here with the row and
 field; the value becomes null so that the vectorised checks in `validate` see one consistent frame.
@@ -22,10 +22,12 @@ import polars as pl
 from engine.domain import ModelSpec
 from engine.errors import RowError
 from engine.ingest.canonical import canonical_schema, feature_col, segment_col
+from engine.ingest.text import INT_LIMIT, INT_REASON
 from engine.ingest.timeparse import parse_time
 
 ROW_KEYS = frozenset(
-    {"prediction_id", "time", "prediction", "score", "probabilities", "latency_ms", "segments", "features", "label"}
+    {"prediction_id", "time", "prediction", "score", "probabilities", "latency_ms", "segments", "features", "label",
+     "label_time"}
 )
 
 
@@ -36,7 +38,7 @@ def _number(value: object) -> float | str | None:
     if isinstance(value, float):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        return float(value) if -INT_LIMIT < value < INT_LIMIT else INT_REASON
     return f"expected a number, got {type(value).__name__}"
 
 
@@ -55,7 +57,7 @@ def _target(value: object, regression: bool) -> float | str | _Refused:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int):
-        return str(value)
+        return str(value) if -INT_LIMIT < value < INT_LIMIT else _Refused(INT_REASON)
     return _Refused(f"expected a class label, got {type(value).__name__}")
 
 
@@ -72,6 +74,7 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
     probabilities: list[object] = [None] * n
     latency: list[object] = [None] * n
     label: list[object] = [None] * n
+    label_time: list[object] = [None] * n
     num_cols: list[list[object]] = [[None] * n for _ in numeric]
     cat_cols: list[list[object]] = [[None] * n for _ in categorical]
     segments: dict[str, list[object]] = {}
@@ -87,17 +90,18 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
         v = row.get("prediction_id")
         if isinstance(v, str):
             pid[i] = v
-        elif isinstance(v, int) and not isinstance(v, bool):
+        elif isinstance(v, int) and not isinstance(v, bool) and -INT_LIMIT < v < INT_LIMIT:
             pid[i] = str(v)
         elif v is not None:
             errors.append(RowError(i, "prediction_id", f"expected a string, got {type(v).__name__}"))
-        v = row.get("time")
-        if v is not None:
-            t = parse_time(v)
-            if isinstance(t, str):
-                errors.append(RowError(i, "time", t))
-            else:
-                time[i] = t
+        for key, times in (("time", time), ("label_time", label_time)):
+            v = row.get(key)
+            if v is not None:
+                t = parse_time(v)
+                if isinstance(t, str):
+                    errors.append(RowError(i, key, t))
+                else:
+                    times[i] = t
         for key, target_col in (("prediction", prediction), ("label", label)):
             v = row.get(key)
             if v is not None:
@@ -142,7 +146,7 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
                     if v is not None:
                         if isinstance(v, float):
                             col[i] = v
-                        elif isinstance(v, int) and not isinstance(v, bool):
+                        elif isinstance(v, int) and not isinstance(v, bool) and -INT_LIMIT < v < INT_LIMIT:
                             col[i] = float(v)
                         else:
                             errors.append(
@@ -153,7 +157,7 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
                     if v is not None:
                         if isinstance(v, str):
                             col[i] = v
-                        elif isinstance(v, bool | int):
+                        elif isinstance(v, bool) or (isinstance(v, int) and -INT_LIMIT < v < INT_LIMIT):
                             col[i] = str(v).lower() if isinstance(v, bool) else str(v)
                         else:
                             errors.append(
@@ -170,6 +174,9 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
                 for key, v in segs.items():
                     if isinstance(v, bool):
                         v = str(v).lower()
+                    elif isinstance(v, int) and not -INT_LIMIT < v < INT_LIMIT:
+                        errors.append(RowError(i, f"segments.{key}", INT_REASON))
+                        continue
                     elif isinstance(v, int | float) and not (isinstance(v, float) and not math.isfinite(v)):
                         v = str(v)
                     elif not isinstance(v, str):
@@ -190,6 +197,7 @@ def prediction_rows_to_frame(model: ModelSpec, rows: Sequence[Any]) -> tuple[pl.
         "probabilities": probabilities,
         "latency_ms": latency,
         "label": label,
+        "label_time": label_time,
     }
     for spec, col in zip(numeric, num_cols, strict=True):
         data[feature_col(spec.name)] = col

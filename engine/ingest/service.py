@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -25,11 +25,12 @@ from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
 from engine.ingest import labels as label_rows
 from engine.ingest import metrics as metric_rows
-from engine.ingest.canonical import frame_to_canonical
+from engine.ingest.canonical import SEGMENT_PREFIX, frame_to_canonical
 from engine.ingest.copy_binary import prediction_copy_chunks
 from engine.ingest.label_writes import apply_labels
 from engine.ingest.records import METRIC_COLUMNS, PREDICTION_COLUMNS
 from engine.ingest.rows import prediction_rows_to_frame
+from engine.ingest.text import frame_nul_errors, storable, unstorable_errors
 from engine.ingest.validate import validate_predictions
 from engine.store import models_repo
 from engine.store.sqlfiles import query
@@ -37,6 +38,9 @@ from engine.store.unit import UnitOfWork
 
 Kind = Literal["predictions", "labels", "metrics"]
 MAX_REPORTED_ERRORS = 1000
+# A refused row is kept once, with at most this many of its errors and at most this much of its content.
+MAX_ERRORS_PER_REJECTED_ROW = 50
+MAX_REJECTED_PAYLOAD_CHARS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,8 @@ class IngestResult:
     errors: tuple[RowError, ...] = ()
     error_count: int = 0
     replayed: bool = False  # answered from an earlier batch with the same idempotency key
+    # stored, but worth knowing (row None, e.g. a segment key that is not a declared dimension)
+    warnings: tuple[RowError, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +66,7 @@ class IngestResult:
             "errors": [e.to_dict() for e in self.errors],
             "error_count": self.error_count,
             "replayed": self.replayed,
+            "warnings": [w.to_dict() for w in self.warnings],
         }
 
     @classmethod
@@ -73,6 +80,7 @@ class IngestResult:
             errors=tuple(RowError(e["row"], e["field"], e["reason"]) for e in data["errors"]),
             error_count=data["error_count"],
             replayed=True,
+            warnings=tuple(RowError(w["row"], w["field"], w["reason"]) for w in data.get("warnings", ())),
         )
 
 
@@ -85,6 +93,18 @@ class _Checked:
 
     def bad_rows(self) -> list[int]:
         return sorted({e.row for e in self.errors if e.row is not None})
+
+
+def undeclared_segment_warnings(model: ModelSpec, frame: pl.DataFrame) -> tuple[RowError, ...]:
+    """One warning per segment key the stored rows carry that is not a declared dimension of the model:
+    those values are stored, but the windows keep only declared dimensions, so they cannot be grouped or
+    filtered by."""
+    declared = ", ".join(model.dimensions) or "none"
+    keys = sorted(c[len(SEGMENT_PREFIX):] for c in frame.columns
+                  if c.startswith(SEGMENT_PREFIX) and c[len(SEGMENT_PREFIX):] not in model.dimensions
+                  and frame.get_column(c).is_not_null().any())
+    return tuple(RowError(None, f"segments.{k}", f"not a declared dimension of {model.name} (declared: {declared}): "
+                          "stored, but windows cannot be grouped or filtered by it") for k in keys)
 
 
 def batch_digest(rows: Sequence[Any] | pl.DataFrame, version: str | None, partial: bool,
@@ -114,10 +134,36 @@ def _finite_json(value: object) -> object:
 
 
 def _payload(item: object) -> str:
+    """The refused row as jsonb text: NUL and huge integers made storable, and at most
+    MAX_REJECTED_PAYLOAD_CHARS of it (a longer row is kept as the start of its JSON text)."""
     try:
-        return json.dumps(item, default=_json_default, allow_nan=False)
-    except ValueError:
-        return json.dumps(_finite_json(item), default=_json_default, allow_nan=False)
+        text = json.dumps(item, default=_json_default, allow_nan=False)
+    except (ValueError, TypeError):
+        text = json.dumps(_finite_json(storable(item)), default=_json_default, allow_nan=False)
+    if "\\u0000" in text:
+        text = json.dumps(_finite_json(storable(item)), default=_json_default, allow_nan=False)
+    if len(text) > MAX_REJECTED_PAYLOAD_CHARS:
+        return json.dumps({"truncated": True, "chars": len(text), "head": text[:MAX_REJECTED_PAYLOAD_CHARS]})
+    return text
+
+
+def _prepare_predictions(
+    model: ModelSpec, rows: Sequence[Any] | pl.DataFrame, segment_columns: Sequence[str], partial: bool,
+) -> tuple[pl.DataFrame, list[RowError]]:
+    """The CPU part of a predictions batch (conversion and validation), run in a worker thread."""
+    if isinstance(rows, pl.DataFrame):
+        errors = frame_nul_errors(rows)
+        frame, more = frame_to_canonical(model, rows, segment_columns)
+        errors += more
+        IngestService._decide(errors, partial)
+    else:
+        errors = unstorable_errors(rows)
+        frame, more = prediction_rows_to_frame(model, rows)
+        errors += more
+    frame, more = validate_predictions(model, frame, {(e.row, e.field) for e in errors if e.row is not None
+                                                      and e.field is not None})
+    errors = sorted(errors + more, key=lambda e: (e.row if e.row is not None else -1))
+    return frame, errors
 
 
 def _unknown_reason(item: Any) -> str:
@@ -178,14 +224,7 @@ class IngestService:
         is_frame = isinstance(rows, pl.DataFrame)
         n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
         self._check_size(n)
-        if isinstance(rows, pl.DataFrame):
-            frame, errors = frame_to_canonical(model, rows, segment_columns)
-            self._decide(errors, partial)
-        else:
-            frame, errors = prediction_rows_to_frame(model, rows)
-        frame, more = validate_predictions(model, frame, {(e.row, e.field) for e in errors if e.row is not None
-                                                          and e.field is not None})
-        errors = sorted(errors + more, key=lambda e: (e.row if e.row is not None else -1))
+        frame, errors = await asyncio.to_thread(_prepare_predictions, model, rows, segment_columns, partial)
         self._decide(errors, partial)
         checked = _Checked(received=n, errors=errors)
         bad = checked.bad_rows()
@@ -214,7 +253,8 @@ class IngestService:
                 return replay
             written, duplicates = await self._write_predictions(conn, copy_data, good.height)
             await self._reject(conn, "predictions", model.id, idempotency_key, checked, payload)
-            result = self._result("predictions", checked, written, duplicates)
+            result = replace(self._result("predictions", checked, written, duplicates),
+                             warnings=undeclared_segment_warnings(model, good))
             await self._store_key(conn, idempotency_key, result)
         return result
 
@@ -256,7 +296,16 @@ class IngestService:
         n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
         self._check_size(n)
         items = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
-        records, errors = label_rows.label_records(model, items, datetime.now(UTC))
+        unstorable = frame_nul_errors(rows) if isinstance(rows, pl.DataFrame) else unstorable_errors(items)
+        if unstorable:  # refused before the records are built: a refused row is never staged
+            self._decide(unstorable, partial)
+            bad = {e.row for e in unstorable}
+            records, errors = label_rows.label_records(model, [{} if i in bad else r for i, r in enumerate(items)],
+                                                       datetime.now(UTC))
+            errors = sorted([e for e in errors if e.row not in bad] + unstorable,
+                            key=lambda e: e.row if e.row is not None else -1)
+        else:
+            records, errors = label_rows.label_records(model, items, datetime.now(UTC))
         self._decide(errors, partial)
         checked = _Checked(received=n, errors=errors)
         async with conn.transaction():
@@ -290,7 +339,10 @@ class IngestService:
         self._check_size(n)
         items = rows.to_dicts() if isinstance(rows, pl.DataFrame) else rows
         model_id = model.id if model else None
-        records, errors = metric_rows.metric_records(items, model_id)
+        unstorable = frame_nul_errors(rows) if isinstance(rows, pl.DataFrame) else unstorable_errors(items)
+        records, errors = await asyncio.to_thread(metric_rows.metric_records, items, model_id,
+                                                  {e.row for e in unstorable})
+        errors = sorted(errors + unstorable, key=lambda e: e.row if e.row is not None else -1)
         self._decide(errors, partial)
         checked = _Checked(received=n, errors=errors)
         async with conn.transaction():
@@ -344,10 +396,25 @@ class IngestService:
     async def _reject(
         conn: asyncpg.Connection, kind: Kind, model_id: int | None, key: str | None, checked: _Checked, payload: Any
     ) -> None:
-        if not checked.errors:
+        by_row: dict[int, list[RowError]] = {}
+        for e in checked.errors:
+            if e.row is not None:
+                by_row.setdefault(e.row, []).append(e)
+        if not by_row:
             return
-        errs = [e for e in checked.errors if e.row is not None]
+        rows = sorted(by_row)
+        firsts = [by_row[i][0] for i in rows]
         await conn.execute(
-            query("ingest.insert_rejected"), kind, model_id, key,
-            [e.row for e in errs], [e.field for e in errs], [e.reason for e in errs], [payload(e.row) for e in errs],
+            query("ingest.insert_rejected"), kind, model_id, key, rows,
+            [_clean(e.field) for e in firsts],
+            [str(_clean(e.reason)) + (f" (and {len(by_row[i]) - 1} more)" if len(by_row[i]) > 1 else "")
+             for e, i in zip(firsts, rows, strict=True)],
+            [payload(i) for i in rows],
+            [json.dumps([{"field": _clean(e.field), "reason": _clean(e.reason)}
+                         for e in by_row[i][:MAX_ERRORS_PER_REJECTED_ROW]]) for i in rows],
         )
+
+
+def _clean(text: str | None) -> str | None:
+    """Field names and reasons echo user input: make them storable text, and short."""
+    return None if text is None else text.replace("\x00", "\\u0000")[:500]

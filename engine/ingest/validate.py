@@ -13,7 +13,8 @@ Rules (README, "Ingest rules"):
 - numeric features: NaN or null = missing (allowed unless the feature is declared non-nullable); ±inf refused.
   Values outside a declared range and unseen categories are stored: they are data-quality findings, not
   malformed input.
-- `label`: optional; a declared class label, or a finite number for regression.
+- `label`: optional; a declared class label, or a finite number for regression. `label_time`: optional, only
+  with a label (when it was known; the time of ingest when absent).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from engine.ingest.timeparse import MAX_TIME, MIN_TIME
 MAX_ID_LENGTH = 200
 MAX_SEGMENT_VALUE = 200
 MAX_SEGMENT_KEYS = 32
+MAX_SEGMENT_KEY = 64
 PROBABILITY_SUM_TOLERANCE = 1e-3
 
 
@@ -77,6 +79,10 @@ def validate_predictions(
 
     pred = frame.get_column("prediction")
     label = frame.get_column("label")
+    label_time = frame.get_column("label_time")
+    c.add(label_time.is_not_null() & label.is_null(), "label_time", "given without a label")
+    c.add(((label_time < MIN_TIME) | (label_time >= MAX_TIME)).fill_null(False), "label_time",
+          f"outside [{MIN_TIME.date()}, {MAX_TIME.date()})")
     score = frame.get_column("score")
     probs = frame.get_column("probabilities")
     updates: list[pl.Series] = []
@@ -140,6 +146,9 @@ def validate_predictions(
         c.errors.append(RowError(None, "segments", f"at most {MAX_SEGMENT_KEYS} segment keys per batch"))
     for name in seg_cols:
         key = name[len(SEGMENT_PREFIX):]
+        if len(key) > MAX_SEGMENT_KEY:
+            c.errors.append(RowError(None, f"segments.{key[:64]}…", f"segment keys are at most {MAX_SEGMENT_KEY} characters"))
+            continue
         if not key or not (key[0].isalpha() or key[0] == "_") or not all(ch.isalnum() or ch in "_.-" for ch in key):
             c.errors.append(RowError(None, f"segments.{key}", "segment keys are letters, digits, '_', '.', '-'"))
             continue

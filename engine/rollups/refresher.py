@@ -20,6 +20,7 @@ Entry point for the worker and `driftline rollups refresh`: `engine.rollups.refr
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from engine.store.unit import UnitOfWork
 from engine.windows.ranges import Range, align, merge_ranges, take_budget
 from engine.windows.spec import FAMILIES, FEATURES, LEVEL_ORDER, LEVELS, ROLLUPS, Family, LevelName
 
+log = logging.getLogger("driftline.rollups")
 DEFAULT_BUDGET = timedelta(hours=6)  # of 1m buckets per transaction (bounded lock time and memory)
 # Advisory lock key (namespace, model): one lock per (kind, model); model 0 = the whole kind.
 _LOCK_KEY = "hashtext('driftline.windows.' || $1::text)"
@@ -52,6 +54,9 @@ class RefreshReport:
     rows_written: dict[str, int] = field(default_factory=dict)
     skipped_locked: int = 0
     seconds: float = 0.0
+    # Groups (kind, model) whose refresh failed this time: their records stay pending and are retried on the
+    # next call; the other groups went on.
+    failed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +67,7 @@ class RefreshReport:
             "rows_written": dict(self.rows_written),
             "skipped_locked": self.skipped_locked,
             "seconds": round(self.seconds, 6),
+            "failed": list(self.failed),
         }
 
 
@@ -72,6 +78,7 @@ class _Tally:
     minutes: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
+    failed: list[str] = field(default_factory=list)
 
     def wrote(self, relation: str, status: str) -> None:
         n = int(status.rsplit(" ", 1)[-1]) if status.startswith("INSERT") else 0
@@ -319,14 +326,22 @@ async def refresh(uow: UnitOfWork, *, budget: timedelta = DEFAULT_BUDGET) -> Ref
     async with _without_jit(conn):
         for g in groups:
             family = FAMILIES[g["kind"]]
-            if family is not FEATURES and await is_continuous_aggregate(conn, family.relation("1m")):
-                if family.kind not in cagg_done:
-                    cagg_done.add(family.kind)
-                    await _refresh_cagg_kind(conn, family, cutoff, tally, rollups.get(family.kind, ()))
-                continue
-            await _refresh_table_group(
-                conn, family, g["model_id"], cutoff, budget, tally, rollups.get(family.kind, ())
-            )
+            # One group's failure (a row the rollup cannot hold, a relation in a bad state) must not stop the
+            # others: its transaction rolled back, its records stay pending, the report names it.
+            try:
+                if family is not FEATURES and await is_continuous_aggregate(conn, family.relation("1m")):
+                    if family.kind not in cagg_done:
+                        cagg_done.add(family.kind)
+                        await _refresh_cagg_kind(conn, family, cutoff, tally, rollups.get(family.kind, ()))
+                    continue
+                await _refresh_table_group(
+                    conn, family, g["model_id"], cutoff, budget, tally, rollups.get(family.kind, ())
+                )
+            except asyncpg.PostgresError as exc:
+                if conn.is_in_transaction():
+                    raise  # not ours to recover: a caller's transaction
+                tally.failed.append(f"{family.kind} model {g['model_id']}: {type(exc).__name__}: {str(exc)[:200]}")
+                log.warning("refresh of %s for model %s failed, retried next time: %s", family.kind, g["model_id"], exc)
     return RefreshReport(
         edition=license_,
         groups=tally.groups,
@@ -335,4 +350,5 @@ async def refresh(uow: UnitOfWork, *, budget: timedelta = DEFAULT_BUDGET) -> Ref
         rows_written=tally.rows,
         skipped_locked=tally.skipped,
         seconds=time.perf_counter() - started,
+        failed=tuple(tally.failed),
     )

@@ -5,7 +5,9 @@
 - registry: `create_model`, `get_model`, `list_models`, `create_version`, `list_versions`, `promote`, `archive`,
   answering with the domain types `engine.domain.ModelSpec` and `VersionInfo` (the server's own description);
 - ingest: `log_predictions(model, rows_or_frame, version=None, partial=False, segment_columns=())`,
-  `log_labels(model, rows_or_frame, partial=False)`, `log_metrics(rows_or_frame, model=None, partial=False)`.
+  `log_labels(model, rows_or_frame, partial=False)`, `log_metrics(rows_or_frame, model=None, partial=False)`;
+- window reads: `window_metrics`, `custom_metric_windows`, `feature_windows`, answering with Polars frames
+  (`frame="pandas"` for pandas), one row per (bucket, group), one column per metric (`engine.sdk.reads`).
 
 Ingest input is a list (any iterable) of dicts, a polars DataFrame or a pandas DataFrame. Input is split into
 batches of `batch_size` rows (default 10,000); frames go over the wire as Arrow IPC streams, dict rows as

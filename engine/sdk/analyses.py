@@ -45,6 +45,34 @@ def drift(model: str, start: datetime, end: datetime, store: bool, params: Mappi
     return Call("POST" if store else "GET", f"{API}/models/{_q(model)}/drift", params=q)
 
 
+def _query(params: Mapping[str, object]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in params.items():
+        if v is None:
+            continue
+        if isinstance(v, datetime):
+            out[k] = v.isoformat()
+        elif isinstance(v, bool):
+            out[k] = str(v).lower()
+        elif isinstance(v, list | tuple):
+            out[k] = ",".join(map(str, v))
+        elif isinstance(v, Mapping):
+            out[k] = ",".join(f"{a}={b}" for a, b in v.items())
+        else:
+            out[k] = str(v)
+    return out
+
+
+def analysis(model: str, name: str, store: bool, params: Mapping[str, object], body: object = None) -> Call:
+    """GET (compute) or POST (compute and store) /models/{model}/{name} with query `params` (None dropped,
+    times ISO 8601, booleans lower-case, lists comma-separated, a mapping as key=value pairs)."""
+    path = f"{API}/models/{_q(model)}/{name}"
+    if body is not None:
+        return Call("POST", path, params=_query(params), content=msgspec.json.encode(body),
+                    headers={"content-type": "application/json"})
+    return Call("POST" if store else "GET", path, params=_query(params))
+
+
 def results(model: str, start: datetime, end: datetime, analysis: str | None) -> Call:
     q = {"start": start.isoformat(), "end": end.isoformat()}
     if analysis:
@@ -62,4 +90,4 @@ def frame(rows: list[dict[str, Any]]) -> Any:
     """A Polars frame of result rows (nested `details` kept as a struct column)."""
     import polars as pl
 
-    return pl.DataFrame(rows) if rows else pl.DataFrame()
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()

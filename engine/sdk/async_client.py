@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
-from engine.sdk import calls
+from engine.sdk import analyses, calls, performance, reads
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, Batch, iter_batches
@@ -81,7 +82,11 @@ class AsyncClient:
         description: str = "",
     ) -> ModelSpec:
         call = calls.create_model(name, task, features, class_labels, threshold, dimensions, description)
-        return calls.parse_model(*await self._send(call))
+        response, attempts = await self._send(call)
+        created = calls.created_model(response, attempts, name, task)
+        if created is None:  # retried after a lost answer: the model may be the first attempt's
+            return calls.confirm_created_model(await self.get_model(name), task, response, attempts)
+        return created
 
     async def get_model(self, name: str) -> ModelSpec:
         return calls.parse_model(*await self._send(calls.get_model(name)))
@@ -91,7 +96,11 @@ class AsyncClient:
 
     async def create_version(self, model: str, version: str, *, stage: str = "development",
                              description: str = "") -> VersionInfo:
-        return calls.parse_version(*await self._send(calls.create_version(model, version, stage, description)))
+        response, attempts = await self._send(calls.create_version(model, version, stage, description))
+        created = calls.created_version(response, attempts)
+        if created is None:  # retried after a lost answer: the version may be the first attempt's
+            return next(v for v in await self.list_versions(model) if v.version == version)
+        return created
 
     async def list_versions(self, model: str) -> list[VersionInfo]:
         return calls.parse_versions(*await self._send(calls.list_versions(model)))
@@ -99,8 +108,84 @@ class AsyncClient:
     async def promote(self, model: str, version: str, stage: str = "production") -> VersionInfo:
         return calls.parse_version(*await self._send(calls.promote(model, version, stage)))
 
+    async def track_performance(
+        self, model: str, y_true: Any, y_pred: Any = None, y_pred_proba: Any = None,
+        metadata: Mapping[str, Any] | None = None, *, version: str | None = None, features: Any = None,
+        time: datetime | None = None, thresholds: Mapping[str, float] | None = None, retrain_at: float = 0.15,
+    ) -> dict[str, Any]:
+        """Seed 004's `track_performance`: log a labelled batch (predictions, then labels, with idempotency keys
+        derived from the batch id: `metadata["batch_id"]` or a digest of the batch) and return its metrics,
+        the degradation analysis against the active baseline (seed 004's thresholds unless `thresholds`),
+        and the retraining flag. Class values may be labels or class indices; `y_pred_proba` a score, a
+        [p0, p1] pair (binary) or the class probabilities (multiclass)."""
+        meta = dict(metadata or {})
+        spec = await self.get_model(model)
+        labels = tuple(spec.class_labels or ())
+        truth, pred, proba = performance._values(y_true), performance._values(y_pred), performance._values(y_pred_proba)
+        at = performance.batch_time(time, meta)
+        batch_id = performance.batch_id_of(truth, pred, proba, meta, at)
+        rows, label_rows = performance.tracked_rows(spec.task, labels, truth, pred, proba, batch_id, at, features)
+        await self.log_predictions(model, rows, version=version, idempotency_key=f"{batch_id}:predictions")
+        await self.log_labels(model, label_rows, idempotency_key=f"{batch_id}:labels")
+        body = {"prediction_ids": [r["prediction_id"] for r in rows], "start": at.isoformat(), "end": at.isoformat(),
+                "batch_id": batch_id, "version": version, "retrain_at": retrain_at,
+                "thresholds": dict(thresholds) if thresholds else None}
+        report = analyses.parse_json(*await self._send(performance.batch_performance(model, body)))
+        return performance.tracked_result(report, meta)
+
+    async def compare(self, model: str, start: Any, end: Any, *, versions: Any = None, segment: str | None = None,
+                      values: Any = None, store: bool = False, **params: Any) -> Any:
+        """Each metric of two versions (`versions=("a", "b")`) or two values of a segment (`segment="region",
+        values=("eu", "us")`) over [start, end): one row per metric (value_a, value_b, difference, lower,
+        upper, p_value, test) as a Polars frame."""
+        q = {"versions": versions, "segment": segment, "values": values, **params}
+        report = analyses.parse_json(*await self._send(performance.compare(model, start, end, store, q)))
+        return analyses.frame(performance.compare_rows(report))
+
+    async def estimated_performance(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """As `Client.estimated_performance`."""
+        report = analyses.parse_json(*await self._send(performance.estimated_performance(model, start, end, store, params)))
+        return analyses.frame(performance.estimate_rows(report))
+
     async def archive(self, model: str, version: str) -> VersionInfo:
         return calls.parse_version(*await self._send(calls.archive(model, version)))
+
+    # window reads (engine.sdk.reads: one row per bucket and group, one column per metric)
+
+    async def get_version(self, model: str, version: str) -> VersionInfo:
+        return calls.parse_version(*await self._send(reads.get_version(model, version)))
+
+    async def window_metrics(
+        self, model: str, start: datetime, end: datetime, *, granularity: str = "auto",
+        group_by: str | Sequence[str] | None = None, filter: Mapping[str, str] | None = None,
+        metrics: Sequence[str] | None = None, include: Sequence[str] = (), max_points: int | None = None,
+        frame: reads.FrameKind = "polars",
+    ) -> Any:
+        """Derived metrics per bucket (and group) over exactly [start, end), as `GET …/windows/metrics`
+        answers them: a Polars frame (`frame="pandas"` for pandas) with `<metric>`, `<metric>_n` (sample
+        size), `<metric>_lo` / `_hi` (Wilson 95 %) and `<metric>_error_bound` columns."""
+        call = reads.model_metrics(model, start, end, granularity, group_by, filter, metrics, include, max_points)
+        return reads.metric_frame(*await self._send(call), frame)
+
+    async def custom_metric_windows(
+        self, name: str, start: datetime, end: datetime, *, granularity: str = "auto", model: str | None = None,
+        group_by: str | None = None, frame: reads.FrameKind = "polars",
+    ) -> Any:
+        """A custom metric per bucket (and tag value): count, mean, std, min, max, sum."""
+        call = reads.custom_metrics(name, start, end, granularity, model, group_by)
+        return reads.custom_metric_frame(*await self._send(call), frame)
+
+    async def feature_windows(
+        self, model: str, start: datetime, end: datetime, *, granularity: str = "auto",
+        features: Sequence[str] | None = None, frame: reads.FrameKind = "polars",
+    ) -> Any:
+        """Per-bucket feature histograms against the active baselines: n, missing, out_of_range, counts."""
+        call = reads.feature_windows(model, start, end, granularity, features)
+        return reads.feature_frame(*await self._send(call), frame)
+
+    async def list_metrics(self, model: str | None = None, *, frame: reads.FrameKind = "polars") -> Any:
+        """The custom metric series (name, model, first, last, count), of one model with `model=`."""
+        return reads.metric_list_frame(*await self._send(reads.list_metrics(model)), frame)
 
     # ingest
 

@@ -35,6 +35,14 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     repeatable: bool = True  # safe to send again when the first answer was lost
 
+    def __post_init__(self) -> None:
+        # The API refuses a write that does not say it is JSON, even with no body (a cross-site request
+        # without a content type needs no CORS preflight): every write without a body type of its own is JSON.
+        if self.method in ("POST", "PUT", "PATCH", "DELETE") and not any(
+            k.lower() == "content-type" for k in self.headers
+        ):
+            object.__setattr__(self, "headers", {**self.headers, "content-type": JSON})  # frozen: set once here
+
     @property
     def what(self) -> str:
         return f"{self.method} {self.path}"
@@ -62,7 +70,9 @@ def create_model(
     body = {"name": name, "task": task, "features": [_feature_dict(f) for f in features],
             "class_labels": list(class_labels) if class_labels is not None else None,
             "threshold": threshold, "dimensions": list(dimensions), "description": description}
-    return _json_call("POST", f"{API}/models/", body, repeatable=False)
+    # Retried like a read: a create whose answer was lost and that is sent again gets a 409, which
+    # `created_model` turns into the model the first attempt created (when it is the one asked for).
+    return _json_call("POST", f"{API}/models/", body, repeatable=True)
 
 
 def get_model(name: str) -> Call:
@@ -75,7 +85,7 @@ def list_models() -> Call:
 
 def create_version(model: str, version: str, stage: str, description: str) -> Call:
     body = {"version": version, "stage": stage, "description": description}
-    return _json_call("POST", f"{API}/models/{_q(model)}/versions", body, repeatable=False)
+    return _json_call("POST", f"{API}/models/{_q(model)}/versions", body, repeatable=True)
 
 
 def list_versions(model: str) -> Call:
@@ -87,7 +97,9 @@ def promote(model: str, version: str, stage: str) -> Call:
 
 
 def archive(model: str, version: str) -> Call:
-    return Call("POST", f"{API}/models/{_q(model)}/versions/{_q(version)}/archive")
+    # An empty body, still declared JSON: the server refuses a POST without a JSON content type (no
+    # cross-site form can then make one).
+    return Call("POST", f"{API}/models/{_q(model)}/versions/{_q(version)}/archive", headers={"content-type": JSON})
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,4 +213,25 @@ def batch_result(response: httpx.Response, attempts: int, batch: Batch, key: str
         status_code=response.status_code, written=body["written"], duplicates=body["duplicates"],
         rejected=body["rejected"], errors=_row_errors(body.get("errors"), batch.offset),
         error_count=body["error_count"], replayed=body["replayed"], attempts=attempts,
+        warnings=_row_errors(body.get("warnings"), 0),
     )
+
+
+def created_model(response: httpx.Response, attempts: int, name: str, task: str) -> ModelSpec | None:
+    """None when the create must be confirmed by reading the model back: a 409 on a retried create (the
+    first attempt may have gone through before its answer was lost). Otherwise the parsed answer."""
+    if response.status_code == 409 and attempts > 1:
+        return None
+    return parse_model(response, attempts)
+
+
+def confirm_created_model(model: ModelSpec, task: str, conflict: httpx.Response, attempts: int) -> ModelSpec:
+    if model.task != task:
+        parse_model(conflict, attempts)  # raises the 409
+    return model
+
+
+def created_version(response: httpx.Response, attempts: int) -> VersionInfo | None:
+    if response.status_code == 409 and attempts > 1:
+        return None
+    return parse_version(response, attempts)

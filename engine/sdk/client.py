@@ -10,13 +10,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
-from engine.sdk import analyses, calls
+from engine.sdk import analyses, calls, performance, reads
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, iter_batches
@@ -108,6 +109,92 @@ class Client:
         body = analyses.parse_json(*self._send(analyses.results(model, start, end, analysis)))
         return analyses.frame([{k: v for k, v in r.items() if k != "details"} for r in body["results"]])
 
+    def quality(self, model: str, start: Any, end: Any, *, store: bool = True, rules: Sequence[Mapping[str, Any]] = (),
+                **params: Any) -> Any:
+        """Data quality per feature over [start, end) as a Polars frame (missing and out-of-range rates, unseen
+        values), with the window-wide `n_rejected` and `seconds_since_last_prediction` on every row. `rules`:
+        declarative rule specs (evaluated in a stored run)."""
+        body = {"rules": list(rules)} if rules else None
+        call = analyses.analysis(model, "quality", store, {"start": start, "end": end, **params}, body)
+        report = analyses.parse_json(*self._send(call))
+        extra = {"n_rejected": report["n_rejected"],
+                 "seconds_since_last_prediction": report["freshness"]["seconds_since_last_prediction"]}
+        return analyses.frame([{**{k: v for k, v in f.items() if k != "unseen_top"},
+                                "unseen_top": [u["value"] for u in f["unseen_top"]], **extra}
+                               for f in report["features"]])
+
+    def degradation(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """Each metric of [start, end) against the baseline (relative degradation, severity, retrain flag,
+        interval split into `ci_low`/`ci_high`) as a Polars frame. Parameters: `baseline`, `filter`
+        ({key: value}), `min_samples`."""
+        call = analyses.analysis(model, "degradation", store, {"start": start, "end": end, **params})
+        report = analyses.parse_json(*self._send(call))
+        rows = [{**{k: v for k, v in m.items() if k != "interval"},
+                 "ci_low": m["interval"][0] if m["interval"] else None,
+                 "ci_high": m["interval"][1] if m["interval"] else None, "retrain_window": report["retrain"]}
+                for m in report["metrics"]]
+        return analyses.frame(rows)
+
+    def performance_summary(self, model: str, days: int = 30) -> dict[str, Any]:
+        """As the seed tracker's `get_performance_summary(days)`: records, metrics, the performance trend and
+        the degradation alerts of the last `days` days (a dict)."""
+        summary: dict[str, Any] = analyses.parse_json(*self._send(
+            analyses.analysis(model, "performance-summary", False, {"days": days})))
+        return summary
+
+    def trend(self, model: str, metric: str, start: Any, end: Any, **params: Any) -> Any:
+        """The series of `metric` with the trend tests: a Polars frame of the points; the tests (linear,
+        Mann–Kendall) in its columns `direction`, `slope_per_day_<method>`, `p_value_<method>`."""
+        call = analyses.analysis(model, "trend", False, {"metric": metric, "start": start, "end": end, **params})
+        report = analyses.parse_json(*self._send(call))
+        tests = {f"{k}_{t['method']}": t[k] for t in report["tests"] for k in ("slope_per_day", "p_value")}
+        return analyses.frame([{**p, "direction": report["direction"], **tests} for p in report["points"]])
+
+    def anomalies(self, model: str, metric: str, start: Any, end: Any, **params: Any) -> Any:
+        """The series of `metric` scored by `method` (default mad) as a Polars frame, one row per bucket with
+        its score, band, and anomaly / change-point flags."""
+        call = analyses.analysis(model, "anomalies", False, {"metric": metric, "start": start, "end": end, **params})
+        return analyses.frame(analyses.parse_json(*self._send(call))["points"])
+    def track_performance(
+        self, model: str, y_true: Any, y_pred: Any = None, y_pred_proba: Any = None,
+        metadata: Mapping[str, Any] | None = None, *, version: str | None = None, features: Any = None,
+        time: datetime | None = None, thresholds: Mapping[str, float] | None = None, retrain_at: float = 0.15,
+    ) -> dict[str, Any]:
+        """Seed 004's `track_performance`: log a labelled batch (predictions, then labels, with idempotency keys
+        derived from the batch id: `metadata["batch_id"]` or a digest of the batch) and return its metrics,
+        the degradation analysis against the active baseline (seed 004's thresholds unless `thresholds`),
+        and the retraining flag. Class values may be labels or class indices; `y_pred_proba` a score, a
+        [p0, p1] pair (binary) or the class probabilities (multiclass)."""
+        meta = dict(metadata or {})
+        spec = self.get_model(model)
+        labels = tuple(spec.class_labels or ())
+        truth, pred, proba = performance._values(y_true), performance._values(y_pred), performance._values(y_pred_proba)
+        at = performance.batch_time(time, meta)
+        batch_id = performance.batch_id_of(truth, pred, proba, meta, at)
+        rows, label_rows = performance.tracked_rows(spec.task, labels, truth, pred, proba, batch_id, at, features)
+        self.log_predictions(model, rows, version=version, idempotency_key=f"{batch_id}:predictions")
+        self.log_labels(model, label_rows, idempotency_key=f"{batch_id}:labels")
+        body = {"prediction_ids": [r["prediction_id"] for r in rows], "start": at.isoformat(), "end": at.isoformat(),
+                "batch_id": batch_id, "version": version, "retrain_at": retrain_at,
+                "thresholds": dict(thresholds) if thresholds else None}
+        report = analyses.parse_json(*self._send(performance.batch_performance(model, body)))
+        return performance.tracked_result(report, meta)
+
+    def compare(self, model: str, start: Any, end: Any, *, versions: Any = None, segment: str | None = None,
+                values: Any = None, store: bool = False, **params: Any) -> Any:
+        """Each metric of two versions (`versions=("a", "b")`) or two values of a segment (`segment="region",
+        values=("eu", "us")`) over [start, end): one row per metric (value_a, value_b, difference, lower,
+        upper, p_value, test) as a Polars frame."""
+        q = {"versions": versions, "segment": segment, "values": values, **params}
+        report = analyses.parse_json(*self._send(performance.compare(model, start, end, store, q)))
+        return analyses.frame(performance.compare_rows(report))
+
+    def estimated_performance(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """Label-free estimates (CBPE) over [start, end) beside the realised metrics, one row per metric, as a
+        Polars frame. Parameters as the REST endpoint's (`version`, `filter` as a mapping, `n_draws`, …)."""
+        report = analyses.parse_json(*self._send(performance.estimated_performance(model, start, end, store, params)))
+        return analyses.frame(performance.estimate_rows(report))
+
     # registry
 
     def create_model(
@@ -116,7 +203,11 @@ class Client:
         description: str = "",
     ) -> ModelSpec:
         call = calls.create_model(name, task, features, class_labels, threshold, dimensions, description)
-        return calls.parse_model(*self._send(call))
+        response, attempts = self._send(call)
+        created = calls.created_model(response, attempts, name, task)
+        if created is None:  # retried after a lost answer: the model may be the first attempt's
+            return calls.confirm_created_model(self.get_model(name), task, response, attempts)
+        return created
 
     def get_model(self, name: str) -> ModelSpec:
         return calls.parse_model(*self._send(calls.get_model(name)))
@@ -126,7 +217,11 @@ class Client:
 
     def create_version(self, model: str, version: str, *, stage: str = "development",
                        description: str = "") -> VersionInfo:
-        return calls.parse_version(*self._send(calls.create_version(model, version, stage, description)))
+        response, attempts = self._send(calls.create_version(model, version, stage, description))
+        created = calls.created_version(response, attempts)
+        if created is None:  # retried after a lost answer: the version may be the first attempt's
+            return next(v for v in self.list_versions(model) if v.version == version)
+        return created
 
     def list_versions(self, model: str) -> list[VersionInfo]:
         return calls.parse_versions(*self._send(calls.list_versions(model)))
@@ -136,6 +231,43 @@ class Client:
 
     def archive(self, model: str, version: str) -> VersionInfo:
         return calls.parse_version(*self._send(calls.archive(model, version)))
+
+    # window reads (engine.sdk.reads: one row per bucket and group, one column per metric)
+
+    def get_version(self, model: str, version: str) -> VersionInfo:
+        return calls.parse_version(*self._send(reads.get_version(model, version)))
+
+    def window_metrics(
+        self, model: str, start: datetime, end: datetime, *, granularity: str = "auto",
+        group_by: str | Sequence[str] | None = None, filter: Mapping[str, str] | None = None,
+        metrics: Sequence[str] | None = None, include: Sequence[str] = (), max_points: int | None = None,
+        frame: reads.FrameKind = "polars",
+    ) -> Any:
+        """Derived metrics per bucket (and group) over exactly [start, end), as `GET …/windows/metrics`
+        answers them: a Polars frame (`frame="pandas"` for pandas) with `<metric>`, `<metric>_n` (sample
+        size), `<metric>_lo` / `_hi` (Wilson 95 %) and `<metric>_error_bound` columns."""
+        call = reads.model_metrics(model, start, end, granularity, group_by, filter, metrics, include, max_points)
+        return reads.metric_frame(*self._send(call), frame)
+
+    def custom_metric_windows(
+        self, name: str, start: datetime, end: datetime, *, granularity: str = "auto", model: str | None = None,
+        group_by: str | None = None, frame: reads.FrameKind = "polars",
+    ) -> Any:
+        """A custom metric per bucket (and tag value): count, mean, std, min, max, sum."""
+        call = reads.custom_metrics(name, start, end, granularity, model, group_by)
+        return reads.custom_metric_frame(*self._send(call), frame)
+
+    def feature_windows(
+        self, model: str, start: datetime, end: datetime, *, granularity: str = "auto",
+        features: Sequence[str] | None = None, frame: reads.FrameKind = "polars",
+    ) -> Any:
+        """Per-bucket feature histograms against the active baselines: n, missing, out_of_range, counts."""
+        call = reads.feature_windows(model, start, end, granularity, features)
+        return reads.feature_frame(*self._send(call), frame)
+
+    def list_metrics(self, model: str | None = None, *, frame: reads.FrameKind = "polars") -> Any:
+        """The custom metric series (name, model, first, last, count), of one model with `model=`."""
+        return reads.metric_list_frame(*self._send(reads.list_metrics(model)), frame)
 
     # ingest
 

@@ -25,6 +25,7 @@ class BatchResult:
     error_count: int
     replayed: bool
     attempts: int
+    warnings: tuple[RowError, ...] = ()  # stored anyway (e.g. undeclared segment keys); `row` is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +41,7 @@ class BatchResult:
             "error_count": self.error_count,
             "replayed": self.replayed,
             "attempts": self.attempts,
+            "warnings": [w.to_dict() for w in self.warnings],
         }
 
 
@@ -75,6 +77,11 @@ class IngestSummary:
         return tuple(e for b in self.batches for e in b.errors)
 
     @property
+    def warnings(self) -> tuple[RowError, ...]:
+        """The batches' warnings, each once (every batch of a call tends to carry the same ones)."""
+        return tuple(dict.fromkeys(w for b in self.batches for w in b.warnings))
+
+    @property
     def replayed_batches(self) -> int:
         return sum(1 for b in self.batches if b.replayed)
 
@@ -92,5 +99,6 @@ class IngestSummary:
             "error_count": self.error_count,
             "replayed_batches": self.replayed_batches,
             "retries": self.retries,
+            "warnings": [w.to_dict() for w in self.warnings],
             "batches": [b.to_dict() for b in self.batches],
         }

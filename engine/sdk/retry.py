@@ -23,13 +23,16 @@ NOT_PROCESSED_STATUSES = frozenset({429, 503})
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """`max_attempts` counts the first try; 1 disables retries. Delay before attempt k+1 (k >= 1) is uniform
-    in [0, min(max_delay, initial_delay * multiplier**(k-1))] ("full jitter"), or the server's Retry-After
-    when it sends one (capped at `max_delay`)."""
+    in [cap/2, cap] with cap = min(max_delay, initial_delay * multiplier**(k-1)) ("equal jitter": spread
+    out, yet a known minimum), or the server's Retry-After when it sends one (capped at `max_delay`).
 
-    max_attempts: int = 5
-    initial_delay: float = 0.2
+    The default waits at least 28 s and at most 56 s in all (0.25 s doubling to 8 s, 12 attempts): longer
+    than a PostgreSQL restart or an API redeploy, so a stream rides them out."""
+
+    max_attempts: int = 12
+    initial_delay: float = 0.25
     multiplier: float = 2.0
-    max_delay: float = 10.0
+    max_delay: float = 8.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -44,7 +47,7 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_delay)
         cap = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
-        return rng.uniform(0.0, cap)
+        return rng.uniform(cap / 2, cap)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.store.db import detect_edition
+from engine.store.sqlfiles import query
 from engine.store.unit import UnitOfWork
 
 RETAINED_TABLES = ("predictions", "metrics")
@@ -47,3 +48,14 @@ async def prune_prediction_times(uow: UnitOfWork, label_horizon: str | None, ret
         "SELECT drop_chunks('prediction_times'::regclass, older_than => $1::text::interval)", keep
     )
     return len(rows)
+
+
+async def apply_ingest_log_retention(uow: UnitOfWork, retention: str | None) -> dict[str, int]:
+    """Delete rejected rows and idempotency records older than `retention` (DRIFTLINE_INGEST_LOG_RETENTION,
+    default 30 days; None keeps them). A batch re-sent with a forgotten key is stored again."""
+    if retention is None:
+        return {}
+    conn = uow.conn
+    rejected = await conn.execute(query("ingest.delete_old_rejected"), retention)
+    batches = await conn.execute(query("ingest.delete_old_batches"), retention)
+    return {"rejected_rows": int(rejected.split()[-1]), "ingest_batches": int(batches.split()[-1])}

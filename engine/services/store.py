@@ -22,7 +22,7 @@ class StoreService:
         try:
             return await detect_edition(self.conn)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailableError(f"database unavailable: {exc}") from exc
+            raise StoreUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
 
     async def schema_revision(self) -> str | None:
         try:
@@ -38,5 +38,6 @@ class StoreService:
         for r in rows:
             item = dict(r)
             item["payload"] = json.loads(item["payload"]) if item["payload"] is not None else None
+            item["errors"] = json.loads(item["errors"])
             out.append(item)
         return out

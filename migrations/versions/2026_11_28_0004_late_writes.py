@@ -3,10 +3,10 @@ an insert trigger), `dl_invalidate(kind, model_id, lo, hi)` and `dl_delete_predi
 ids)`.
 
 SQL: sql/schema/0004_late_writes.up.sql / .down.sql (the same on both editions), hand-written, frozen once
-merged. Numbered 0004 when it was planned; it runs after 0007_read_views.
+merged. Numbered 0004 when it was planned; it runs after 0005_ingest_log.
 
 Revision ID: 0004_late_writes
-Revises: 0007_read_views
+Revises: 0005_ingest_log
 Create Date: 2026-11-28
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from migrations.frozen_sql import run_file
 
 revision = "0004_late_writes"
-down_revision = "0007_read_views"
+down_revision = "0005_ingest_log"
 branch_labels = None
 depends_on = None
 

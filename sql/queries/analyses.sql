@@ -31,3 +31,38 @@ FROM predictions
 WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR version_id = $4)
 ORDER BY hashtext(prediction_id), prediction_id
 LIMIT $6;
+
+-- Label-free estimation (CBPE): rows per cell, aggregated here so a window's estimate reads no row.
+-- $5 score bins (the windows' 100), $6 segment filter (jsonb containment) or NULL.
+
+-- name: score_cells
+SELECT least(greatest(floor(score * $5::integer)::integer, 0), $5::integer - 1) AS bin, predicted_class, label_class,
+       count(*)::bigint AS n
+FROM predictions
+WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR version_id = $4)
+  AND ($6::jsonb IS NULL OR segments @> $6::jsonb) AND score IS NOT NULL AND predicted_class IS NOT NULL
+GROUP BY 1, 2, 3;
+
+-- name: probability_cells
+SELECT p.predicted_class, u.j::integer AS j, least(greatest(floor(u.x * $5::integer)::integer, 0), $5::integer - 1) AS bin,
+       count(*)::bigint AS n
+FROM predictions p CROSS JOIN LATERAL unnest(p.probabilities) WITH ORDINALITY AS u(x, j)
+WHERE p.model_id = $1 AND p.time >= $2 AND p.time < $3 AND ($4::integer IS NULL OR p.version_id = $4)
+  AND ($6::jsonb IS NULL OR p.segments @> $6::jsonb) AND p.predicted_class IS NOT NULL
+  AND cardinality(p.probabilities) = $7 AND u.x IS NOT NULL
+GROUP BY 1, 2, 3;
+
+-- name: class_cells
+SELECT predicted_class, label_class, count(*)::bigint AS n
+FROM predictions
+WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR version_id = $4)
+  AND ($6::jsonb IS NULL OR segments @> $6::jsonb) AND predicted_class IS NOT NULL
+  AND cardinality(probabilities) = $7 AND $5::integer > 0
+GROUP BY 1, 2;
+
+-- A tracked batch's rows, by prediction id within the batch's time range.
+-- name: batch_rows
+SELECT time, predicted_class, predicted_value, score, probabilities, label_class, label_value
+FROM predictions
+WHERE model_id = $1 AND prediction_id = ANY($2::text[]) AND time >= $3 AND time < $4
+  AND ($5::integer IS NULL OR version_id = $5);

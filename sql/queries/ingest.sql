@@ -93,13 +93,22 @@ SELECT kind, model_id, digest, result FROM ingest_batches WHERE idempotency_key 
 UPDATE ingest_batches SET result = $2::jsonb WHERE idempotency_key = $1;
 
 -- name: insert_rejected
-INSERT INTO rejected_rows (kind, model_id, batch_key, row_index, field, reason, payload)
-SELECT $1, $2, $3, r.row_index, r.field, r.reason, r.payload::jsonb
-FROM unnest($4::int[], $5::text[], $6::text[], $7::text[]) AS r(row_index, field, reason, payload);
+-- One entry per refused row: its first error in field/reason, all of them (capped) in errors.
+INSERT INTO rejected_rows (kind, model_id, batch_key, row_index, field, reason, payload, errors)
+SELECT $1, $2, $3, r.row_index, r.field, r.reason, r.payload::jsonb, r.errors::jsonb
+FROM unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[]) AS r(row_index, field, reason, payload, errors);
 
 -- name: select_rejected
-SELECT id, received_at, kind, model_id, batch_key, row_index, field, reason, payload
+SELECT id, received_at, kind, model_id, batch_key, row_index, field, reason, payload,
+       coalesce(errors, jsonb_build_array(jsonb_build_object('field', field, 'reason', reason))) AS errors
 FROM rejected_rows
 WHERE ($1::int IS NULL OR model_id = $1)
 ORDER BY id DESC
 LIMIT $2;
+
+-- name: delete_old_rejected
+DELETE FROM rejected_rows WHERE received_at < now() - $1::text::interval;
+
+-- name: delete_old_batches
+-- Idempotency keys older than the retention are forgotten: a batch re-sent after that is stored again.
+DELETE FROM ingest_batches WHERE received_at < now() - $1::text::interval;

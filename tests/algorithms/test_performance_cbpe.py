@@ -100,7 +100,7 @@ def test_expected_counts_and_auc_by_definition() -> None:
 
 def test_deterministic_and_serialisable() -> None:
     p = np.random.default_rng(2).random(500)
-    a, b = estimate_performance(p, seed=4), estimate_performance(p, seed=4)
+    a, b = estimate_performance(p, y_pred=p >= 0.5, seed=4), estimate_performance(p, y_pred=p >= 0.5, seed=4)
     assert a == b
     json.dumps(a.to_dict())
     cal = IsotonicCalibrator.fit([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
@@ -114,11 +114,21 @@ def test_deterministic_and_serialisable() -> None:
 )
 def test_bad_input_is_value_error(bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
-        estimate_performance(bad)
+        estimate_performance(bad, y_pred=np.zeros(bad.size))
+
+
+def test_deployed_decision_is_required() -> None:
+    p = np.array([0.9, 0.4, 0.2])
+    with pytest.raises(ValueError, match="deployed"):
+        estimate_performance(p)
+    with pytest.raises(ValueError, match="deployed"):
+        estimate_performance(p, scores=p)
+    at_model = estimate_performance(p, scores=np.array([0.6, 0.35, 0.1]), threshold=0.3, n_draws=10)
+    assert at_model.expected_confusion[3] == pytest.approx(0.9 + 0.4)
 
 
 def test_constant_probabilities_give_nan_auc_not_crash() -> None:
-    est = estimate_performance(np.ones(10))
+    est = estimate_performance(np.ones(10), y_pred=np.ones(10))
     assert np.isnan(est.metric("roc_auc").value)
     assert est.metric("accuracy").value == 1.0
     json.dumps(est.to_dict())

@@ -46,7 +46,8 @@ async def test_baselines_and_drift_over_rest(pool: asyncpg.Pool, client: AsyncTe
     report = r.json()
     assert {f["feature"] for f in report["features"]} == {f["feature"] for f in body["features"]}
     assert report["fdr"] == "benjamini_hochberg"
-    r = await client.post(f"{base}/drift", params={**params, "methods": "psi,psi_categorical", "rule": "classic"})
+    r = await client.post(f"{base}/drift", params={**params, "methods": "psi,psi_categorical", "rule": "classic"},
+                          headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
     r = await client.get(f"{base}/results", params={**params, "analysis": "drift"})
     assert r.status_code == 200 and r.json()["results"]
@@ -59,7 +60,7 @@ async def test_baselines_and_drift_over_rest(pool: asyncpg.Pool, client: AsyncTe
                           json=payload)
     assert r.status_code == 201, r.text
     assert not r.json()["info"]["active"]
-    r = await client.post(f"{base}/baselines/uploaded/activate")
+    r = await client.post(f"{base}/baselines/uploaded/activate", headers={"content-type": "application/json"})
     assert r.status_code == 200 and r.json()["info"]["active"]
     r = await client.get(f"{base}/baselines/")
     assert [(b["name"], b["active"]) for b in r.json()] == [("ref", False), ("uploaded", True)]
@@ -96,3 +97,10 @@ async def test_cli_baselines_and_analyze(pool: asyncpg.Pool, db_url: str, capfd:
     assert "FEATURE" in out and "age" in out and "DRIFT" in out
     assert await asyncio.to_thread(main, ["analyze", "results", "churn", "--start", CUR_START.isoformat(), "--end", CUR_END.isoformat()]) == 0
     assert "share_drifted" in capfd.readouterr().out
+
+
+async def test_drift_refuses_an_overflowing_sliding_window(pool: asyncpg.Pool, client: AsyncTestClient) -> None:
+    await register_all(pool)
+    params = {"start": CUR_START.isoformat(), "end": CUR_END.isoformat(), "sliding_hours": "1e300"}
+    r = await client.get("/api/v1/models/churn/drift", params=params)
+    assert r.status_code == 422 and "sliding_hours" in r.text

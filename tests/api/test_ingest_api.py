@@ -56,8 +56,11 @@ async def test_json_bodies(client: AsyncTestClient, pool: asyncpg.Pool, models: 
     rows = _json_safe(binary_rows(np.random.default_rng(81), 60))
     r = await client.post(PRED, json=rows[:40])
     assert r.status_code == 201, r.text
-    assert r.json() == {"kind": "predictions", "received": 40, "written": 40, "duplicates": 0, "rejected": 0,
-                        "errors": [], "error_count": 0, "replayed": False}
+    body = r.json()
+    # rows carry an `arm` segment the model does not declare: stored, with a warning
+    assert [(w["row"], w["field"]) for w in body.pop("warnings")] == [(None, "segments.arm")]
+    assert body == {"kind": "predictions", "received": 40, "written": 40, "duplicates": 0, "rejected": 0,
+                    "errors": [], "error_count": 0, "replayed": False}
     r = await client.post(PRED, json={"rows": rows[30:]})  # the object form; overlaps the first batch
     assert (r.status_code, r.json()["written"], r.json()["duplicates"]) == (201, 20, 10)
     _check_stored(await fetch_predictions(pool, models["churn"].id), models["churn"], rows)
@@ -215,7 +218,7 @@ async def test_bad_bodies_change_nothing(client: AsyncTestClient, pool: asyncpg.
         (PRED, b'[{"prediction_id": "x", "score": 0.5,', "application/json", 400, (None, "body", "malformed JSON")),
         (PRED, b"", "application/json", 400, (None, "body", "empty request body")),
         (PRED, b'{"prediction_id": "x"}', "application/json", 400, (None, "body", "expected a JSON array")),
-        (PRED, good, "text/csv", 400, (None, "content-type", "unsupported content type 'text/csv'")),
+        (PRED, good, "text/csv", 415, ("detail", None, "unsupported content type 'text/csv'")),
         (PRED, good + b"\n{oops", "application/x-ndjson", 400, (1, "body", "malformed JSON on line 2")),
         (PRED, b"PAR1 not really", "application/vnd.apache.parquet", 400, (None, "body", "not a valid Parquet body")),
         (PRED, b"\x00\x01garbage", "application/vnd.apache.arrow.stream", 400, (None, "body", "not a valid Arrow IPC")),

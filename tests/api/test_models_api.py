@@ -23,6 +23,8 @@ SPEC: dict[str, Any] = {
     ],
 }
 
+JSON_H = {"content-type": "application/json"}  # every POST declares JSON, even without a body
+
 
 async def test_create_list_get_model(client: AsyncTestClient, pool: asyncpg.Pool) -> None:
     r = await client.post(f"{MODELS}/", json=SPEC)
@@ -113,7 +115,7 @@ async def test_versions_promote_archive(client: AsyncTestClient, pool: asyncpg.P
         return {r["version"]: r["stage"] for r in rows}
 
     # Promote: one production version; the previous one goes to staging.
-    r = await client.post(f"{base}/1.1.0/promote")
+    r = await client.post(f"{base}/1.1.0/promote", headers=JSON_H)
     assert r.status_code == 200 and r.json()["stage"] == "production"
     assert await stages() == {"1.0.0": "staging", "1.1.0": "production"}
     r = await client.post(f"{base}/1.0.0/promote", json={"stage": "production"})
@@ -121,17 +123,17 @@ async def test_versions_promote_archive(client: AsyncTestClient, pool: asyncpg.P
     # A third version created directly in production demotes the current one too.
     await client.post(base, json={"version": "2.0.0", "stage": "production"})
     assert await stages() == {"1.0.0": "staging", "1.1.0": "staging", "2.0.0": "production"}
-    assert (await client.post(f"{base}/9.9/promote")).status_code == 404
+    assert (await client.post(f"{base}/9.9/promote", headers=JSON_H)).status_code == 404
     assert (await client.post(f"{base}/1.0.0/promote", json={"stage": "archived"})).status_code == 400
 
     # Archive; an archived version cannot go straight back to production.
-    r = await client.post(f"{base}/2.0.0/archive")
+    r = await client.post(f"{base}/2.0.0/archive", headers={"content-type": "application/json"})
     assert r.status_code == 200 and r.json()["stage"] == "archived" and r.json()["archived_at"] is not None
     assert await pool.fetchval("SELECT count(*) FROM model_versions WHERE stage = 'production'") == 0
-    r = await client.post(f"{base}/2.0.0/promote")
+    r = await client.post(f"{base}/2.0.0/promote", headers=JSON_H)
     assert r.status_code == 409 and "archived" in r.json()["detail"]
     assert (await stages())["2.0.0"] == "archived"
     r = await client.post(f"{base}/2.0.0/promote", json={"stage": "staging"})
     assert r.status_code == 200 and r.json()["stage"] == "staging" and r.json()["archived_at"] is None
-    assert (await client.post(f"{base}/2.0.0/promote")).json()["stage"] == "production"
+    assert (await client.post(f"{base}/2.0.0/promote", headers=JSON_H)).json()["stage"] == "production"
     assert await pool.fetchval("SELECT count(*) FROM model_versions WHERE stage = 'production'") == 1

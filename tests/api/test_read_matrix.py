@@ -52,12 +52,26 @@ READ_ENDPOINTS = {
     "/analytics/model/{name:str}/predictions": "test_model_metrics",
     "/api/v1/models/{name:str}/windows/features": "test_feature_windows",
     "/api/v1/metrics/{metric:str}/windows": "test_custom_metric_windows",
+    "/api/v1/models/{name:str}/baselines": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/baselines/{baseline:str}": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/drift": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/results": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/quality": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/degradation": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/performance-summary": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/trend": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/anomalies": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/compare": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/estimated-performance": "test_baselines_drift_and_results",
+    "/api/v1/metrics": "test_metric_catalog",
 }
 RANGE = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat()}
 by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 
 
 async def _ok(served: AsyncTestClient, method: str, path: str, **kwargs: Any) -> Any:
+    if method == "POST" and "json" not in kwargs and "content" not in kwargs:
+        kwargs["headers"] = {"content-type": "application/json", **kwargs.get("headers", {})}  # the API's rule
     r = await served.request(method, path, **kwargs)
     assert 200 <= r.status_code < 300, (method, path, kwargs.get("params"), r.status_code, r.text)
     return r.json()
@@ -309,6 +323,20 @@ async def test_custom_metric_windows(served: AsyncTestClient, case: Case) -> Non
 
 
 @by_case
+async def test_metric_catalog(served: AsyncTestClient, case: Case) -> None:
+    body = await _ok(served, "GET", "/api/v1/metrics", params={"model": case.name})
+    times = [t for t, _, _ in case.metrics]
+    minute = timedelta(minutes=1)
+    first = min(times).replace(second=0, microsecond=0)
+    last = max(times).replace(second=0, microsecond=0) + minute
+    assert [{**e, "first": datetime.fromisoformat(e["first"]), "last": datetime.fromisoformat(e["last"])}
+            for e in body] == [{"name": "cost", "model": case.name, "first": first, "last": last,
+                                "count": len(case.metrics)}]
+    everything = await _ok(served, "GET", "/api/v1/metrics")
+    assert sorted(e["model"] for e in everything) == sorted(c.name for c in CASES)
+
+
+@by_case
 async def test_registry_reads(served: AsyncTestClient, case: Case) -> None:
     model = await _ok(served, "GET", f"/api/v1/models/{case.name}")
     sent = case.model_body()
@@ -324,6 +352,59 @@ async def test_registry_reads(served: AsyncTestClient, case: Case) -> None:
     assert {(x["kind"], x["model_id"], x["row_index"], x["payload"]["prediction_id"]) for x in rejected} == {
         ("predictions", model["id"], bad_row, "no-time")}
     assert "time" in {x["field"] for x in rejected}
+
+
+@by_case
+async def test_baselines_drift_and_results(served: AsyncTestClient, case: Case) -> None:
+    """A baseline from the first half of the stored range, drift of the second half against it, the stored
+    results: for every task and shape of data. Sample sizes equal the rows sent (numpy-free counting)."""
+    base, mid = f"/api/v1/models/{case.name}", T0 + SPAN / 2
+    halves = {"reference": (T0, mid), "current": (mid, T0 + SPAN)}
+    created = await _ok(served, "POST", f"{base}/baselines/",
+                        json={"name": "matrix-ref", "start": T0.isoformat(), "end": mid.isoformat()})
+    assert created["info"]["active"], created["info"]
+    listed = await _ok(served, "GET", f"{base}/baselines/")
+    assert [(b["name"], b["active"]) for b in listed if b["name"] == "matrix-ref"] == [("matrix-ref", True)]
+    detail = await _ok(served, "GET", f"{base}/baselines/matrix-ref")
+    assert {f["feature"] for f in detail["features"]} == ({"x", "c"} if case.has("features") else set())
+    params = {"start": mid.isoformat(), "end": (T0 + SPAN).isoformat()}
+    report = await _ok(served, "GET", f"{base}/drift", params=params)
+    assert {f["feature"] for f in report["features"]} == ({"x", "c"} if case.has("features") else set())
+    for f in report["features"]:
+        for side, (lo, hi) in halves.items():
+            want = sum(1 for r in case.rows if lo <= r.time < hi and getattr(r, f["feature"]) is not None)
+            assert f[f"n_{side}"] == want, (case.name, f["feature"], side, f[f"n_{side}"], want)
+    stored = await _ok(served, "POST", f"{base}/drift", params=params)
+    results = await _ok(served, "GET", f"{base}/results", params={**params, "analysis": "drift"})
+    assert len({(x["subject"], x["statistic"]) for x in results["results"]}) >= len(stored["features"])
+    # the other analyses over the same window: data quality counted against the rows sent
+    quality = await _ok(served, "GET", f"{base}/quality", params=params)
+    current = [r for r in case.rows if mid <= r.time < T0 + SPAN]
+    assert quality["n"] == len(current), (case.name, quality["n"], len(current))
+    assert {f["feature"]: (f["n"], f["missing"]) for f in quality["features"]} == (
+        {name: (len(current), sum(getattr(r, name) is None for r in current)) for name in ("x", "c")}
+        if case.has("features") else {}), case.name
+    if case.has("labels"):
+        degradation = await _ok(served, "GET", f"{base}/degradation", params=params)
+        assert degradation["baseline"] == "matrix-ref"
+    else:  # nothing to degrade from: a clear 422, not a verdict
+        r = await served.get(f"{base}/degradation", params=params)
+        assert r.status_code == 422 and "labelled reference" in r.text, (r.status_code, r.text)
+    await _ok(served, "GET", f"{base}/performance-summary", params={"days": 7})
+    full = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat(), "granularity": "15m"}
+    trend = await _ok(served, "GET", f"{base}/trend", params={**full, "metric": "count", "min_samples": 3})
+    assert trend["metric"] == "count"
+    await _ok(served, "GET", f"{base}/anomalies", params={**full, "metric": "count", "method": "mad"})
+    compared = await _ok(served, "GET", f"{base}/compare", params={**RANGE, "versions": "v1,v2"})
+    # the rows (and labelled rows) each version holds, counted from what was sent
+    assert (compared["n_a"], compared["n_b"]) == tuple(sum(r.version == v for r in case.rows) for v in ("v1", "v2"))
+    assert (compared["n_labelled_a"], compared["n_labelled_b"]) == tuple(
+        sum(r.version == v and r.label is not None for r in case.rows) for v in ("v1", "v2"))
+    r = await served.get(f"{base}/estimated-performance", params=params)
+    if case.task != "regression" and case.has("labels"):
+        assert r.status_code == 200, r.text
+    else:  # nothing to estimate from (no class scores, or a reference without labels): a clear 422
+        assert r.status_code == 422, (case.name, r.status_code, r.text)
 
 
 async def test_every_read_endpoint_is_covered(served: AsyncTestClient) -> None:

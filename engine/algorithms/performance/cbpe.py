@@ -12,8 +12,12 @@ shift (a covariate shift keeps P(y|x), which is the case CBPE is built for).
 Calibrate on a labelled reference with `IsotonicCalibrator.fit` (sklearn's IsotonicRegression; the fitted
 step function is kept as knots so applying it is a pure `np.interp`).
 
+The estimate is of the **deployed decision**: pass the model's predicted labels (`y_pred`), or its own
+scores and its threshold (`scores`, `threshold`). There is no default threshold: thresholding the
+calibrated probabilities at 0.5 estimates a classifier nobody deployed.
+
 >>> import numpy as np
->>> est = estimate_performance(np.array([0.9, 0.8, 0.2, 0.1]), n_draws=50)
+>>> est = estimate_performance(np.array([0.9, 0.8, 0.2, 0.1]), y_pred=np.array([1, 1, 0, 0]), n_draws=50)
 >>> round(est.metric("accuracy").value, 3)
 0.85
 """
@@ -139,7 +143,7 @@ def estimate_performance(
     *,
     scores: ArrayLike | None = None,
     y_pred: ArrayLike | None = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     n_draws: int = 200,
     confidence: float = 0.95,
     seed: int = 0,
@@ -147,11 +151,14 @@ def estimate_performance(
     """Estimate accuracy, precision, recall, F1 and ROC AUC of a binary classifier on unlabelled rows.
 
     `calibrated`: P(y = 1) per row. `scores`: the model's own scores (ranking for AUC; default: the
-    calibrated values). `y_pred`: predicted labels in {0, 1} (default: `scores >= threshold`).
+    calibrated values). `y_pred`: the deployed predicted labels in {0, 1}; without them, `scores` and the
+    model's `threshold` are required (`scores >= threshold`, the model's decision).
     """
     p = as_1d(calibrated, "calibrated")
     check_probabilities(p, "calibrated")
     s = p if scores is None else as_1d(scores, "scores")
+    if y_pred is None and (scores is None or threshold is None):
+        raise ValueError("give the deployed predictions (y_pred), or the model's scores and its threshold")
     pred = (s >= threshold) if y_pred is None else as_1d(y_pred, "y_pred")
     n = check_same_length(calibrated=p, scores=s, y_pred=pred)
     if not np.all((pred == 0) | (pred == 1)):

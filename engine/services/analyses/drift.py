@@ -187,8 +187,9 @@ class DriftService:
                 raise NotFoundError(f"model {model!r} has no active baseline; create one first")
             row = await baselines_repo.get_baseline(conn, info.id, active)
             bins = [b for b in await baselines_repo.feature_bins(conn, row.id) if features is None or b.feature in features]
-            if not bins:
+            if not bins and features is not None:
                 raise ValidationError([RowError(None, "features", "no feature of the active baseline selected")])
+            # a model without features has a baseline without bins: its drift report is empty, not an error
             ref_label, ref_lo, ref_hi = f"baseline:{active}", None, None
             if sliding is not None:
                 ref_label, ref_lo, ref_hi = "sliding", start - sliding, start

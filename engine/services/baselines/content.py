@@ -11,7 +11,10 @@ Per categorical feature: the declared categories, then the other categories seen
 
 The JSON document (`content`): the reference prediction distribution (binary: score histogram on 20 equal
 bins of [0, 1] and mean; multiclass: predicted-class counts; regression: predicted-value mean, std and
-quantiles), the reference performance metrics with their sample sizes (labelled rows only), and per-chunk
+quantiles), the reference performance metrics with their sample sizes (labelled rows only), the
+calibration data of label-free estimation (`calibration`, classifiers with labelled scored rows: per bin of
+the windows' 100 score bins, the labelled rows and the positives among them — binary: of the score;
+multiclass: of each class's probability, one-vs-rest), and per-chunk
 feature counts for calibrated thresholds (`chunks`: hourly when the rows have times, else chunks of equal
 row counts).
 """
@@ -28,6 +31,8 @@ from numpy.typing import NDArray
 
 from engine.algorithms.drift.binning import quantile_edges
 from engine.algorithms.performance import ClassificationData, evaluate_classification, evaluate_regression
+from engine.algorithms.performance.cbpe_binned import N_BINS as CALIBRATION_BINS
+from engine.algorithms.performance.cbpe_binned import bin_of
 from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
 from engine.store.baselines_repo import NewFeatureBins
@@ -206,6 +211,11 @@ def _performance(model: ModelSpec, data: ReferenceData) -> dict[str, Any]:
     return {"n": len(rows), "metrics": out}
 
 
+def performance_of(model: ModelSpec, data: ReferenceData) -> dict[str, Any]:
+    """The baseline's reference metrics computed on other rows (a tracked batch): the same definitions."""
+    return _performance(model, data)
+
+
 def _predictions(model: ModelSpec, data: ReferenceData) -> dict[str, Any]:
     if model.task == "binary" and data.score is not None:
         s = data.score[np.isfinite(data.score)]
@@ -222,6 +232,39 @@ def _predictions(model: ModelSpec, data: ReferenceData) -> dict[str, Any]:
     qs = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
     return {"n": int(v.size), "mean": float(v.mean()), "std": float(v.std()),
             "quantiles": dict(zip([str(q) for q in qs], np.quantile(v, qs).tolist(), strict=True))}
+
+
+def _calibration(model: ModelSpec, data: ReferenceData) -> dict[str, Any] | None:
+    """Per-bin (labelled rows, positives) of the reference scores, on the windows' score bins."""
+    labels = tuple(model.class_labels or ())
+    if data.label_class is None or not labels:
+        return None
+    y = data.label_class
+    if model.task == "binary" and data.score is not None:
+        ok = np.array([v is not None for v in y]) & np.isfinite(data.score)
+        if not ok.any():
+            return None
+        b = bin_of(data.score[ok], CALIBRATION_BINS)
+        pos = np.array([y[i] == labels[1] for i in np.flatnonzero(ok)], dtype=np.float64)
+        return {"bins": CALIBRATION_BINS, "n": int(ok.sum()),
+                "totals": np.bincount(b, minlength=CALIBRATION_BINS).tolist(),
+                "positives": np.bincount(b, weights=pos, minlength=CALIBRATION_BINS).astype(int).tolist()}
+    if model.task == "multiclass" and data.probabilities is not None:
+        rows = [i for i, (lab, p) in enumerate(zip(y, data.probabilities, strict=True))
+                if lab is not None and p is not None and len(p) == len(labels)]
+        if not rows:
+            return None
+        probs = np.array([data.probabilities[i] for i in rows], dtype=np.float64)
+        truth = np.array([y[i] for i in rows], dtype=object)
+        per_class = {}
+        for j, label in enumerate(labels):
+            b = bin_of(probs[:, j], CALIBRATION_BINS)
+            per_class[label] = {
+                "totals": np.bincount(b, minlength=CALIBRATION_BINS).tolist(),
+                "positives": np.bincount(b, weights=(truth == label) * 1.0, minlength=CALIBRATION_BINS).astype(int).tolist(),
+            }
+        return {"bins": CALIBRATION_BINS, "n": len(rows), "classes": per_class}
+    return None
 
 
 def build_content(model: ModelSpec, data: ReferenceData, n_bins: int = N_BINS) -> BaselineContent:
@@ -241,7 +284,8 @@ def build_content(model: ModelSpec, data: ReferenceData, n_bins: int = N_BINS) -
             if b is not None:
                 features.append(b)
                 columns[f.name] = data.categorical[f.name]
-    if not features:
+    if not features and model.features:
+        # a model without features still has a reference (its score / prediction distribution, performance)
         raise ValidationError([RowError(None, "reference", "no feature has a present value in the reference")])
     chunking, parts, labels = _chunks(data)
     chunks = {
@@ -254,5 +298,6 @@ def build_content(model: ModelSpec, data: ReferenceData, n_bins: int = N_BINS) -
         "predictions": _predictions(model, data),
         "performance": _performance(model, data),
         "chunks": chunks,
+        "calibration": _calibration(model, data),
     }
     return BaselineContent(features, content, chunking)

@@ -1,0 +1,156 @@
+"""Comparison of two versions or two segment values over a window, against statsmodels / scipy / scikit-learn
+on the raw rows: two-proportion z (p pooled, Wald interval), DeLong on the binned scores, Welch's t."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import asyncpg
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn import metrics as skm
+from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+
+from engine.algorithms.performance.cbpe_binned import bin_of
+from engine.domain import ModelSpec
+from engine.errors import NotFoundError, ValidationError
+from engine.services.analyses.compare import CompareService
+from engine.store import models_repo
+from engine.store.unit import UnitOfWork
+from tests.analyses.support import COLUMNS, CUR_END, CUR_START, feature_values
+from tests.analyses.test_estimate import insert_scored
+from tests.conftest import refresh_windows
+from tests.ingest.support import register_all
+
+pytestmark = pytest.mark.asyncio
+
+
+async def insert_regression(conn: asyncpg.Connection, model: ModelSpec, version_id: int, rng: np.random.Generator,
+                            start: datetime, end: datetime, n: int, noise: float, prefix: str, region: str) -> None:
+    rows = []
+    for i in range(n):
+        t = start + timedelta(seconds=float(rng.uniform(0, (end - start).total_seconds())))
+        pred = float(rng.normal(100, 10))
+        rows.append((t, model.id, version_id, f"{prefix}-{i}", None, pred, None, None, json.dumps({"region": region}),
+                     *feature_values(model, rng, False), None, pred + float(rng.normal(0.5, noise))))
+    await conn.copy_records_to_table("predictions", records=rows, columns=COLUMNS)
+
+
+async def _setup(pool: asyncpg.Pool) -> dict[str, ModelSpec]:
+    models = await register_all(pool)
+    rng = np.random.default_rng(23)
+    async with pool.acquire() as conn:
+        for m in models.values():
+            v1, v2 = (await models_repo.list_versions(conn, m.id))[:2]
+            for version, region, shift, noise in ((v1, "eu", 0.0, 5.0), (v2, "us", 0.6, 6.0)):
+                if m.task == "regression":
+                    await insert_regression(conn, m, version.id, rng, CUR_START, CUR_END, 1500, noise,
+                                            f"{region}", region)
+                else:
+                    await insert_scored(conn, m, version.id, rng, CUR_START, CUR_END, 1500, shift=shift,
+                                        prefix=region, region=region)
+    return models
+
+
+async def _raw(pool: asyncpg.Pool, m: ModelSpec, region: str) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await conn.fetch("SELECT score, predicted_class, label_class, predicted_value, label_value "
+                                "FROM predictions WHERE model_id = $1 AND segments ->> 'region' = $2", m.id, region)
+
+
+def _delong_rows(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    x, z = s[y], s[~y]
+    v10 = np.array([((z < xi).sum() + 0.5 * (z == xi).sum()) / z.size for xi in x])
+    v01 = np.array([((x > zj).sum() + 0.5 * (x == zj).sum()) / x.size for zj in z])
+    return float(v10.mean()), float(v10.var(ddof=1) / x.size + v01.var(ddof=1) / z.size)
+
+
+@pytest.mark.parametrize("refreshed", [False, True])
+async def test_binary_versions_and_segments_against_libraries(pool: asyncpg.Pool, uow: UnitOfWork,
+                                                              refreshed: bool) -> None:
+    models = await _setup(pool)
+    if refreshed:
+        await refresh_windows(pool)
+    m = models["churn"]
+    svc = CompareService(uow)
+    by_version = await svc.compare("churn", CUR_START, CUR_END, versions=("v1", "v2"))
+    by_segment = await svc.compare("churn", CUR_START, CUR_END, segment="region", values=("eu", "us"), persist=True)
+    assert by_version.metrics == by_segment.metrics  # v1 ↔ eu and v2 ↔ us hold the same rows
+    assert by_segment.n_a == by_segment.n_b == 1500 and by_segment.n_labelled_a == 1500
+    pos = m.class_labels[1]  # type: ignore[index]
+    raw = {r: await _raw(pool, m, r) for r in ("eu", "us")}
+    y = {r: np.array([x["label_class"] == pos for x in raw[r]]) for r in raw}
+    p = {r: np.array([x["predicted_class"] == pos for x in raw[r]]) for r in raw}
+    s = {r: np.array([x["score"] for x in raw[r]]) for r in raw}
+    by = {x.metric: x for x in by_segment.metrics}
+    for name, count, nobs in (
+        ("accuracy", lambda r: (y[r] == p[r]).sum(), lambda r: y[r].size),
+        ("precision", lambda r: (y[r] & p[r]).sum(), lambda r: p[r].sum()),
+        ("recall", lambda r: (y[r] & p[r]).sum(), lambda r: y[r].sum()),
+        ("positive_rate", lambda r: p[r].sum(), lambda r: p[r].size),
+    ):
+        c, n = [count("eu"), count("us")], [nobs("eu"), nobs("us")]
+        _, pval = proportions_ztest(c[::-1], n[::-1])
+        lo, hi = confint_proportions_2indep(c[1], n[1], c[0], n[0], method="wald")
+        x = by[name]
+        assert x.difference == pytest.approx(c[1] / n[1] - c[0] / n[0], abs=1e-12), name
+        assert x.p_value == pytest.approx(pval, rel=1e-9, abs=1e-300), name
+        assert (x.lower, x.upper) == (pytest.approx(lo, abs=1e-9), pytest.approx(hi, abs=1e-9)), name
+        assert x.test == "two_proportion_z"
+    assert by["accuracy"].significant  # the shifted version is more accurate at threshold 0.3
+    f1 = by["f1"]
+    assert f1.difference == pytest.approx(skm.f1_score(y["us"], p["us"]) - skm.f1_score(y["eu"], p["eu"]), abs=1e-12)
+    assert f1.lower <= f1.difference <= f1.upper and f1.test == "bootstrap_confusion"  # type: ignore[operator]
+    (a, va), (b, vb) = (_delong_rows(y[r], bin_of(s[r]).astype(float)) for r in ("eu", "us"))
+    assert a == pytest.approx(skm.roc_auc_score(y["eu"], bin_of(s["eu"])), abs=1e-12)
+    auc = by["roc_auc"]
+    assert auc.a == pytest.approx(a, abs=1e-12) and auc.b == pytest.approx(b, abs=1e-12)
+    assert auc.p_value == pytest.approx(2 * stats.norm.sf(abs(b - a) / np.sqrt(va + vb)), rel=1e-6)
+    assert abs(auc.a - skm.roc_auc_score(y["eu"], s["eu"])) < 0.01  # type: ignore[operator]
+    async with pool.acquire() as conn:
+        n = await conn.fetchval("SELECT count(*) FROM analysis_results WHERE analysis = 'comparison'")
+    assert n == len(by_segment.metrics)
+
+
+async def test_multiclass_and_regression_against_libraries(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
+    models = await _setup(pool)
+    svc = CompareService(uow)
+    iris = await svc.compare("iris", CUR_START, CUR_END, versions=("v1", "v2"))
+    labels = list(models["iris"].class_labels or ())
+    raw = {r: await _raw(pool, models["iris"], r) for r in ("eu", "us")}
+    y = {r: np.array([labels.index(x["label_class"]) for x in raw[r]]) for r in raw}
+    p = {r: np.array([labels.index(x["predicted_class"]) for x in raw[r]]) for r in raw}
+    by = {x.metric: x for x in iris.metrics}
+    assert set(by) == {"accuracy", "precision_macro", "recall_macro", "f1_macro"}
+    for name, fn in (("f1_macro", skm.f1_score), ("precision_macro", skm.precision_score), ("recall_macro", skm.recall_score)):
+        want = fn(y["us"], p["us"], average="macro", zero_division=0) - fn(y["eu"], p["eu"], average="macro", zero_division=0)
+        assert by[name].difference == pytest.approx(want, abs=1e-12), name
+        assert by[name].lower <= by[name].difference <= by[name].upper  # type: ignore[operator]
+    price = await svc.compare("price", CUR_START, CUR_END, versions=("v1", "v2"))  # v1: region eu, v2: us
+    raw = {r: await _raw(pool, models["price"], r) for r in ("eu", "us")}
+    err = {r: np.array([x["predicted_value"] - x["label_value"] for x in raw[r]]) for r in raw}
+    by = {x.metric: x for x in price.metrics}
+    for name, f in (("mae", np.abs), ("mean_error", lambda e: e)):
+        t = stats.ttest_ind(f(err["us"]), f(err["eu"]), equal_var=False)
+        ci = t.confidence_interval(0.95)
+        assert by[name].difference == pytest.approx(f(err["us"]).mean() - f(err["eu"]).mean(), abs=1e-9), name
+        assert by[name].p_value == pytest.approx(t.pvalue, rel=1e-6, abs=1e-12), name
+        assert (by[name].lower, by[name].upper) == (pytest.approx(ci.low, abs=1e-7), pytest.approx(ci.high, abs=1e-7))
+    assert by["mae"].significant and by["mse"].p_value is None and "Σe⁴" in (by["mse"].note or "")
+
+
+async def test_compare_errors(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
+    await _setup(pool)
+    svc = CompareService(uow)
+    with pytest.raises(NotFoundError):
+        await svc.compare("churn", CUR_START, CUR_END, versions=("v1", "v9"))
+    with pytest.raises(ValidationError):
+        await svc.compare("churn", CUR_START, CUR_END, versions=("v1", "v1"))
+    with pytest.raises(ValidationError):
+        await svc.compare("churn", CUR_START, CUR_END)
+    with pytest.raises(ValidationError):
+        await svc.compare("iris", CUR_START, CUR_END, segment="region", values=("eu", "us"))
+    empty = await svc.compare("churn", CUR_START, CUR_END, segment="region", values=("eu", "mars"))
+    assert empty.n_b == 0 and all(x.p_value is None for x in empty.metrics)
