@@ -14,6 +14,7 @@ from engine.services.analyses.results import ResultsService
 from engine.services.baselines.service import BaselineService
 from engine.services.metric_catalog import MetricCatalogService
 from engine.services.models import ModelService
+from engine.services.predictions import PredictionService
 from engine.services.store import StoreService
 from engine.services.windows import WindowsService
 from engine.store.unit import UnitOfWork, unit_from_pool
@@ -38,6 +39,10 @@ def provide_model_service(uow: UnitOfWork) -> ModelService:
 
 def provide_ingest_service(uow: UnitOfWork, settings: Settings) -> IngestService:
     return IngestService(uow, max_batch_rows=settings.max_batch_rows)
+
+
+def provide_prediction_service(uow: UnitOfWork, settings: Settings) -> PredictionService:
+    return PredictionService(uow, max_ids=settings.max_batch_rows)
 
 
 def provide_store_service(uow: UnitOfWork) -> StoreService:

@@ -43,6 +43,10 @@ class IngestOut(msgspec.Struct):
     warnings: list[RowErrorOut] = []
 
 
+class DeletedOut(msgspec.Struct):
+    deleted: int  # predictions deleted (the windows recompute their ranges at the next refresh)
+
+
 class ErrorOut(msgspec.Struct):
     status_code: int
     detail: str

@@ -59,12 +59,18 @@ class StoreSettings:
     # One day per chunk: at ~1M predictions/day/model a chunk and its indexes stay well inside memory,
     # and a 30-day window touches 30 chunks.
     chunk_interval: str = "1 day"
-    # Columnstore compression (full edition only). Labels arrive for days; compressing later than
-    # that keeps label UPDATEs on uncompressed chunks.
+    # Columnstore compression (full edition only). Most labels arrive within days: compressing later than
+    # that keeps their UPDATEs on uncompressed rows. Later labels still work, at the cost of decompressing
+    # the compressed batches that hold their predictions (README: "Compression, retention and the label
+    # horizon").
     compress_after: str | None = "7 days"
     # Raw-row retention; None keeps everything. Full edition: a retention policy. Apache: the worker
     # calls drop_chunks.
     retention: str | None = None
+    # How long after a prediction a label may arrive without the prediction's `time`: the engine keeps a
+    # small uncompressed lookup (model, prediction id) -> time that long (`prediction_times`, pruned by the
+    # worker). None keeps it as long as the predictions themselves.
+    label_horizon: str | None = "90 days"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +112,7 @@ class Settings:
                 chunk_interval=_interval(env, "DRIFTLINE_CHUNK_INTERVAL", "1 day") or "1 day",
                 compress_after=_interval(env, "DRIFTLINE_COMPRESS_AFTER", "7 days"),
                 retention=_interval(env, "DRIFTLINE_RETENTION", None),
+                label_horizon=_interval(env, "DRIFTLINE_LABEL_HORIZON", "90 days"),
             ),
         )
 

@@ -1,26 +1,33 @@
-"""Batch ingest of predictions, labels and metrics (JSON, NDJSON, Arrow IPC or Parquet bodies).
+"""Batch ingest of predictions, labels and metrics (JSON, NDJSON, Arrow IPC or Parquet bodies), and deletes of
+stored predictions.
 
 `?partial=true` stores the valid rows and keeps the refused ones in rejected_rows; the default refuses the
 whole batch on any invalid row (422, nothing written). An `Idempotency-Key` header makes a retried batch
-return the first answer without writing again."""
+return the first answer without writing again. A delete (a GDPR erasure, a bad backfill) is seen by the
+windows at the next refresh on both editions."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
 from api.bodies import decode_rows_off_loop
-from api.schemas import IngestOut, RejectedOut, error_responses, replayed_response
+from api.schemas import DeletedOut, IngestOut, RejectedOut, error_responses, replayed_response
 from engine.config import Settings
 from engine.ingest.service import IngestResult, IngestService
 from engine.services.metric_catalog import CustomMetricInfo, MetricCatalogService
+from engine.services.predictions import PredictionService
 from engine.services.store import StoreService
 
 INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 415, 422, 503)}
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
+PredictionIds = Annotated[
+    list[str] | None, Parameter(query="prediction_id", required=False, description="repeat for several ids")
+]
 
 
 def _out(result: IngestResult) -> Response[IngestOut]:
@@ -48,6 +55,16 @@ class IngestController(Controller):
         result = await ingest_service.log_predictions(name, await _rows(request), version=version, partial=partial,
                                                       idempotency_key=idempotency_key, segment_columns=segs)
         return _out(result)
+
+    @delete("/models/{name:str}/predictions", status_code=200, responses=error_responses(400, 401, 404, 422, 503))
+    async def delete_predictions(
+        self, name: str, prediction_service: PredictionService, prediction_id: PredictionIds = None,
+        start: datetime | None = None, end: datetime | None = None,
+    ) -> DeletedOut:
+        """Delete the model's predictions with the given ids (`?prediction_id=a&prediction_id=b`), those in
+        [start, end), or the given ids within [start, end)."""
+        result = await prediction_service.delete(name, prediction_id, start, end)
+        return DeletedOut(deleted=result.deleted)
 
     @post("/models/{name:str}/labels", responses=INGEST_RESPONSES)
     async def labels(

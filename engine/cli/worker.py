@@ -1,7 +1,8 @@
 """`driftline rollups refresh` (once) and `driftline worker` (every --interval seconds until SIGTERM/SIGINT):
-the windows refresher (`engine.rollups.refresher.refresh`) and, where DRIFTLINE_RETENTION is set on the Apache
-edition, raw-row retention (`engine.services.retention.apply_retention`). Both are imported when a command
-runs, so the other commands start quickly.
+the windows refresher (`engine.rollups.refresher.refresh`), where DRIFTLINE_RETENTION is set on the Apache
+edition raw-row retention (`engine.services.retention.apply_retention`), and on both editions the label
+horizon of the prediction-time lookup (`prune_prediction_times`). They are imported when a command runs, so
+the other commands start quickly.
 """
 
 from __future__ import annotations
@@ -45,21 +46,23 @@ def refresh_once(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def worker_tick(
-    uow: UnitOfWork, retention: str | None, ingest_log_retention: str | None = None
+    uow: UnitOfWork, retention: str | None, ingest_log_retention: str | None = None,
+    label_horizon: str | None = None,
 ) -> dict[str, Any]:
     """One run of the worker's job on the run's unit of work: refresh the windows, then apply retention (raw
-    rows, and the ingest log: rejected_rows and ingest_batches)."""
+    rows; the ingest log: rejected_rows and ingest_batches; the prediction-time lookup: the label horizon)."""
     from engine.rollups.refresher import refresh
-    from engine.services.retention import apply_ingest_log_retention, apply_retention
+    from engine.services.retention import apply_ingest_log_retention, apply_retention, prune_prediction_times
 
     report = await refresh(uow)
     await apply_retention(uow, retention)
     pruned = await apply_ingest_log_retention(uow, ingest_log_retention)
+    await prune_prediction_times(uow, label_horizon, retention)
     return {**report.to_dict(), "ingest_log_deleted": pruned}
 
 
 async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float, stop: asyncio.Event,
-                      ingest_log_retention: str | None = None) -> int:
+                      ingest_log_retention: str | None = None, label_horizon: str | None = None) -> int:
     """A tick, then sleep until the next one or until `stop` is set; each tick takes one connection from
     `pool` for its whole run. A failed tick is reported and retried on the next: a worker outlives a
     database restart."""
@@ -68,7 +71,7 @@ async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float
         started = time.monotonic()
         try:
             async with unit_from_pool(pool, share=False) as uow:
-                summary = await worker_tick(uow, retention, ingest_log_retention)
+                summary = await worker_tick(uow, retention, ingest_log_retention, label_horizon)
             runs += 1
             if summary.get("groups") or summary.get("failed"):
                 sys.stderr.write(f"driftline worker: refreshed {json.dumps(summary)}\n")
@@ -93,7 +96,7 @@ def run_worker(args: argparse.Namespace, ctx: CliContext) -> int:
         sys.stderr.write(f"driftline worker: refreshing rollups every {args.interval:g} s (SIGTERM/SIGINT to stop)\n")
         try:
             runs = await worker_loop(pool, ctx.settings.store.retention, args.interval, stop,
-                                     ctx.settings.ingest_log_retention)
+                                     ctx.settings.ingest_log_retention, ctx.settings.store.label_horizon)
         finally:
             await pool.close()
         sys.stderr.write(f"driftline worker: stopped after {runs} refreshes\n")

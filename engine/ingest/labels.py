@@ -1,7 +1,8 @@
 """Label rows → staging records.
 
 A label row: `{"prediction_id": "r-1", "label": "yes", "label_time": "…Z" (optional, default: now),
-"time": "…Z" (optional: the prediction's time, narrows the lookup to one chunk)}`.
+"time": "…Z" (optional: the prediction's time; needed for predictions older than the label horizon)}`.
+The records are written by `engine.ingest.label_writes.apply_labels`.
 """
 
 from __future__ import annotations

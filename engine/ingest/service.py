@@ -27,6 +27,7 @@ from engine.ingest import labels as label_rows
 from engine.ingest import metrics as metric_rows
 from engine.ingest.canonical import SEGMENT_PREFIX, frame_to_canonical
 from engine.ingest.copy_binary import prediction_copy_chunks
+from engine.ingest.label_writes import apply_labels
 from engine.ingest.records import METRIC_COLUMNS, PREDICTION_COLUMNS
 from engine.ingest.rows import prediction_rows_to_frame
 from engine.ingest.text import frame_nul_errors, storable, unstorable_errors
@@ -165,6 +166,13 @@ def _prepare_predictions(
     return frame, errors
 
 
+def _unknown_reason(item: Any) -> str:
+    if item.get("time"):
+        return "no stored prediction with this id and time"
+    return ("no stored prediction with this id within the label horizon (DRIFTLINE_LABEL_HORIZON); for an "
+            "older prediction, send its time")
+
+
 async def _stream(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
     """Chunks are encoded in a worker thread, one ahead of the chunk being sent: the encoders are numpy,
     polars and pyarrow calls that release the GIL, so encoding overlaps both the socket writes and the
@@ -279,8 +287,10 @@ class IngestService:
         partial: bool = False,
         idempotency_key: str | None = None,
     ) -> IngestResult:
-        """Attach ground truth to stored predictions by prediction id. A label for an id that is not
-        stored is an error for that row (atomic: the batch is refused; partial: it is kept in rejected_rows)."""
+        """Attach ground truth to stored predictions by prediction id (and the prediction's `time`, when the
+        row has one). A label for an id that is not stored (or, without `time`, stored longer ago than the
+        label horizon) is an error for that row (atomic: the batch is refused; partial: it is kept in
+        rejected_rows). Compressed history is labelled in place: see engine/ingest/label_writes.py."""
         conn = self.conn
         model = await models_repo.get_model(conn, model_name)
         n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
@@ -303,14 +313,10 @@ class IngestService:
                                            lambda: batch_digest(rows, None, partial, ()))
             if replay is not None:
                 return replay
-            await conn.execute(query("ingest.create_labels_stage"))
-            await conn.execute("TRUNCATE labels_stage")
-            await conn.copy_records_to_table("labels_stage", records=records, columns=label_rows.STAGE_COLUMNS)
-            matched = {r[0] for r in await conn.fetch(query("ingest.apply_labels"), model.id)}
+            matched = await apply_labels(conn, model.id, records)
             unknown = [int(rec[0]) for rec in records if rec[0] not in matched]  # type: ignore[call-overload]
             if unknown:
-                checked.errors.extend(RowError(i, "prediction_id", "no stored prediction with this id"
-                                               + (" and time" if items[i].get("time") else "")) for i in unknown)
+                checked.errors.extend(RowError(i, "prediction_id", _unknown_reason(items[i])) for i in unknown)
                 checked.errors.sort(key=lambda e: e.row if e.row is not None else -1)
                 if not partial:
                     raise ValidationError(checked.errors)

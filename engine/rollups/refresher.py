@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,8 +43,9 @@ _LOCK_KEY = "hashtext('driftline.windows.' || $1::text)"
 
 @dataclass(frozen=True, slots=True)
 class RefreshReport:
-    """What one `refresh` call did. `minutes` counts 1-minute buckets recomputed (summed over kinds),
-    `skipped_locked` the (kind, model) groups another refresher held."""
+    """What one `refresh` call did. `minutes` counts the 1-minute buckets brought up to date, per (kind,
+    model) and summed — the same count on both editions, although a continuous aggregate refreshes the
+    union of the models' ranges at once; `skipped_locked` the (kind, model) groups another refresher held."""
 
     edition: str
     groups: int = 0
@@ -85,6 +88,10 @@ class _Tally:
 async def is_continuous_aggregate(conn: asyncpg.Connection, relation: str) -> bool:
     kind = await conn.fetchval("SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)", relation)
     return kind == "v"
+
+
+def _minutes(ranges: list[Range]) -> int:
+    return int(sum((hi - lo).total_seconds() for lo, hi in ranges) // 60)
 
 
 def _model_pred(model_id: int | None) -> str:
@@ -220,7 +227,7 @@ async def _refresh_table_group(
                 )
             await _advance_watermark(conn, family.kind, model_id, taken)
             tally.records += len(rows)
-            tally.minutes += int(sum((hi - lo).total_seconds() for lo, hi in taken) // 60)
+            tally.minutes += _minutes(taken)
             if not rest:
                 tally.groups += 1
                 return
@@ -256,9 +263,12 @@ async def _refresh_cagg_kind(
         )
         for model_id in {r["model_id"] for r in rows}:
             await _advance_watermark(conn, family.kind, model_id, minutes)
-        tally.groups += len({r["model_id"] for r in rows})
+        models = {r["model_id"] for r in rows}
+        tally.groups += len(models)
         tally.records += len(rows)
-        tally.minutes += int(sum((hi - lo).total_seconds() for lo, hi in minutes) // 60)
+        tally.minutes += sum(
+            _minutes(merge_ranges((r["lo"], r["hi"]) for r in rows if r["model_id"] == m)) for m in models
+        )
     finally:
         await conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY}, 0)", family.kind)
 
@@ -279,6 +289,22 @@ async def present_rollups(conn: asyncpg.Connection) -> dict[str, tuple[Family, .
     return out
 
 
+@asynccontextmanager
+async def _without_jit(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """JIT off for the refresh, restored after (the connection is the caller's). The recompute statements
+    read raw rows through views, and on the full edition through real-time continuous aggregates stacked on
+    each other and compressed chunks: their cost estimates run into the millions whatever the range, far
+    above jit_above_cost, and compiling them took 1.4 s per refresh call that then ran in milliseconds
+    (10 late labels: 67 s with JIT, 1.2 s without, on 2.19.3 with half of four weeks compressed; bench/
+    results/compression.md). Nothing here runs long enough on one call to win the compile time back."""
+    before = await conn.fetchval("SELECT current_setting('jit')")
+    await conn.execute("SELECT set_config('jit', 'off', false)")
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT set_config('jit', $1, false)", before)
+
+
 async def refresh(uow: UnitOfWork, *, budget: timedelta = DEFAULT_BUDGET) -> RefreshReport:
     """Bring every window relation up to date with the writes recorded so far; returns what it did.
 
@@ -297,24 +323,25 @@ async def refresh(uow: UnitOfWork, *, budget: timedelta = DEFAULT_BUDGET) -> Ref
     )
     rollups = await present_rollups(conn)
     cagg_done: set[str] = set()
-    for g in groups:
-        family = FAMILIES[g["kind"]]
-        # One group's failure (a row the rollup cannot hold, a relation in a bad state) must not stop the
-        # others: its transaction rolled back, its records stay pending, the report names it.
-        try:
-            if family is not FEATURES and await is_continuous_aggregate(conn, family.relation("1m")):
-                if family.kind not in cagg_done:
-                    cagg_done.add(family.kind)
-                    await _refresh_cagg_kind(conn, family, cutoff, tally, rollups.get(family.kind, ()))
-                continue
-            await _refresh_table_group(
-                conn, family, g["model_id"], cutoff, budget, tally, rollups.get(family.kind, ())
-            )
-        except asyncpg.PostgresError as exc:
-            if conn.is_in_transaction():
-                raise  # not ours to recover: a caller's transaction
-            tally.failed.append(f"{family.kind} model {g['model_id']}: {type(exc).__name__}: {str(exc)[:200]}")
-            log.warning("refresh of %s for model %s failed, retried next time: %s", family.kind, g["model_id"], exc)
+    async with _without_jit(conn):
+        for g in groups:
+            family = FAMILIES[g["kind"]]
+            # One group's failure (a row the rollup cannot hold, a relation in a bad state) must not stop the
+            # others: its transaction rolled back, its records stay pending, the report names it.
+            try:
+                if family is not FEATURES and await is_continuous_aggregate(conn, family.relation("1m")):
+                    if family.kind not in cagg_done:
+                        cagg_done.add(family.kind)
+                        await _refresh_cagg_kind(conn, family, cutoff, tally, rollups.get(family.kind, ()))
+                    continue
+                await _refresh_table_group(
+                    conn, family, g["model_id"], cutoff, budget, tally, rollups.get(family.kind, ())
+                )
+            except asyncpg.PostgresError as exc:
+                if conn.is_in_transaction():
+                    raise  # not ours to recover: a caller's transaction
+                tally.failed.append(f"{family.kind} model {g['model_id']}: {type(exc).__name__}: {str(exc)[:200]}")
+                log.warning("refresh of %s for model %s failed, retried next time: %s", family.kind, g["model_id"], exc)
     return RefreshReport(
         edition=license_,
         groups=tally.groups,

@@ -1,8 +1,11 @@
-"""Raw-row retention.
+"""Raw-row retention, and the label horizon of the prediction-time lookup.
 
 On the full edition the migration installs retention policies and TimescaleDB's job scheduler applies them.
 The Apache edition has no job scheduler, so the worker calls `apply_retention` periodically: it drops whole
-chunks older than the configured interval with `drop_chunks` (cheap: no row-by-row DELETE)."""
+chunks older than the configured interval with `drop_chunks` (cheap: no row-by-row DELETE).
+
+`prune_prediction_times` runs on both editions (the horizon is a runtime setting, not a policy): it drops the
+chunks of `prediction_times` older than the label horizon, or than the retention when there is no horizon."""
 
 from __future__ import annotations
 
@@ -33,6 +36,18 @@ async def apply_retention(uow: UnitOfWork, retention: str | None) -> RetentionRe
         rows = await conn.fetch("SELECT drop_chunks($1::regclass, older_than => $2::text::interval)", table, retention)
         dropped[table] = len(rows)
     return RetentionReport(dropped)
+
+
+async def prune_prediction_times(uow: UnitOfWork, label_horizon: str | None, retention: str | None) -> int:
+    """Drop the chunks of `prediction_times` wholly older than the label horizon (else the retention);
+    returns how many. Labels without a `time` for predictions older than that are refused as unknown."""
+    keep = label_horizon or retention
+    if keep is None:
+        return 0
+    rows = await uow.conn.fetch(
+        "SELECT drop_chunks('prediction_times'::regclass, older_than => $1::text::interval)", keep
+    )
+    return len(rows)
 
 
 async def apply_ingest_log_retention(uow: UnitOfWork, retention: str | None) -> dict[str, int]:

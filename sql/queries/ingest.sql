@@ -13,6 +13,8 @@ WITH ins AS (
 SELECT count(*) FROM ins;
 
 -- name: create_labels_stage
+-- A label batch: the rows as sent (labels_stage), each resolved to the stored prediction(s) it labels
+-- (label_targets), and the rows that labelled one (labels_matched). See engine/ingest/label_writes.py.
 CREATE TEMPORARY TABLE IF NOT EXISTS labels_stage (
     row_index     integer NOT NULL,
     prediction_id text NOT NULL,
@@ -21,18 +23,62 @@ CREATE TEMPORARY TABLE IF NOT EXISTS labels_stage (
     label_time    timestamptz NOT NULL,
     time_hint     timestamptz
 ) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS label_targets (
+    row_index     integer NOT NULL,
+    prediction_id text NOT NULL,
+    time          timestamptz NOT NULL,
+    label_class   text,
+    label_value   double precision,
+    label_time    timestamptz NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE INDEX IF NOT EXISTS label_targets_time ON label_targets (time);
+CREATE TEMPORARY TABLE IF NOT EXISTS labels_matched (row_index integer NOT NULL) ON COMMIT DELETE ROWS;
+
+-- name: resolve_label_targets
+-- The time of each labelled prediction: from prediction_times by id (an index probe per chunk of that
+-- table, never the compressed predictions), restricted to the client's `time` when it sent one. A `time`
+-- not found there (a prediction older than the label horizon) is taken as sent; an id without one is not
+-- resolved and is reported as unknown.
+INSERT INTO label_targets (row_index, prediction_id, time, label_class, label_value, label_time)
+SELECT s.row_index, s.prediction_id, coalesce(t.time, s.time_hint), s.label_class, s.label_value, s.label_time
+FROM labels_stage s
+LEFT JOIN LATERAL (
+    SELECT pt.time FROM prediction_times pt
+    WHERE pt.model_id = $1 AND pt.prediction_id = s.prediction_id
+      AND (s.time_hint IS NULL OR pt.time = s.time_hint)
+) t ON true
+WHERE t.time IS NOT NULL OR s.time_hint IS NOT NULL;
+
+-- name: label_target_times
+SELECT DISTINCT time FROM label_targets ORDER BY time;
+
+-- name: prediction_chunks
+-- The chunks of predictions overlapping [$1, $2], and whether any of each is compressed (never on the
+-- Apache edition).
+SELECT range_start, range_end, is_compressed
+FROM timescaledb_information.chunks
+WHERE hypertable_schema = current_schema() AND hypertable_name = 'predictions'
+  AND range_end > $1 AND range_start <= $2;
 
 -- name: apply_labels
--- One UPDATE … FROM join for the whole batch; the optional time hint lets chunk exclusion skip chunks.
+-- The targets with $2 <= time <= $3 (one group of engine/ingest/bounds.py). Run with plan_cache_mode =
+-- force_custom_plan, so that the bounds are constants to the planner at every execution: it excludes the
+-- other chunks, and in a compressed chunk TimescaleDB decompresses only the batches that overlap them. A
+-- generic plan (bounds as parameters) would decompress every compressed row of the model, and one cached
+-- while a chunk was wholly compressed misses the rows a later statement decompressed.
 WITH upd AS (
     UPDATE predictions p
-    SET label_class = s.label_class, label_value = s.label_value, label_time = s.label_time
-    FROM labels_stage s
-    WHERE p.model_id = $1 AND p.prediction_id = s.prediction_id
-      AND (s.time_hint IS NULL OR p.time = s.time_hint)
-    RETURNING s.row_index
+    SET label_class = t.label_class, label_value = t.label_value, label_time = t.label_time
+    FROM label_targets t
+    WHERE p.model_id = $1 AND p.time >= $2 AND p.time <= $3
+      AND t.time >= $2 AND t.time <= $3
+      AND p.prediction_id = t.prediction_id AND p.time = t.time
+    RETURNING t.row_index
 )
-SELECT DISTINCT row_index FROM upd;
+INSERT INTO labels_matched SELECT row_index FROM upd;
+
+-- name: select_labels_matched
+SELECT DISTINCT row_index FROM labels_matched;
 
 -- name: insert_batch_key
 INSERT INTO ingest_batches (idempotency_key, kind, model_id, digest, result)

@@ -185,8 +185,8 @@ async def test_labels_and_metrics(client: AsyncTestClient, pool: asyncpg.Pool, m
     stored = await fetch_predictions(pool, models["churn"].id)
     assert {p: v["label_class"] for p, v in stored.items()} == {"g-0": "stay", "g-1": None, "g-2": "churn", "g-3": None}
     r = await client.post("/api/v1/models/churn/labels", json=[{"prediction_id": "zzz", "label": "stay"}])
-    assert r.status_code == 422 and r.json()["errors"] == [
-        {"row": 0, "field": "prediction_id", "reason": "no stored prediction with this id"}]
+    assert r.status_code == 422 and [(e["row"], e["field"]) for e in r.json()["errors"]] == [(0, "prediction_id")]
+    assert r.json()["errors"][0]["reason"].startswith("no stored prediction with this id within the label horizon")
     r = await client.post("/api/v1/models/churn/labels?partial=true",
                           json=[{"prediction_id": "zzz", "label": "stay"}, {"prediction_id": "g-1", "label": "churn"}])
     assert (r.status_code, r.json()["written"], r.json()["rejected"]) == (201, 1, 1)
@@ -242,3 +242,20 @@ async def test_bad_bodies_change_nothing(client: AsyncTestClient, pool: asyncpg.
         else:
             assert any(e["row"] == row and e["field"] == fld and reason in e["reason"] for e in out["errors"]), out
         assert await snapshot(pool) == before, (url, body[:40])
+
+
+async def test_delete_predictions(client: AsyncTestClient, pool: asyncpg.Pool, models: dict[str, ModelSpec]) -> None:
+    rows = [good_binary_row(k) for k in range(6)]
+    assert (await client.post(PRED, json=rows)).status_code == 201
+    r = await client.delete(PRED, params={"prediction_id": ["g-0", "g-1", "nope"]})
+    assert (r.status_code, r.json()) == (200, {"deleted": 2})
+    r = await client.delete(PRED, params={"start": rows[2]["time"], "end": rows[4]["time"]})
+    assert (r.status_code, r.json()) == (200, {"deleted": 2})
+    assert set(await fetch_predictions(pool, models["churn"].id)) == {"g-4", "g-5"}
+    assert await pool.fetchval("SELECT count(*) FROM window_invalidations WHERE kind = 'predictions'") > 0
+    r = await client.delete(PRED)
+    assert r.status_code == 422 and r.json()["errors"][0]["reason"].startswith("give prediction ids")
+    r = await client.delete(PRED, params={"start": rows[4]["time"], "end": rows[2]["time"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "end"
+    assert (await client.delete(PRED, params={"start": "yesterday"})).status_code == 400
+    assert (await client.delete("/api/v1/models/nope/predictions", params={"prediction_id": "x"})).status_code == 404

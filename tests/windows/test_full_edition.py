@@ -1,27 +1,21 @@
 """Full (Timescale-License) edition: the same relations as hierarchical continuous aggregates.
 
-Runs against DRIFTLINE_FULL_TEST_DATABASE_URL (any database on a cluster whose timescaledb.license is
-'timescale'; a fresh database is created and migrated per test). Skipped with the reason otherwise."""
+Runs against DRIFTLINE_FULL_TEST_DATABASE_URL (the `full_pool` fixture of tests/windows/conftest.py: a fresh
+database per test on a cluster whose timescaledb.license is 'timescale'). Skipped with the reason otherwise."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
 import numpy as np
 import pytest
-from alembic import command
 
 from engine.rollups.refresher import is_continuous_aggregate
 from engine.services.windows import WindowsService
-from engine.store.db import create_pool
 from engine.store.unit import unit_from_pool
 from engine.windows.spec import METRICS, PREDICTIONS
-from tests.conftest import alembic_config, create_database, drop_database, refresh_windows
+from tests.conftest import refresh_windows
 from tests.windows.helpers import assert_same_rows, merged_rows, relation_rows, source_rows
 from tests.windows.streams import (
     T0,
@@ -35,38 +29,6 @@ from tests.windows.test_merged_windows import assert_consistent
 from tests.windows.test_metrics_oracle import check_series
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.full_edition]
-ENV = "DRIFTLINE_FULL_TEST_DATABASE_URL"
-
-
-@pytest.fixture
-async def full_pool() -> AsyncIterator[asyncpg.Pool]:
-    url = os.environ.get(ENV)
-    if not url:
-        pytest.skip(f"{ENV} is not set: no full-edition (Timescale License) TimescaleDB to test against")
-    try:
-        conn = await asyncpg.connect(url)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"{ENV} unreachable: {exc}")
-    try:
-        license_ = await conn.fetchval("SELECT current_setting('timescaledb.license', true)")
-    finally:
-        await conn.close()
-    if license_ != "timescale":
-        pytest.skip(f"{ENV} has timescaledb.license={license_!r}, not 'timescale'")
-    name = f"driftline_full_{uuid.uuid4().hex[:10]}"
-    db = await create_database(url, name)
-    try:
-        c = await asyncpg.connect(db)
-        await c.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        await c.close()
-        await asyncio.to_thread(command.upgrade, alembic_config(db), "head")
-        pool = await create_pool(db, min_size=1, max_size=6)
-        try:
-            yield pool
-        finally:
-            await pool.close()
-    finally:
-        await drop_database(url, name)
 
 
 async def test_windows_are_continuous_aggregates_and_match_raw(full_pool: asyncpg.Pool) -> None:

@@ -160,8 +160,12 @@ async def test_concurrent_ingest_and_refresh_lose_nothing(pool: asyncpg.Pool) ->
 
 
 async def test_psql_style_writes_and_deletes_are_picked_up(pool: asyncpg.Pool) -> None:
+    """Both editions. Inserts and updates written in SQL are recorded by the statement-level triggers. A
+    DELETE is recorded by a trigger only on the Apache edition (TimescaleDB refuses DELETE triggers on
+    compressed hypertables), so SQL deletes go through the documented functions: dl_delete_predictions, or
+    a DELETE followed by dl_invalidate in the same transaction."""
     async with pool.acquire() as conn:
-        await _apache(conn)
+        cagg = await is_continuous_aggregate(conn, "predictions_1m")
         m = await create_model(conn, "reg", "regression")
         vid = m.versions["v1"]
         await conn.execute(
@@ -174,14 +178,45 @@ async def test_psql_style_writes_and_deletes_are_picked_up(pool: asyncpg.Pool) -
         )
         await refresh_windows(pool)
         assert await conn.fetchval("SELECT sum(n) FROM predictions_1h WHERE model_id = $1", m.id) == 1000
-        await conn.execute("DELETE FROM predictions WHERE model_id = $1 AND prediction_id LIKE 'q1%'", m.id)
+        await conn.execute("UPDATE predictions SET label_value = NULL WHERE model_id = $1 AND prediction_id LIKE 'q2%'", m.id)
+        assert await conn.fetchval("SELECT dl_delete_predictions('reg', p_ids => ARRAY['q1', 'q10', 'q100'])") == 3
+        async with conn.transaction():
+            span = await conn.fetchrow(
+                "WITH d AS (DELETE FROM predictions WHERE model_id = $1 AND prediction_id LIKE 'q1%' RETURNING time)"
+                " SELECT min(time) AS lo, max(time) AS hi FROM d", m.id)
+            await conn.execute("SELECT dl_invalidate('predictions', $1, $2, $3)", m.id, span["lo"],
+                               span["hi"] + timedelta(microseconds=1))
+        await refresh_windows(pool)
+        remaining = await conn.fetchval("SELECT count(*) FROM predictions WHERE model_id = $1", m.id)
+        labelled = await conn.fetchval(
+            "SELECT count(*) FROM predictions WHERE model_id = $1 AND label_value IS NOT NULL", m.id)
+        assert remaining == 1000 - 112 and labelled == remaining - 111  # q1, q10…q19, q100…q199, q1000
+        for level in ("1m", "1h", "1d"):
+            row = await conn.fetchrow(
+                f"SELECT sum(n) AS n, sum(reg_n) AS reg_n FROM predictions_{level} WHERE model_id = $1", m.id)
+            assert (row["n"], row["reg_n"]) == (remaining, labelled), level
+        if cagg:
+            return
+        # Apache edition: a plain DELETE is seen by the trigger alone.
+        await conn.execute("DELETE FROM predictions WHERE model_id = $1 AND prediction_id LIKE 'q3%'", m.id)
         await refresh_windows(pool)
         remaining = await conn.fetchval("SELECT count(*) FROM predictions WHERE model_id = $1", m.id)
         assert await conn.fetchval("SELECT sum(n) FROM predictions_1d WHERE model_id = $1", m.id) == remaining
-        assert (
-            await conn.fetchval("SELECT sum(reg_n) FROM predictions_1d WHERE model_id = $1", m.id)
-            == remaining
-        )
+
+
+async def test_report_counts_minutes_per_model(pool: asyncpg.Pool) -> None:
+    """Both editions count the minutes brought up to date per (kind, model), even where a continuous
+    aggregate refreshes the union of the models' ranges in one call."""
+    async with pool.acquire() as conn:
+        a = await create_model(conn, "a", "regression")
+        b = await create_model(conn, "b", "regression")
+        for m, minutes in ((a, 30), (b, 90)):  # b's first 30 minutes are the same as a's
+            await conn.execute(
+                "INSERT INTO predictions (time, model_id, version_id, prediction_id, predicted_value)"
+                " SELECT $1::timestamptz + i * interval '1 minute', $2, $3, 'r' || i, i FROM generate_series(0, $4 - 1) i",
+                T0, m.id, m.versions["v1"], minutes)
+    report = await refresh_windows(pool)
+    assert report.minutes == 30 + 90 and report.groups == 2
 
 
 async def test_custom_metrics_rollup(pool: asyncpg.Pool) -> None:
