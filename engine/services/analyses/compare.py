@@ -33,7 +33,7 @@ from engine.algorithms.compare import (
 )
 from engine.domain import ModelSpec
 from engine.errors import NotFoundError, RowError, ValidationError
-from engine.services.analyses.drift import _level
+from engine.services.analyses.window_state import window_level
 from engine.store import models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import Snapshot, UnitOfWork
@@ -159,7 +159,7 @@ class CompareService:
                      end: datetime, keys: tuple[str, str]) -> dict[str, _Group]:
         k = len(info.class_labels or ())
         width = {"class_counts": k + 2, "confusion": k * k + 2, "score_hist_pos": 102, "score_hist_neg": 102}
-        read = WindowRead(family, _level(start, end), info.id, start, end, group)
+        read = WindowRead(family, window_level(start, end), info.id, start, end, group)
         [m] = await read_windows(snap, [read])
         out = {key: _Group(width) for key in keys}
         for i, g in enumerate(m.groups):

@@ -34,11 +34,12 @@ from engine.algorithms.drift.stored import (
 from engine.algorithms.drift.thresholds import CalibratedThreshold, FixedThreshold
 from engine.domain import FeatureBaseline, ModelSpec
 from engine.errors import NotFoundError, RowError, ValidationError
+from engine.services.analyses.window_state import window_level
 from engine.store import baselines_repo, models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import Snapshot, UnitOfWork
 from engine.store.window_reads import GroupBy, WindowRead, read_windows
-from engine.windows.spec import FEATURES, LevelName
+from engine.windows.spec import FEATURES
 
 Rule = Literal["sustained", "classic"]
 ThresholdMode = Literal["fixed", "calibrated"]
@@ -84,16 +85,6 @@ class DriftReport(msgspec.Struct, frozen=True):
     fdr: str
 
 
-def _level(start: datetime, end: datetime) -> LevelName:
-    def aligned(t: datetime, step: timedelta) -> bool:
-        return (t - datetime(2000, 1, 3, tzinfo=t.tzinfo)) % step == timedelta(0)
-
-    for level, step in (("1d", timedelta(days=1)), ("1h", timedelta(hours=1))):
-        if aligned(start, step) and aligned(end, step):
-            return level  # type: ignore[return-value]
-    return "1m"
-
-
 def _stored_reference(b: FeatureBaseline) -> StoredWindow:
     counts = np.asarray(b.reference_counts or (), dtype=np.int64)
     if b.kind == "categorical":
@@ -112,7 +103,7 @@ async def read_feature_state(
 ) -> dict[str, StoredWindow]:
     """Each feature's window state over [start, end), merged over the buckets of the finest aligned level
     (exact: refreshed buckets plus raw rows of pending ranges)."""
-    read = WindowRead(FEATURES, _level(start, end), model_id, start, end, GroupBy("feature"),
+    read = WindowRead(FEATURES, window_level(start, end), model_id, start, end, GroupBy("feature"),
                       baseline_ids=tuple(b.id for b in bins))
     [m] = await read_windows(snap, [read])
     out: dict[str, StoredWindow] = {}
