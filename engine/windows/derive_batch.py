@@ -56,25 +56,21 @@ def _ratio(num: NDArray[Any], den: NDArray[Any]) -> list[float | None]:
     return [v if o else None for v, o in zip(values, ok.tolist(), strict=True)]
 
 
-def _padded(arrays: Sequence[NDArray[np.int64] | None], size: int) -> NDArray[np.int64]:
-    """A (size, longest) matrix of count arrays that came in different lengths (absent ones as zeros).
-    The prediction windows' arrays have one layout per model (fixed bins, the model's classes), so a
-    shorter array is the same layout with fewer trailing elements: zeros."""
-    width = max((len(a) for a in arrays if a is not None), default=0)
-    out = np.zeros((size, width), dtype=np.int64)
-    for i, a in enumerate(arrays):
+def _counts(values: Any, size: int, width: int = 0) -> NDArray[np.int64]:
+    """A count column as a (size, ≥ width) matrix. The prediction windows' arrays have one layout per model
+    (fixed bins, the model's classes), so a shorter array is the same layout with fewer trailing elements,
+    zeros: that covers arrays that came in different lengths (a list, absent ones None) and an array no row
+    of the read held (no label or no score anywhere: a matrix with no columns)."""
+    if isinstance(values, np.ndarray):
+        if values.shape[1] >= width:
+            return values
+        rows: Sequence[NDArray[np.int64] | None] = list(values)
+    else:
+        rows = values
+    out = np.zeros((size, max(width, max((len(a) for a in rows if a is not None), default=0))), dtype=np.int64)
+    for i, a in enumerate(rows):
         if a is not None:
             out[i, : len(a)] = a
-    return out
-
-
-def _at_least(mat: NDArray[np.int64], width: int) -> NDArray[np.int64]:
-    """`mat` with at least `width` columns. A count array that no row of the read held (no label, no
-    score anywhere: every element NULL) arrives with no columns at all; its elements are zeros."""
-    if mat.shape[1] >= width:
-        return mat
-    out = np.zeros((mat.shape[0], width), dtype=np.int64)
-    out[:, : mat.shape[1]] = mat
     return out
 
 
@@ -101,7 +97,7 @@ def derive_batch(
     cols = dict(m.columns)
     for c, how in PREDICTIONS.state:
         if how == "counts" and c in cols and not isinstance(cols[c], np.ndarray):
-            cols[c] = _padded(cols[c], size)
+            cols[c] = _counts(cols[c], size)
 
     def col(name: str, fill: float = 0.0) -> NDArray[Any]:
         return cols[name] if name in cols else np.full(size, fill)
@@ -221,7 +217,7 @@ def _classification(
     if model.task == "binary":
         cc_names += [c for c in ("precision", "recall", "f1") if c in wanted]
     if cc_names:
-        confusion = _at_least(cols["confusion"], k * k + 2)[:, 1 : k * k + 1].reshape(size, k, k)
+        confusion = _counts(cols["confusion"], size, k * k + 2)[:, 1 : k * k + 1].reshape(size, k, k)
         cc_ok = m.present["confusion"] & (confusion.sum(axis=(1, 2)) > 0)
     pos = neg = None
     hist_names = [c for c in SCORE_HISTOGRAM_METRICS if c in wanted] if model.task == "binary" else []
@@ -302,7 +298,7 @@ def _fold(h: NDArray[np.int64] | None, size: int) -> NDArray[np.int64]:
     exactly 1.0) into the last (as histogram() puts it in its overflow element)."""
     if h is None:
         return np.zeros((size, SCORE_BINS), dtype=np.int64)
-    h = _at_least(h, SCORE_BINS + 2)
+    h = _counts(h, size, SCORE_BINS + 2)
     body = h[:, 1 : SCORE_BINS + 1].copy()
     body[:, 0] += h[:, 0]
     body[:, -1] += h[:, SCORE_BINS + 1]
