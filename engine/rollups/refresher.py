@@ -39,6 +39,9 @@ log = logging.getLogger("driftline.rollups")
 DEFAULT_BUDGET = timedelta(hours=6)  # of 1m buckets per transaction (bounded lock time and memory)
 # Advisory lock key (namespace, model): one lock per (kind, model); model 0 = the whole kind.
 _LOCK_KEY = "hashtext('driftline.windows.' || $1::text)"
+TRY_GROUP_LOCK = f"SELECT pg_try_advisory_xact_lock({_LOCK_KEY}, $2)"  # $1 kind, $2 model id (0: none)
+TRY_KIND_LOCK = f"SELECT pg_try_advisory_lock({_LOCK_KEY}, 0)"
+KIND_UNLOCK = f"SELECT pg_advisory_unlock({_LOCK_KEY}, 0)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +202,7 @@ async def _refresh_table_group(
     model_sel = "model_id IS NULL" if model_id is None else "model_id = $3"
     while True:
         async with conn.transaction():
-            got = await conn.fetchval(
-                f"SELECT pg_try_advisory_xact_lock({_LOCK_KEY}, $2)", family.kind, model_id or 0
-            )
+            got = await conn.fetchval(TRY_GROUP_LOCK, family.kind, model_id or 0)
             if not got:
                 tally.skipped += 1
                 return
@@ -236,7 +237,7 @@ async def _refresh_table_group(
 async def _refresh_cagg_kind(
     conn: asyncpg.Connection, family: Family, cutoff: datetime, tally: _Tally, rollups: tuple[Family, ...] = ()
 ) -> None:
-    got = await conn.fetchval(f"SELECT pg_try_advisory_lock({_LOCK_KEY}, 0)", family.kind)
+    got = await conn.fetchval(TRY_KIND_LOCK, family.kind)
     if not got:
         tally.skipped += 1
         return
@@ -270,7 +271,7 @@ async def _refresh_cagg_kind(
             _minutes(merge_ranges((r["lo"], r["hi"]) for r in rows if r["model_id"] == m)) for m in models
         )
     finally:
-        await conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY}, 0)", family.kind)
+        await conn.execute(KIND_UNLOCK, family.kind)
 
 
 async def present_rollups(conn: asyncpg.Connection) -> dict[str, tuple[Family, ...]]:
