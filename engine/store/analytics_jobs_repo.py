@@ -125,3 +125,8 @@ async def list_runs(conn: asyncpg.Connection, job_id: str, limit: int) -> list[R
 
 async def claim_due(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
     return list(await conn.fetch(query("analytics_jobs.claim_due_jobs"), now))
+
+
+async def get_run(conn: asyncpg.Connection, run_id: int) -> RunRow | None:
+    row = await conn.fetchrow(query("analytics_jobs.select_run"), run_id)
+    return _run(row) if row is not None else None

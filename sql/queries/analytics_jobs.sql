@@ -82,3 +82,9 @@ SET last_period = p.period
 FROM periods p
 WHERE j.job_id = p.job_id AND (j.last_period IS NULL OR j.last_period < p.period)
 RETURNING j.job_id, j.frequency, p.period;
+
+-- name: select_run
+SELECT id, job_id, batch_id, trigger, period, status, started_at, finished_at, duration_s, rows_ingested,
+       outputs, error, traceback
+FROM analytics_job_runs
+WHERE id = $1;
