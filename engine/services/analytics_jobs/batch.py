@@ -3,11 +3,11 @@ predictions_path, model_name) -> BatchResult`.
 
 1. Both files are resolved under the input root and checked (`inputs`), hashed (sha256) and read.
 2. They go through the ingest service, in one transaction (a bad row anywhere writes nothing), in chunks of
-   at most `max_batch_rows`, each chunk under an idempotency key made of the batch id, the kind and the
-   chunk's offset. The batch id is derived from the model and the two files' contents, so running the same
-   files again replays the stored chunk results and writes nothing twice (predictions would also be
-   de-duplicated by id and time; custom metrics have no natural key, the idempotency key is what keeps them
-   single — for as long as DRIFTLINE_INGEST_LOG_RETENTION keeps the keys).
+   at most `max_batch_rows`, each chunk under an idempotency key made of the model, the kind, the file's
+   sha256 and the chunk's offset: a file ingested before (in this batch or next to another file) replays
+   the stored chunk results and writes nothing twice. Predictions are also de-duplicated by id and time;
+   custom metrics have no natural key: the idempotency keys keep them single, for as long as
+   DRIFTLINE_INGEST_LOG_RETENTION keeps the keys and DRIFTLINE_MAX_BATCH_ROWS (the chunk size) is unchanged.
 3. The model's analyses run over the files' time range [first minute, last minute + 1) with the existing
    services, their results persisted under the run key `analytics:<batch id>` (a rerun replaces them):
    windows metrics (all of the task's, and the prediction analytics), each custom metric of the file, data
@@ -117,19 +117,22 @@ def _outcome(kind: str, results: list[IngestResult]) -> IngestOutcome:
                          sum(r.duplicates for r in fresh), len(results) - len(fresh))
 
 
-async def _ingest(uow: UnitOfWork, settings: Settings, model: str, batch_id: str, predictions: pl.DataFrame,
-                  metrics: pl.DataFrame) -> tuple[IngestOutcome, IngestOutcome]:
+async def _ingest(uow: UnitOfWork, settings: Settings, model: str, predictions: tuple[str, pl.DataFrame],
+                  metrics: tuple[str, pl.DataFrame]) -> tuple[IngestOutcome, IngestOutcome]:
+    """Both files in one transaction, chunk by chunk, each chunk keyed by its file's content hash and its
+    offset: a file already ingested (in any batch, alongside any other file) replays instead of writing."""
     svc = IngestService(uow, settings.max_batch_rows)
     step = settings.max_batch_rows
     pred: list[IngestResult] = []
     met: list[IngestResult] = []
+    (pred_sha, pred_frame), (met_sha, met_frame) = predictions, metrics
     async with uow.transaction():
-        for off in range(0, predictions.height, step):
-            pred.append(await svc.log_predictions(model, predictions.slice(off, step),
-                                                  idempotency_key=f"analytics:{batch_id}:predictions:{off}"))
-        for off in range(0, metrics.height, step):
-            met.append(await svc.log_metrics(metric_rows(metrics.slice(off, step)), model_name=model,
-                                             idempotency_key=f"analytics:{batch_id}:metrics:{off}"))
+        for off in range(0, pred_frame.height, step):
+            pred.append(await svc.log_predictions(model, pred_frame.slice(off, step),
+                                                  idempotency_key=f"analytics:{model}:predictions:{pred_sha}:{off}"))
+        for off in range(0, met_frame.height, step):
+            met.append(await svc.log_metrics(metric_rows(met_frame.slice(off, step)), model_name=model,
+                                             idempotency_key=f"analytics:{model}:metrics:{met_sha}:{off}"))
     return _outcome("predictions", pred), _outcome("metrics", met)
 
 
@@ -166,7 +169,7 @@ async def run_batch_job(uow: UnitOfWork, settings: Settings, metrics_path: str, 
                                                 asyncio.to_thread(pl.read_parquet, met_path))
     if predictions.height == 0:
         raise ValidationError([RowError(None, "predictions_path", f"{predictions_path!r} has no rows")])
-    ingested = await _ingest(uow, settings, info.name, batch_id, predictions, metrics)
+    ingested = await _ingest(uow, settings, info.name, (pred_sha, predictions), (met_sha, metrics))
     start, end = _time_range(predictions, metrics)
     gran = choose_granularity(start, end, "auto", SERIES_POINTS)
     run_key = f"analytics:{batch_id}"
