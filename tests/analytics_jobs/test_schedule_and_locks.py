@@ -5,6 +5,7 @@ connections as on separate hosts; a run left 'running' by a dead process is mark
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,12 @@ import asyncpg
 import pytest
 
 from engine.errors import ConflictError
-from engine.services.analytics_jobs.jobs import AnalyticsJobService, JobRunningError, NewAnalyticsJob, due_analytics_jobs
+from engine.services.analytics_jobs.jobs import (
+    AnalyticsJobService,
+    JobRunningError,
+    NewAnalyticsJob,
+    due_analytics_jobs,
+)
 from engine.store.unit import UnitOfWork, unit_from_pool
 from tests.analytics_jobs.support import settings, write_pair
 from tests.ingest.support import register_all
@@ -106,5 +112,5 @@ async def test_a_second_run_while_one_holds_the_job_is_refused(
     assert "succeeded" in outcomes and set(outcomes) <= {"succeeded", "refused"}
     runs = sorted((await svc.runs("d")).runs, key=lambda r: r.started_at)
     assert len(runs) == 2 + outcomes.count("succeeded")
-    for a, b in zip(runs, runs[1:], strict=False):
+    for a, b in itertools.pairwise(runs):
         assert a.finished_at is not None and a.finished_at <= b.started_at
