@@ -15,7 +15,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
-from engine.config import Settings
+from engine.config import Settings, SettingsError
 from tests.analytics_jobs.support import settings, write_pair
 from tests.ingest.support import register_all
 
@@ -153,3 +153,15 @@ async def test_without_an_input_root_every_path_is_refused(db_url: str, pool: as
     app = create_app(Settings(database_url=db_url))
     async with AsyncTestClient(app=app) as client:
         await _refused(client, body(), "predictions_path", "DRIFTLINE_ANALYTICS_INPUT_ROOT")
+
+
+def test_analytics_settings_from_the_environment() -> None:
+    assert Settings.from_env({}).analytics.input_root is None
+    cfg = Settings.from_env({"DRIFTLINE_ANALYTICS_INPUT_ROOT": "/srv/in", "DRIFTLINE_ANALYTICS_OUTPUT_PATH": "/srv/out",
+                             "DRIFTLINE_ANALYTICS_WINDOW_SIZE": "12", "DRIFTLINE_ANALYTICS_OUTLIER_THRESHOLD": "3"})
+    assert (cfg.analytics.input_root, cfg.analytics.output_path) == ("/srv/in", "/srv/out")
+    assert (cfg.analytics.window_size, cfg.analytics.outlier_threshold) == (12, 3.0)
+    for key, value in (("DRIFTLINE_ANALYTICS_WINDOW_SIZE", "2"), ("DRIFTLINE_ANALYTICS_WINDOW_SIZE", "x"),
+                       ("DRIFTLINE_ANALYTICS_OUTLIER_THRESHOLD", "-1"), ("DRIFTLINE_ANALYTICS_OUTLIER_THRESHOLD", "nan")):
+        with pytest.raises(SettingsError, match=key):
+            Settings.from_env({key: value})
