@@ -16,6 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from api.controllers.analyses import AnalysesController
 from api.controllers.analytics import AnalyticsController
+from api.controllers.analytics_jobs import AnalyticsJobsController
 from api.controllers.baselines import BaselinesController
 from api.controllers.degradation import DegradationController
 from api.controllers.health import HealthController
@@ -26,6 +27,7 @@ from api.controllers.quality import QualityController
 from api.controllers.series_analyses import SeriesAnalysesController
 from api.controllers.windows import WindowsController
 from api.deps import (
+    provide_analytics_job_service,
     provide_baseline_service,
     provide_drift_service,
     provide_ingest_service,
@@ -46,7 +48,7 @@ from engine.store.db import create_pool
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
                            BaselinesController, AnalysesController, QualityController,
                            DegradationController, SeriesAnalysesController,
-                           PerformanceController]
+                           PerformanceController, AnalyticsJobsController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "drift_service": Provide(provide_drift_service, sync_to_thread=False),
             "results_service": Provide(provide_results_service, sync_to_thread=False),
             "metric_catalog_service": Provide(provide_metric_catalog_service, sync_to_thread=False),
+            "analytics_job_service": Provide(provide_analytics_job_service, sync_to_thread=False),
         },
         before_request=check_api_key,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -11,6 +11,7 @@ from engine.config import Settings
 from engine.ingest.service import IngestService
 from engine.services.analyses.drift import DriftService
 from engine.services.analyses.results import ResultsService
+from engine.services.analytics_jobs.jobs import AnalyticsJobService
 from engine.services.baselines.service import BaselineService
 from engine.services.metric_catalog import MetricCatalogService
 from engine.services.models import ModelService
@@ -67,3 +68,7 @@ def provide_results_service(uow: UnitOfWork) -> ResultsService:
 
 def provide_metric_catalog_service(uow: UnitOfWork) -> MetricCatalogService:
     return MetricCatalogService(uow)
+
+
+def provide_analytics_job_service(uow: UnitOfWork, settings: Settings) -> AnalyticsJobService:
+    return AnalyticsJobService(uow, settings)

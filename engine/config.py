@@ -74,6 +74,47 @@ class StoreSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalyticsSettings:
+    """The analytics-pipeline seed's batch jobs (`/analytics/jobs`, `driftline analytics-jobs`)."""
+
+    # Job bodies name server-side files: only files under this directory are read (relative paths are taken
+    # from it; `..` and symlinks leading out of it are refused). None (the default) refuses every path, so a
+    # deployment opts in to exposing a directory to API callers.
+    input_root: str | None = None
+    # Where the JSON outputs are written (the seed's `output_path`).
+    output_path: str = "data/analytics"
+    # The seed's parameters: buckets a trend needs (fewer: "insufficient_data"), and Tukey's IQR factor
+    # for outliers in the metric series.
+    window_size: int = 7
+    outlier_threshold: float = 1.5
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not a number") from None
+    if not 0 < value < 1e6:
+        raise SettingsError(f"{key}={value} must be positive")
+    return value
+
+
+def analytics_settings(env: Mapping[str, str]) -> AnalyticsSettings:
+    window = _int(env, "DRIFTLINE_ANALYTICS_WINDOW_SIZE", 7, minimum=3)
+    if window > 5000:
+        raise SettingsError(f"DRIFTLINE_ANALYTICS_WINDOW_SIZE={window} must be <= 5000")
+    return AnalyticsSettings(
+        input_root=env.get("DRIFTLINE_ANALYTICS_INPUT_ROOT") or None,
+        output_path=env.get("DRIFTLINE_ANALYTICS_OUTPUT_PATH") or "data/analytics",
+        window_size=window,
+        outlier_threshold=_float(env, "DRIFTLINE_ANALYTICS_OUTLIER_THRESHOLD", 1.5),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     api_host: str = "127.0.0.1"
@@ -92,6 +133,7 @@ class Settings:
     # How long rejected_rows and ingest_batches (the idempotency keys) are kept; the worker deletes older rows.
     ingest_log_retention: str | None = "30 days"
     store: StoreSettings = field(default_factory=StoreSettings)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -114,6 +156,7 @@ class Settings:
                 retention=_interval(env, "DRIFTLINE_RETENTION", None),
                 label_horizon=_interval(env, "DRIFTLINE_LABEL_HORIZON", "90 days"),
             ),
+            analytics=analytics_settings(env),
         )
 
     @property

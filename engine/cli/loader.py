@@ -12,10 +12,11 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.cli.files import Kind, metric_rows, read_frame
+from engine.cli.files import Kind, read_frame
 from engine.cli.progress import Progress
 from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
+from engine.ingest.metric_frames import metric_rows
 from engine.ingest.service import IngestResult, IngestService
 from engine.services.models import ModelService
 from engine.store.unit import UnitOfWork

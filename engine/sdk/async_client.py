@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
-from engine.sdk import analyses, calls, performance, reads
+from engine.sdk import analyses, analytics_jobs, calls, performance, reads
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, Batch, iter_batches
@@ -186,6 +186,37 @@ class AsyncClient:
     async def list_metrics(self, model: str | None = None, *, frame: reads.FrameKind = "polars") -> Any:
         """The custom metric series (name, model, first, last, count), of one model with `model=`."""
         return reads.metric_list_frame(*await self._send(reads.list_metrics(model)), frame)
+
+    # analytics-pipeline jobs (server-side Parquet files under the server's DRIFTLINE_ANALYTICS_INPUT_ROOT)
+
+    async def list_analytics_jobs(self) -> list[dict[str, Any]]:
+        jobs: list[dict[str, Any]] = analyses.parse_json(*await self._send(analytics_jobs.list_jobs()))["jobs"]
+        return jobs
+
+    async def create_analytics_job(self, job_id: str, model_name: str, metrics_path: str, predictions_path: str,
+                             frequency: str = "daily") -> dict[str, Any]:
+        """Create a job (the same body again is a no-op; a different one raises a 409 DriftlineAPIError)."""
+        call = analytics_jobs.create_job(job_id, model_name, metrics_path, predictions_path, frequency)
+        job: dict[str, Any] = analyses.parse_json(*await self._send(call))
+        return job
+
+    async def get_analytics_job(self, job_id: str) -> dict[str, Any]:
+        job: dict[str, Any] = analyses.parse_json(*await self._send(analytics_jobs.get_job(job_id)))
+        return job
+
+    async def run_analytics_job(self, job_id: str) -> dict[str, Any]:
+        """Run the job's batch now: `{"run": …, "result": batch summary or None}`; a 409 DriftlineAPIError
+        while another run of the job is going."""
+        done: dict[str, Any] = analyses.parse_json(*await self._send(analytics_jobs.run_job(job_id)))
+        return done
+
+    async def analytics_job_runs(self, job_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = analyses.parse_json(*await self._send(analytics_jobs.job_runs(job_id, limit)))["runs"]
+        return runs
+
+    async def delete_analytics_job(self, job_id: str) -> dict[str, Any]:
+        job: dict[str, Any] = analyses.parse_json(*await self._send(analytics_jobs.delete_job(job_id)))
+        return job
 
     # ingest
 

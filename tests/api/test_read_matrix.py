@@ -18,7 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
-from engine.config import Settings
+from engine.config import AnalyticsSettings, Settings
 from tests.api.read_matrix_data import (
     CASES,
     CATEGORIES,
@@ -64,6 +64,9 @@ READ_ENDPOINTS = {
     "/api/v1/models/{name:str}/compare": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/estimated-performance": "test_baselines_drift_and_results",
     "/api/v1/metrics": "test_metric_catalog",
+    "/analytics/jobs": "test_read_matrix_jobs.py: test_analytics_jobs",
+    "/analytics/jobs/{job_id:str}": "test_read_matrix_jobs.py: test_analytics_jobs",
+    "/analytics/jobs/{job_id:str}/runs": "test_read_matrix_jobs.py: test_analytics_jobs",
 }
 RANGE = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat()}
 by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -115,12 +118,16 @@ async def add_baselines(url: str) -> None:
 
 @pytest.fixture(scope="module", params=["pending", "refreshed"])
 async def served(
-    request: pytest.FixtureRequest, cluster_url: str, template_db: str, background_drops: list[asyncio.Task[None]]
+    request: pytest.FixtureRequest, cluster_url: str, template_db: str, background_drops: list[asyncio.Task[None]],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[AsyncTestClient]:
     name = f"driftline_t_{uuid.uuid4().hex[:12]}"
     url = await create_database(cluster_url, name, template=template_db)
+    files = tmp_path_factory.mktemp("analytics")
+    analytics = AnalyticsSettings(input_root=str(files / "in"), output_path=str(files / "out"))
     try:
-        async with AsyncTestClient(app=create_app(Settings(database_url=url, pool_max_size=4))) as c:
+        async with AsyncTestClient(app=create_app(Settings(database_url=url, pool_max_size=4,
+                                                           analytics=analytics))) as c:
             for case in CASES:
                 await ingest(c, case)
             await add_baselines(url)
@@ -422,3 +429,4 @@ async def test_every_read_endpoint_is_covered(served: AsyncTestClient) -> None:
         for path in (f"/api/v1/models/{case.name}/windows/metrics", f"/analytics/model/{case.name}/metrics",
                      f"/api/v1/models/{case.name}/windows/features"):
             assert (await _ok(served, "GET", path, params=before))["points"] == []
+
