@@ -21,6 +21,7 @@ from api.controllers.degradation import DegradationController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
+from api.controllers.multivariate import MultivariateDriftController
 from api.controllers.performance import PerformanceController
 from api.controllers.quality import QualityController
 from api.controllers.series_analyses import SeriesAnalysesController
@@ -46,7 +47,7 @@ from engine.store.db import create_pool
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
                            BaselinesController, AnalysesController, QualityController,
                            DegradationController, SeriesAnalysesController,
-                           PerformanceController]
+                           PerformanceController, MultivariateDriftController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
