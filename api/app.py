@@ -16,6 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from api.controllers.analyses import AnalysesController
 from api.controllers.analytics import AnalyticsController
+from api.controllers.anomalies import SeriesAnomaliesController
 from api.controllers.baselines import BaselinesController
 from api.controllers.degradation import DegradationController
 from api.controllers.health import HealthController
@@ -47,7 +48,7 @@ from engine.store.db import create_pool
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
                            BaselinesController, AnalysesController, QualityController,
                            DegradationController, SeriesAnalysesController,
-                           PerformanceController, MultivariateDriftController]
+                           PerformanceController, MultivariateDriftController, SeriesAnomaliesController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

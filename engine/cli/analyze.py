@@ -1,5 +1,5 @@
 """`driftline baselines list|show|create|activate|delete` and `driftline analyze drift|results` (and
-quality|degradation|trend|anomalies, in `analyze_monitoring`)."""
+quality|degradation|trend|anomalies, in `analyze_monitoring`; multivariate, in `analyze_multivariate`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import polars as pl
 
-from engine.cli import analyze_monitoring, performance
+from engine.cli import analyze_monitoring, analyze_multivariate, performance
 from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.files import file_format
 from engine.cli.output import emit_json, table
@@ -79,6 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--analysis")
     p.set_defaults(handler=analyze_results)
     analyze_monitoring.register_actions(asub, _time)
+    analyze_multivariate.register_actions(asub, _time)
     performance.register(asub)
 
 
