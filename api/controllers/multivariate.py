@@ -13,7 +13,11 @@ from api.controllers.windows import parse_filters
 from api.schemas import error_responses
 from engine.algorithms.drift.mixed_rows import MultivariateParams
 from engine.config import Settings
-from engine.services.analyses.multivariate import DEFAULT_ROW_CAP, MultivariateDriftReport, MultivariateDriftService
+from engine.services.analyses.multivariate import (
+    DEFAULT_ROW_CAP,
+    MultivariateDriftReport,
+    MultivariateDriftService,
+)
 from engine.store.unit import UnitOfWork
 
 

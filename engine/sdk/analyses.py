@@ -81,9 +81,11 @@ def multivariate(model: str, start: datetime, end: datetime, store: bool, params
 
 def series_anomalies(body: Mapping[str, object]) -> Call:
     """POST /anomalies with a posted series (stateless: nothing stored, so safe to repeat)."""
-    clean = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in body.items() if v is not None}
-    if isinstance(clean.get("timestamps"), list | tuple):
-        clean["timestamps"] = [t.isoformat() if isinstance(t, datetime) else t for t in clean["timestamps"]]  # type: ignore[union-attr]
+    clean: dict[str, object] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in body.items()
+                                if v is not None}
+    stamps = clean.get("timestamps")
+    if isinstance(stamps, list | tuple):
+        clean["timestamps"] = [t.isoformat() if isinstance(t, datetime) else t for t in stamps]
     return Call("POST", f"{API}/anomalies", content=msgspec.json.encode(clean),
                 headers={"content-type": "application/json"})
 

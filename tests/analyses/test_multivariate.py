@@ -181,3 +181,41 @@ async def test_uploaded_baseline_keeps_a_sample_and_no_features_is_empty(pool: a
         await svc.multivariate("churn", CUR_START, CUR_END, row_cap=10**6)
     with pytest.raises(ValidationError):
         await svc.multivariate("churn", CUR_START, CUR_START - timedelta(hours=1))
+
+
+async def test_rest_and_cli(pool: asyncpg.Pool, client: Any, db_url: str, capfd: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from engine.cli.main import main
+
+    await _setup(pool)
+    r = await client.post("/api/v1/models/churn/baselines/", json={"name": "ref", "start": REF_START.isoformat(),
+                                                                 "end": REF_END.isoformat()})
+    assert r.status_code == 201, r.text
+    params = {"start": CUR_START.isoformat(), "end": CUR_END.isoformat(), "method": "pca", "version": "v1",
+              "filter": "region=eu"}
+    r = await client.get("/api/v1/models/churn/drift/multivariate", params=params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["drift"] and body["n_current"] == 1500 and body["filters"] == {"region": "eu"}
+    r = await client.post("/api/v1/models/churn/drift/multivariate", params=params,
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["statistic"] == body["statistic"]
+    for bad, field in (({"method": "umap"}, "method"), ({"row_cap": "5"}, "row_cap"), ({"version": "v9"}, None),
+                       ({"reference_start": REF_START.isoformat()}, "reference_start"), ({"variance": "1.5"}, "variance")):
+        r = await client.get("/api/v1/models/churn/drift/multivariate", params={**params, **bad})
+        assert r.status_code == (404 if field is None else 422), (bad, r.status_code, r.text)
+        assert field is None or field in r.text
+    r = await client.get("/api/v1/models/nope/drift/multivariate", params=params)
+    assert r.status_code == 404
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL", db_url)
+    window = ["--start", CUR_START.isoformat(), "--end", CUR_END.isoformat()]
+    assert await asyncio.to_thread(main, ["analyze", "multivariate", "churn", *window, "--method", "pca",
+                                          "--version", "v1"]) == 0
+    out = capfd.readouterr().out
+    assert "pca drift" in out and "DRIFT" in out and "THRESHOLD" in out and "imputed" in out
+    assert await asyncio.to_thread(main, ["analyze", "drift", "churn", *window, "--version", "v2",
+                                          "--filter", "region=eu"]) == 0
+    out = capfd.readouterr().out
+    assert "version v2" in out and "raw rows" in out

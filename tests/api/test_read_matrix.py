@@ -376,6 +376,14 @@ async def test_baselines_drift_and_results(served: AsyncTestClient, case: Case) 
             want = sum(1 for r in case.rows if lo <= r.time < hi and getattr(r, f["feature"]) is not None)
             assert f[f"n_{side}"] == want, (case.name, f["feature"], side, f[f"n_{side}"], want)
     stored = await _ok(served, "POST", f"{base}/drift", params=params)
+    # one version and / or one segment value: binned from exactly those raw rows
+    scope = {"version": "v2", **({"filter": "region=eu"} if case.has("segments") else {})}
+    scoped = await _ok(served, "GET", f"{base}/drift", params={**params, **scope})
+    assert scoped["source"] == "raw_rows" and scoped["version"] == "v2", scoped
+    for f in scoped["features"]:
+        want = sum(1 for r in case.rows if mid <= r.time < T0 + SPAN and r.version == "v2" and getattr(r, f["feature"])
+                   is not None and (not case.has("segments") or r.region == "eu"))
+        assert f["n_current"] == want, (case.name, f["feature"], f["n_current"], want)
     for method in ("domain_classifier", "pca"):
         mv = await _ok(served, "GET", f"{base}/drift/multivariate", params={**params, "method": method})
         rows = {side: sum(1 for r in case.rows if lo <= r.time < hi) for side, (lo, hi) in halves.items()}

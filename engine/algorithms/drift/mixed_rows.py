@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.algorithms.drift.domain_classifier import DomainClassifierDrift, DomainClassifierSettings
 from engine.algorithms.drift.pca_reconstruction import PCAReconstructionDrift
-from engine.algorithms.drift.tabular import FloatArray, TabularEncoder, auc_interval
+from engine.algorithms.drift.tabular import Encoding, FloatArray, TabularEncoder, auc_interval
 
 METHODS = ("domain_classifier", "pca")
 
@@ -61,7 +61,7 @@ def multivariate_drift(
     if method not in METHODS:
         raise ValueError(f"unknown multivariate method {method!r}; known: {', '.join(METHODS)}")
     encoder = TabularEncoder.fit(ref_num, ref_cat)
-    encoding = "onehot" if method == "domain_classifier" else "frequency"
+    encoding: Encoding = "onehot" if method == "domain_classifier" else "frequency"
     ref, cur = encoder.transform(ref_num, ref_cat, encoding), encoder.transform(cur_num, cur_cat, encoding)
     if method == "domain_classifier":
         settings = DomainClassifierSettings(

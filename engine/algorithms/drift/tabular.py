@@ -47,9 +47,11 @@ class TabularEncoder:
         means = filled.mean(axis=0) if filled.size else np.zeros(num.shape[1])
         scales = filled.std(axis=0) if filled.size else np.ones(num.shape[1])
         scales = np.where(scales > 0, scales, 1.0)
-        modes, levels, freqs = [], [], []
+        modes: list[str] = []
+        levels: list[tuple[str, ...]] = []
+        freqs: list[dict[str, float]] = []
         for j in range(len(cat[0]) if cat else 0):
-            seen = Counter(row[j] for row in cat if row[j] is not None)
+            seen: Counter[str] = Counter(v for row in cat if (v := row[j]) is not None)
             mode = min(seen.items(), key=lambda kv: (-kv[1], kv[0]))[0] if seen else ""
             seen[mode] += sum(row[j] is None for row in cat)
             ranked = sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -62,7 +64,7 @@ class TabularEncoder:
         num = np.asarray(num, dtype=np.float64).reshape(len(num), -1)
         parts = [(_fill(num, self.medians) - self.means) / self.scales]
         for j, mode in enumerate(self.modes):
-            values = [mode if row[j] is None else row[j] for row in cat]
+            values = [mode if (v := row[j]) is None else v for row in cat]
             if encoding == "frequency":
                 f = self.frequencies[j]
                 parts.append(np.array([[f.get(v, 0.0)] for v in values]).reshape(len(values), 1))

@@ -19,7 +19,13 @@ import msgspec
 import numpy as np
 
 from engine.algorithms.drift.method import json_safe
-from engine.algorithms.drift.mixed_rows import METHODS, MultivariateParams, min_rows, multivariate_drift, subsample
+from engine.algorithms.drift.mixed_rows import (
+    METHODS,
+    MultivariateParams,
+    min_rows,
+    multivariate_drift,
+    subsample,
+)
 from engine.errors import NotFoundError, RowError, ValidationError
 from engine.store import baselines_repo, models_repo, results_repo, samples_repo
 from engine.store.results_repo import ResultRow, RunKey

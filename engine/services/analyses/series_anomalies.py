@@ -98,7 +98,7 @@ def detect_series(req: SeriesAnomalyRequest) -> SeriesAnomalyReport:
         scores, lower, upper, flagged, changes = res.scores, res.lower, res.upper, res.flagged, res.changes
         used, details = res.threshold, dict(json_value(res.details))
     hits = changes if change else flagged
-    stamps = req.timestamps or [None] * n
+    stamps: list[datetime | None] = list(req.timestamps) if req.timestamps is not None else [None] * n
     points = tuple(
         SeriesPoint(i, stamps[i], float(values[i]), i < k, _f(scores[i]), _f(lower[i]), _f(upper[i]),
                     bool(flagged[i]), bool(changes[i]))
