@@ -44,7 +44,8 @@ async def insert_sample(
          cat[i] if cat and cat[i] else None)
         for i in range(num.shape[0])
     ]
-    await conn.executemany(query("samples.insert_row"), rows)
+    await conn.copy_records_to_table("baseline_samples", records=rows,
+                                     columns=["baseline_id", "row_index", "num_features", "cat_features"])
 
 
 async def baseline_sample(conn: asyncpg.Connection, baseline_id: int, n_numeric: int, n_categorical: int) -> FeatureRows:

@@ -1,10 +1,6 @@
 -- Raw feature samples for multivariate drift (migration 0011): a baseline's stored reference sample, and a
 -- reproducible uniform sample of a window's rows.
 
--- name: insert_row
-INSERT INTO baseline_samples (baseline_id, row_index, num_features, cat_features)
-VALUES ($1, $2, $3, $4);
-
 -- name: baseline_rows
 SELECT num_features, cat_features
 FROM baseline_samples

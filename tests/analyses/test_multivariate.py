@@ -219,3 +219,15 @@ async def test_rest_and_cli(pool: asyncpg.Pool, client: Any, db_url: str, capfd:
                                           "--filter", "region=eu"]) == 0
     out = capfd.readouterr().out
     assert "version v2" in out and "raw rows" in out
+
+
+async def test_a_baseline_without_a_sample_is_a_clear_422(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
+    await _setup(pool)
+    await BaselineService(uow).create_from_range("churn", "ref", REF_START, REF_END)
+    async with pool.acquire() as conn:
+        n = await conn.fetchval("SELECT count(*) FROM baseline_samples")
+        assert n == 1500  # every reference row (fewer than the 20 000 kept)
+        await conn.execute("DELETE FROM baseline_samples")  # as a baseline created before migration 0011
+    with pytest.raises(ValidationError) as err:
+        await MultivariateDriftService(uow).multivariate("churn", CUR_START, CUR_END)
+    assert "recreate" in str(err.value.errors) and err.value.errors[0].field == "reference"
