@@ -21,7 +21,8 @@ WITH matched AS (
       AND ($5::jsonb IS NULL OR segments @> $5::jsonb)
 ), picked AS (
     SELECT * FROM matched
-    ORDER BY md5(prediction_id || '|' || time::text || '|' || $6::text)
+    -- epoch, not time::text: the text form follows the session's TimeZone, the sample must not
+    ORDER BY md5(prediction_id || '|' || extract(epoch FROM time)::text || '|' || $6::text)
     LIMIT $7
 )
 SELECT time, prediction_id, num_features, cat_features, (SELECT count(*) FROM matched) AS n_matched
