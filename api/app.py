@@ -17,11 +17,13 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from api.controllers.analyses import AnalysesController
 from api.controllers.analytics import AnalyticsController
 from api.controllers.analytics_jobs import AnalyticsJobsController
+from api.controllers.anomalies import SeriesAnomaliesController
 from api.controllers.baselines import BaselinesController
 from api.controllers.degradation import DegradationController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
+from api.controllers.multivariate import MultivariateDriftController
 from api.controllers.performance import PerformanceController
 from api.controllers.quality import QualityController
 from api.controllers.series_analyses import SeriesAnalysesController
@@ -48,7 +50,8 @@ from engine.store.db import create_pool
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
                            BaselinesController, AnalysesController, QualityController,
                            DegradationController, SeriesAnalysesController,
-                           PerformanceController, AnalyticsJobsController]
+                           PerformanceController, AnalyticsJobsController, MultivariateDriftController,
+                           SeriesAnomaliesController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

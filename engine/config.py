@@ -132,6 +132,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # How long rejected_rows and ingest_batches (the idempotency keys) are kept; the worker deletes older rows.
     ingest_log_retention: str | None = "30 days"
+    # Most raw rows per side a multivariate drift request may sample (domain classifier / PCA).
+    multivariate_row_cap: int = 20_000
     store: StoreSettings = field(default_factory=StoreSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
 
@@ -150,6 +152,7 @@ class Settings:
             api_key=env.get("DRIFTLINE_API_KEY") or None,
             cors_origins=tuple(o.strip() for o in env.get("DRIFTLINE_CORS_ORIGINS", "").split(",") if o.strip()),
             ingest_log_retention=_interval(env, "DRIFTLINE_INGEST_LOG_RETENTION", "30 days"),
+            multivariate_row_cap=_int(env, "DRIFTLINE_MULTIVARIATE_ROW_CAP", 20_000, minimum=10),
             store=StoreSettings(
                 chunk_interval=_interval(env, "DRIFTLINE_CHUNK_INTERVAL", "1 day") or "1 day",
                 compress_after=_interval(env, "DRIFTLINE_COMPRESS_AFTER", "7 days"),

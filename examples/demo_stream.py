@@ -235,6 +235,12 @@ def show_drift(client: Any, anchor: datetime, days: float) -> None:
     frame = client.drift(MODEL, end - timedelta(days=1), end)
     drifted = frame.filter(frame["drift"])["feature"].to_list()
     print(f"drift over the last day: {len(drifted)} of {frame.height} features drifted: {', '.join(drifted)}")
+    try:  # all features together: the PCA reconstruction error of the day against the baseline's sample
+        mv = client.multivariate_drift(MODEL, end - timedelta(days=1), end, method="pca")
+        print(f"multivariate (PCA reconstruction): mean error {mv['statistic']:.3f}, band "
+              f"[{mv['lower_threshold']:.3f}, {mv['threshold']:.3f}] -> {'DRIFT' if mv['drift'] else 'no drift'}")
+    except DriftlineAPIError as exc:  # e.g. a baseline reused from before it kept a reference sample
+        print(f"multivariate drift not available: {exc.detail}")
 
 
 if __name__ == "__main__":

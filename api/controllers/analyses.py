@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from litestar import Controller, get, post
 from litestar.params import FromQuery
 
+from api.controllers.windows import parse_filters
 from api.schemas import error_responses
 from engine.errors import RowError, ValidationError
 from engine.services.analyses.drift import DriftReport, DriftService
@@ -29,7 +30,7 @@ class AnalysesController(Controller):
         self, drift_service: DriftService, name: str, start: datetime, end: datetime, persist: bool,
         reference_start: datetime | None, reference_end: datetime | None, sliding_hours: float | None,
         methods: str | None, features: str | None, rule: str, sustain: int, threshold_mode: str,
-        threshold: float | None, k: float, exact: bool, row_cap: int,
+        threshold: float | None, k: float, exact: bool, row_cap: int, version: str | None, filter: str | None,
     ) -> DriftReport:
         if sliding_hours is not None and sliding_hours != 0 and not 0 < sliding_hours <= MAX_SLIDING_HOURS:
             # a huge float overflows timedelta (a 500 schemathesis found): refuse it as input
@@ -39,7 +40,7 @@ class AnalysesController(Controller):
             name, start, end, reference_start=reference_start, reference_end=reference_end, sliding=sliding,
             methods=_names(methods), features=_names(features), rule=rule,  # type: ignore[arg-type]
             sustain=sustain, threshold_mode=threshold_mode, threshold=threshold, k=k,  # type: ignore[arg-type]
-            exact=exact, row_cap=row_cap, persist=persist,
+            exact=exact, row_cap=row_cap, persist=persist, version=version, filters=parse_filters(filter) or None,
         )
 
     @get("/drift", responses=error_responses(400, 401, 404, 422, 503))
@@ -50,12 +51,14 @@ class AnalysesController(Controller):
         features: FromQuery[str | None] = None, rule: FromQuery[str] = "sustained", sustain: FromQuery[int] = 4,
         threshold_mode: FromQuery[str] = "fixed", threshold: FromQuery[float | None] = None,
         k: FromQuery[float] = 3.0, exact: FromQuery[bool] = False, row_cap: FromQuery[int] = 50_000,
+        version: FromQuery[str | None] = None, filter: FromQuery[str | None] = None,
     ) -> DriftReport:
         """Drift of each feature over [start, end) against the active baseline (default), a reference window
-        (`reference_start`/`reference_end`) or the `sliding_hours` before the window; nothing is stored."""
+        (`reference_start`/`reference_end`) or the `sliding_hours` before the window; nothing is stored.
+        `version` and / or `filter` (`region=eu`) restrict the rows (binned from raw rows: `source: raw_rows`)."""
         return await self._drift(drift_service, name, start, end, False, reference_start, reference_end,
                                  sliding_hours, methods, features, rule, sustain, threshold_mode, threshold, k,
-                                 exact, row_cap)
+                                 exact, row_cap, version, filter)
 
     @post("/drift", status_code=200, responses=error_responses(400, 401, 404, 415, 422, 503))
     async def run_drift(
@@ -65,11 +68,12 @@ class AnalysesController(Controller):
         features: FromQuery[str | None] = None, rule: FromQuery[str] = "sustained", sustain: FromQuery[int] = 4,
         threshold_mode: FromQuery[str] = "fixed", threshold: FromQuery[float | None] = None,
         k: FromQuery[float] = 3.0, exact: FromQuery[bool] = False, row_cap: FromQuery[int] = 50_000,
+        version: FromQuery[str | None] = None, filter: FromQuery[str | None] = None,
     ) -> DriftReport:
         """As GET, and the result is stored in `analysis_results` (replacing an earlier run of the same window)."""
         return await self._drift(drift_service, name, start, end, True, reference_start, reference_end,
                                  sliding_hours, methods, features, rule, sustain, threshold_mode, threshold, k,
-                                 exact, row_cap)
+                                 exact, row_cap, version, filter)
 
     @get("/results", responses=error_responses(400, 401, 404, 422, 503))
     async def results(

@@ -1,5 +1,5 @@
 """`driftline baselines list|show|create|activate|delete` and `driftline analyze drift|results` (and
-quality|degradation|trend|anomalies, in `analyze_monitoring`)."""
+quality|degradation|trend|anomalies, in `analyze_monitoring`; multivariate, in `analyze_multivariate`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import polars as pl
 
-from engine.cli import analyze_monitoring, performance
+from engine.cli import analyze_monitoring, analyze_multivariate, performance
 from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.files import file_format
 from engine.cli.output import emit_json, table
@@ -69,6 +69,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--calibrated", action="store_true", help="thresholds from leave-one-chunk-out reference chunks")
     p.add_argument("--exact", action="store_true", help="exact methods from a capped raw sample")
     p.add_argument("--row-cap", type=int, default=50_000)
+    p.add_argument("--version", help="only this version's rows (binned from raw rows)")
+    p.add_argument("--filter", help="only rows with these segment values, e.g. region=eu (binned from raw rows)")
     p.add_argument("--no-store", action="store_true", help="do not persist the results")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=analyze_drift)
@@ -79,6 +81,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--analysis")
     p.set_defaults(handler=analyze_results)
     analyze_monitoring.register_actions(asub, _time)
+    analyze_multivariate.register_actions(asub, _time)
     performance.register(asub)
 
 
@@ -135,11 +138,15 @@ def analyze_drift(args: argparse.Namespace, ctx: CliContext) -> int:
         args.model, args.start, args.end, reference_start=args.reference_start, reference_end=args.reference_end,
         sliding=timedelta(hours=args.sliding_hours) if args.sliding_hours else None, methods=methods,
         rule=args.rule, threshold_mode="calibrated" if args.calibrated else "fixed", exact=args.exact,
-        row_cap=args.row_cap, persist=not args.no_store))
+        row_cap=args.row_cap, persist=not args.no_store, version=args.version,
+        filters=analyze_multivariate.parse_filter(args.filter)))
     if args.json:
         emit_json(msgspec.to_builtins(report))
         return 0
-    print(f"{report.model}: drift over [{report.start}, {report.end}) against {report.reference}, rule {report.rule}")
+    scope = "".join([f" version {report.version}" if report.version else "",
+                     f" filter {report.filters}" if report.filters else ""])
+    print(f"{report.model}: drift over [{report.start}, {report.end}){scope} against {report.reference}, "
+          f"rule {report.rule} (from {report.source.replace('_', ' ')})")
     table([(r.feature, r.method, _num(r.statistic), "±" + _num(r.bound, 2) if r.bound else "", _num(r.p_value, 3),
             _num(r.p_value_adjusted, 3), _num(r.threshold, 3), "DRIFT" if r.drift else "ok", r.n_current)
            for r in report.features],

@@ -73,6 +73,52 @@ def analysis(model: str, name: str, store: bool, params: Mapping[str, object], b
     return Call("POST" if store else "GET", path, params=_query(params))
 
 
+def multivariate(model: str, start: datetime, end: datetime, store: bool, params: Mapping[str, object]) -> Call:
+    """GET (compute) or POST (compute and store) /models/{model}/drift/multivariate."""
+    return Call("POST" if store else "GET", f"{API}/models/{_q(model)}/drift/multivariate",
+                params=_query({"start": start, "end": end, **params}))
+
+
+def series_anomalies(body: Mapping[str, object]) -> Call:
+    """POST /anomalies with a posted series (stateless: nothing stored, so safe to repeat)."""
+    clean: dict[str, object] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in body.items()
+                                if v is not None}
+    stamps = clean.get("timestamps")
+    if isinstance(stamps, list | tuple):
+        clean["timestamps"] = [t.isoformat() if isinstance(t, datetime) else t for t in stamps]
+    return Call("POST", f"{API}/anomalies", content=msgspec.json.encode(clean),
+                headers={"content-type": "application/json"})
+
+
+def drift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per feature and method, with the report's dataset verdict on each."""
+    return [{**{k: v for k, v in f.items() if k != "details"}, "dataset_drift": report["dataset_drift"]}
+            for f in report["features"]]
+
+
+def quality_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    extra = {"n_rejected": report["n_rejected"],
+             "seconds_since_last_prediction": report["freshness"]["seconds_since_last_prediction"]}
+    return [{**{k: v for k, v in f.items() if k != "unseen_top"}, "unseen_top": [u["value"] for u in f["unseen_top"]],
+             **extra} for f in report["features"]]
+
+
+def degradation_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{**{k: v for k, v in m.items() if k != "interval"},
+             "ci_low": m["interval"][0] if m["interval"] else None,
+             "ci_high": m["interval"][1] if m["interval"] else None, "retrain_window": report["retrain"]}
+            for m in report["metrics"]]
+
+
+def trend_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    tests = {f"{k}_{t['method']}": t[k] for t in report["tests"] for k in ("slope_per_day", "p_value")}
+    return [{**p, "direction": report["direction"], **tests} for p in report["points"]]
+
+
+def result_rows(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k != "details"} for r in body["results"]]
+
+
 def results(model: str, start: datetime, end: datetime, analysis: str | None) -> Call:
     q = {"start": start.isoformat(), "end": end.isoformat()}
     if analysis:

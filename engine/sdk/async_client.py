@@ -108,6 +108,77 @@ class AsyncClient:
     async def promote(self, model: str, version: str, stage: str = "production") -> VersionInfo:
         return calls.parse_version(*await self._send(calls.promote(model, version, stage)))
 
+    # baselines and analyses (as `Client`'s, awaited)
+
+    async def create_baseline(self, model: str, name: str, reference: Any = None, *, start: Any = None,
+                              end: Any = None, version: str | None = None, activate: bool = True) -> dict[str, Any]:
+        """As `Client.create_baseline`: from a Polars DataFrame of reference rows, or the stored range [start, end)."""
+        if reference is not None:
+            call = analyses.create_baseline_from_frame(model, name, reference, activate)
+        else:
+            if start is None or end is None:
+                raise DriftlineClientError("give a reference DataFrame, or start and end of a stored range")
+            call = analyses.create_baseline_from_range(model, name, start, end, version, activate)
+        result: dict[str, Any] = analyses.parse_json(*await self._send(call))
+        return result
+
+    async def list_baselines(self, model: str) -> Any:
+        return analyses.frame(analyses.parse_json(*await self._send(analyses.list_baselines(model))))
+
+    async def activate_baseline(self, model: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = analyses.parse_json(*await self._send(analyses.activate_baseline(model, name)))
+        return result
+
+    async def drift(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """As `Client.drift`: per-feature drift as a Polars frame."""
+        report = analyses.parse_json(*await self._send(analyses.drift(model, start, end, store, params)))
+        return analyses.frame(analyses.drift_rows(report))
+
+    async def multivariate_drift(self, model: str, start: Any, end: Any, *, method: str = "domain_classifier",
+                                 store: bool = True, **params: Any) -> dict[str, Any]:
+        """As `Client.multivariate_drift`: the report as a dict."""
+        call = analyses.multivariate(model, start, end, store, {"method": method, **params})
+        report: dict[str, Any] = analyses.parse_json(*await self._send(call))
+        return report
+
+    async def detect_anomalies(self, values: Sequence[float], timestamps: Sequence[Any] | None = None, *,
+                               method: str = "mad", **params: Any) -> Any:
+        """As `Client.detect_anomalies`: the scored points of a series you pass, as a Polars frame."""
+        body = {"values": list(values), "timestamps": list(timestamps) if timestamps is not None else None,
+                "method": method, **params}
+        return analyses.frame(analyses.parse_json(*await self._send(analyses.series_anomalies(body)))["points"])
+
+    async def analysis_results(self, model: str, start: Any, end: Any, analysis: str | None = None) -> Any:
+        body = analyses.parse_json(*await self._send(analyses.results(model, start, end, analysis)))
+        return analyses.frame(analyses.result_rows(body))
+
+    async def quality(self, model: str, start: Any, end: Any, *, store: bool = True,
+                      rules: Sequence[Mapping[str, Any]] = (), **params: Any) -> Any:
+        """As `Client.quality`: data quality per feature as a Polars frame."""
+        body = {"rules": list(rules)} if rules else None
+        call = analyses.analysis(model, "quality", store, {"start": start, "end": end, **params}, body)
+        return analyses.frame(analyses.quality_rows(analyses.parse_json(*await self._send(call))))
+
+    async def degradation(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
+        """As `Client.degradation`: each metric against the baseline as a Polars frame."""
+        call = analyses.analysis(model, "degradation", store, {"start": start, "end": end, **params})
+        return analyses.frame(analyses.degradation_rows(analyses.parse_json(*await self._send(call))))
+
+    async def performance_summary(self, model: str, days: int = 30) -> dict[str, Any]:
+        summary: dict[str, Any] = analyses.parse_json(*await self._send(
+            analyses.analysis(model, "performance-summary", False, {"days": days})))
+        return summary
+
+    async def trend(self, model: str, metric: str, start: Any, end: Any, **params: Any) -> Any:
+        """As `Client.trend`: the points with the trend tests in columns, as a Polars frame."""
+        call = analyses.analysis(model, "trend", False, {"metric": metric, "start": start, "end": end, **params})
+        return analyses.frame(analyses.trend_rows(analyses.parse_json(*await self._send(call))))
+
+    async def anomalies(self, model: str, metric: str, start: Any, end: Any, **params: Any) -> Any:
+        """As `Client.anomalies`: the scored buckets of a stored metric series, as a Polars frame."""
+        call = analyses.analysis(model, "anomalies", False, {"metric": metric, "start": start, "end": end, **params})
+        return analyses.frame(analyses.parse_json(*await self._send(call))["points"])
+
     async def track_performance(
         self, model: str, y_true: Any, y_pred: Any = None, y_pred_proba: Any = None,
         metadata: Mapping[str, Any] | None = None, *, version: str | None = None, features: Any = None,

@@ -100,14 +100,30 @@ class Client:
         dataset verdict is in the frame's `dataset_drift` column. Parameters as the REST endpoint's
         (`methods`, `rule`, `sliding_hours`, `reference_start`, `threshold_mode`, `exact`, …)."""
         report = analyses.parse_json(*self._send(analyses.drift(model, start, end, store, params)))
-        rows = [{**{k: v for k, v in f.items() if k != "details"}, "dataset_drift": report["dataset_drift"]}
-                for f in report["features"]]
-        return analyses.frame(rows)
+        return analyses.frame(analyses.drift_rows(report))
+
+    def multivariate_drift(self, model: str, start: Any, end: Any, *, method: str = "domain_classifier",
+                           store: bool = True, **params: Any) -> dict[str, Any]:
+        """Multivariate drift over [start, end) (`method` domain_classifier or pca) as the report's dict:
+        statistic, threshold, drift, sample sizes, imputed values. Parameters as the REST endpoint's
+        (`reference_start`/`reference_end`, `version`, `filter` as a mapping, `row_cap`, `seed`, …)."""
+        call = analyses.multivariate(model, start, end, store, {"method": method, **params})
+        report: dict[str, Any] = analyses.parse_json(*self._send(call))
+        return report
+
+    def detect_anomalies(self, values: Sequence[float], timestamps: Sequence[Any] | None = None, *,
+                         method: str = "mad", **params: Any) -> Any:
+        """Anomalies or change points in a series you pass (nothing stored): a Polars frame of the points
+        (index, timestamp, value, reference, score, lower, upper, anomaly, change_point). Parameters as the
+        REST body's (`fit`, `reference_fraction`, `reference_size`, `reference_end`, `threshold`, `period`)."""
+        body = {"values": list(values), "timestamps": list(timestamps) if timestamps is not None else None,
+                "method": method, **params}
+        return analyses.frame(analyses.parse_json(*self._send(analyses.series_anomalies(body)))["points"])
 
     def analysis_results(self, model: str, start: Any, end: Any, analysis: str | None = None) -> Any:
         """Stored analysis results (one statistic per row) as a Polars frame."""
         body = analyses.parse_json(*self._send(analyses.results(model, start, end, analysis)))
-        return analyses.frame([{k: v for k, v in r.items() if k != "details"} for r in body["results"]])
+        return analyses.frame(analyses.result_rows(body))
 
     def quality(self, model: str, start: Any, end: Any, *, store: bool = True, rules: Sequence[Mapping[str, Any]] = (),
                 **params: Any) -> Any:
@@ -116,24 +132,14 @@ class Client:
         declarative rule specs (evaluated in a stored run)."""
         body = {"rules": list(rules)} if rules else None
         call = analyses.analysis(model, "quality", store, {"start": start, "end": end, **params}, body)
-        report = analyses.parse_json(*self._send(call))
-        extra = {"n_rejected": report["n_rejected"],
-                 "seconds_since_last_prediction": report["freshness"]["seconds_since_last_prediction"]}
-        return analyses.frame([{**{k: v for k, v in f.items() if k != "unseen_top"},
-                                "unseen_top": [u["value"] for u in f["unseen_top"]], **extra}
-                               for f in report["features"]])
+        return analyses.frame(analyses.quality_rows(analyses.parse_json(*self._send(call))))
 
     def degradation(self, model: str, start: Any, end: Any, *, store: bool = True, **params: Any) -> Any:
         """Each metric of [start, end) against the baseline (relative degradation, severity, retrain flag,
         interval split into `ci_low`/`ci_high`) as a Polars frame. Parameters: `baseline`, `filter`
         ({key: value}), `min_samples`."""
         call = analyses.analysis(model, "degradation", store, {"start": start, "end": end, **params})
-        report = analyses.parse_json(*self._send(call))
-        rows = [{**{k: v for k, v in m.items() if k != "interval"},
-                 "ci_low": m["interval"][0] if m["interval"] else None,
-                 "ci_high": m["interval"][1] if m["interval"] else None, "retrain_window": report["retrain"]}
-                for m in report["metrics"]]
-        return analyses.frame(rows)
+        return analyses.frame(analyses.degradation_rows(analyses.parse_json(*self._send(call))))
 
     def performance_summary(self, model: str, days: int = 30) -> dict[str, Any]:
         """As the seed tracker's `get_performance_summary(days)`: records, metrics, the performance trend and
@@ -146,15 +152,14 @@ class Client:
         """The series of `metric` with the trend tests: a Polars frame of the points; the tests (linear,
         Mann–Kendall) in its columns `direction`, `slope_per_day_<method>`, `p_value_<method>`."""
         call = analyses.analysis(model, "trend", False, {"metric": metric, "start": start, "end": end, **params})
-        report = analyses.parse_json(*self._send(call))
-        tests = {f"{k}_{t['method']}": t[k] for t in report["tests"] for k in ("slope_per_day", "p_value")}
-        return analyses.frame([{**p, "direction": report["direction"], **tests} for p in report["points"]])
+        return analyses.frame(analyses.trend_rows(analyses.parse_json(*self._send(call))))
 
     def anomalies(self, model: str, metric: str, start: Any, end: Any, **params: Any) -> Any:
         """The series of `metric` scored by `method` (default mad) as a Polars frame, one row per bucket with
         its score, band, and anomaly / change-point flags."""
         call = analyses.analysis(model, "anomalies", False, {"metric": metric, "start": start, "end": end, **params})
         return analyses.frame(analyses.parse_json(*self._send(call))["points"])
+
     def track_performance(
         self, model: str, y_true: Any, y_pred: Any = None, y_pred_proba: Any = None,
         metadata: Mapping[str, Any] | None = None, *, version: str | None = None, features: Any = None,

@@ -70,10 +70,13 @@ class Params:
         return f"${len(self.values)}" + (f"::{cast}" if cast else "")
 
 
-def feature_source_sql(baselines: list[FeatureBaseline], p: Params, model: str, lo: str, hi: str) -> str:
+def feature_source_sql(
+    baselines: list[FeatureBaseline], p: Params, model: str, lo: str, hi: str, rows_filter: str = ""
+) -> str:
     """SELECT producing feature_hist_1m rows (bucket, model_id, baseline_id, feature, n, missing,
     out_of_range, counts, value_sum, value_sumsq, value_min, value_max) for the model bound at `model`, over raw rows with `lo <= time < hi` (all three
-    are placeholders from `p`)."""
+    are placeholders from `p`); `rows_filter`, composed of placeholders too, narrows the rows further
+    (` AND p.version_id = $n`, a segment containment)."""
     if not baselines:
         raise ValueError("no active baselines: nothing to bin")
     aggs: list[str] = []
@@ -118,7 +121,7 @@ def feature_source_sql(baselines: list[FeatureBaseline], p: Params, model: str, 
         " f.out_of_range, f.counts, f.value_sum, f.value_sumsq, f.value_min, f.value_max\n"
         "FROM (SELECT time_bucket('1 minute', p.time) AS bucket, count(*) AS n,\n        "
         + ",\n        ".join(aggs)
-        + f"\n      FROM predictions p\n      WHERE p.model_id = {model} AND p.time >= {lo} AND p.time < {hi}\n"
+        + f"\n      FROM predictions p\n      WHERE p.model_id = {model} AND p.time >= {lo} AND p.time < {hi}{rows_filter}\n"
         "      GROUP BY 1) s\nCROSS JOIN LATERAL (VALUES\n    "
         + ",\n    ".join(values)
         + "\n) AS f(baseline_id, feature, missing, out_of_range, counts, value_sum, value_sumsq, value_min, value_max)"

@@ -71,9 +71,11 @@ async def sample_feature(
     end: datetime,
     version_id: int | None,
     cap: int,
+    segments: dict[str, str] | None = None,
 ) -> list[Any]:
-    """Up to `cap` values of one feature in [start, end): a deterministic sample (by a hash of the
-    prediction id) when there are more."""
+    """Up to `cap` values of one feature in [start, end) (optionally of one version and rows whose segments
+    contain `segments`): a deterministic sample (by a hash of the prediction id) when there are more."""
     name = "analyses.sample_numeric" if kind == "numeric" else "analyses.sample_categorical"
-    rows = await conn.fetch(query(name), model_id, start, end, version_id, position, cap)
+    seg = json.dumps(segments, sort_keys=True) if segments else None
+    rows = await conn.fetch(query(name), model_id, start, end, version_id, position, cap, seg)
     return [r["x"] for r in rows]

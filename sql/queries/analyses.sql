@@ -22,6 +22,7 @@ LIMIT $5;
 SELECT num_features[$5] AS x
 FROM predictions
 WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR version_id = $4)
+  AND ($7::jsonb IS NULL OR segments @> $7::jsonb)
 ORDER BY hashtext(prediction_id), prediction_id
 LIMIT $6;
 
@@ -29,6 +30,7 @@ LIMIT $6;
 SELECT cat_features[$5] AS x
 FROM predictions
 WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR version_id = $4)
+  AND ($7::jsonb IS NULL OR segments @> $7::jsonb)
 ORDER BY hashtext(prediction_id), prediction_id
 LIMIT $6;
 

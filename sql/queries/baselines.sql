@@ -56,5 +56,5 @@ SELECT time, num_features, cat_features, predicted_class, predicted_value, score
        label_class, label_value
 FROM predictions
 WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR version_id = $4)
-ORDER BY time
+ORDER BY time, prediction_id
 LIMIT $5;

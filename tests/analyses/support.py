@@ -40,7 +40,7 @@ def feature_values(model: ModelSpec, rng: np.random.Generator, shifted: bool) ->
 
 async def insert_rows(
     conn: asyncpg.Connection, model: ModelSpec, version_id: int, rng: np.random.Generator, start: datetime,
-    end: datetime, n: int, shifted: bool = False, labeled: bool = True, prefix: str = "r",
+    end: datetime, n: int, shifted: bool = False, labeled: bool = True, prefix: str = "r", region: str = "eu",
 ) -> None:
     span = (end - start).total_seconds()
     rows = []
@@ -62,7 +62,7 @@ async def insert_rows(
             pred_value = float(rng.normal(100, 10))
             label_value = pred_value + float(rng.normal(0, 5)) if labeled else None
         rows.append((t, model.id, version_id, f"{prefix}-{i}", pred_class, pred_value, score, probs,
-                     json.dumps({"region": "eu"}), num, cat, label_class, label_value))
+                     json.dumps({"region": region}), num, cat, label_class, label_value))
     await conn.copy_records_to_table("predictions", records=rows, columns=COLUMNS)
 
 

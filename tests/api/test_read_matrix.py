@@ -55,6 +55,7 @@ READ_ENDPOINTS = {
     "/api/v1/models/{name:str}/baselines": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/baselines/{baseline:str}": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/drift": "test_baselines_drift_and_results",
+    "/api/v1/models/{name:str}/drift/multivariate": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/results": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/quality": "test_baselines_drift_and_results",
     "/api/v1/models/{name:str}/degradation": "test_baselines_drift_and_results",
@@ -382,6 +383,22 @@ async def test_baselines_drift_and_results(served: AsyncTestClient, case: Case) 
             want = sum(1 for r in case.rows if lo <= r.time < hi and getattr(r, f["feature"]) is not None)
             assert f[f"n_{side}"] == want, (case.name, f["feature"], side, f[f"n_{side}"], want)
     stored = await _ok(served, "POST", f"{base}/drift", params=params)
+    # one version and / or one segment value: binned from exactly those raw rows
+    scope = {"version": "v2", **({"filter": "region=eu"} if case.has("segments") else {})}
+    scoped = await _ok(served, "GET", f"{base}/drift", params={**params, **scope})
+    assert scoped["source"] == "raw_rows" and scoped["version"] == "v2", scoped
+    for f in scoped["features"]:
+        want = sum(1 for r in case.rows if mid <= r.time < T0 + SPAN and r.version == "v2" and getattr(r, f["feature"])
+                   is not None and (not case.has("segments") or r.region == "eu"))
+        assert f["n_current"] == want, (case.name, f["feature"], f["n_current"], want)
+    for method in ("domain_classifier", "pca"):
+        mv = await _ok(served, "GET", f"{base}/drift/multivariate", params={**params, "method": method})
+        rows = {side: sum(1 for r in case.rows if lo <= r.time < hi) for side, (lo, hi) in halves.items()}
+        if case.has("features"):
+            assert (mv["n_reference"], mv["n_current"]) == (rows["reference"], rows["current"]), (case.name, mv)
+            assert mv["status"] in ("ok", "insufficient_data") and mv["features"] == ["x", "c"], (case.name, mv)
+        else:  # no features: an empty result, as univariate drift gives an empty report
+            assert (mv["status"], mv["statistic"], mv["drift"]) == ("no_features", None, False), (case.name, mv)
     results = await _ok(served, "GET", f"{base}/results", params={**params, "analysis": "drift"})
     assert len({(x["subject"], x["statistic"]) for x in results["results"]}) >= len(stored["features"])
     # the other analyses over the same window: data quality counted against the rows sent

@@ -19,12 +19,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from engine.algorithms.anomaly import detect
-from engine.algorithms.anomaly.base import ANOMALY_DETECTORS, json_value
-from engine.algorithms.anomaly.reference import REFERENCE_METHODS, score_on_reference
-from engine.algorithms.changepoint import make_detector
-from engine.algorithms.changepoint.cusum import CUSUMParams
-from engine.algorithms.changepoint.river_detectors import PageHinkleyParams
+from engine.algorithms.anomaly.base import json_value
+from engine.algorithms.anomaly.series import CHANGE_METHODS, check_method, score_series
 from engine.errors import RowError, ValidationError
 from engine.services.analyses.trend import read_points
 from engine.services.windows import choose_granularity
@@ -32,8 +28,6 @@ from engine.store import models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import UnitOfWork
 
-CHANGE_METHODS = ("adwin", "page_hinkley", "kswin", "cusum")
-WHOLE_METHODS = ("rolling_zscore", "iqr", "mad", "ewma", "seasonal")
 MAX_SERIES = 50_000
 
 
@@ -91,13 +85,9 @@ class AnomalyService:
         run_key: str = "adhoc",
     ) -> AnomalyReport:
         change = method in CHANGE_METHODS
-        known = sorted({*CHANGE_METHODS, *REFERENCE_METHODS.names(), *WHOLE_METHODS})
-        if method not in known:
-            raise _invalid("method", f"unknown {method!r}; known: {', '.join(known)}")
-        if fit not in ("reference", "whole") or (fit == "whole" and method not in WHOLE_METHODS and not change):
-            raise _invalid("fit", f"reference, or whole for {', '.join(WHOLE_METHODS)}")
-        if fit == "reference" and not change and method not in REFERENCE_METHODS.names():
-            raise _invalid("method", f"{method} scores the whole series: use fit=whole")
+        bad = check_method(method, fit)
+        if bad is not None:
+            raise _invalid(*bad)
         if not 0 < reference_fraction < 1:
             raise _invalid("reference_fraction", "in (0, 1)")
         if threshold is not None and not (0 < threshold < 1e12):
@@ -122,33 +112,18 @@ class AnomalyService:
                 k = int(len(points) * reference_fraction)
             n_scored = len(points) - k
             scores = lower = upper = np.full(len(points), np.nan)
-            flagged = np.zeros(len(points), dtype=bool)
-            changes = np.zeros(len(points), dtype=bool)
+            flagged = changes = np.zeros(len(points), dtype=bool)
             details: dict[str, Any] = {}
             used: float | None = threshold
             if (fit == "reference" and (k < 2 or n_scored < 1)) or len(points) < 3:
                 details["status"] = "insufficient_data"
             else:
                 try:
-                    if change:
-                        used = self._changes(method, values, k, threshold, changes)
-                    elif fit == "whole":
-                        res = detect(method, values, _whole_params(method, threshold, period))
-                        scores, flagged, used = res.scores, res.is_anomaly, res.score_threshold
-                        lower = res.lower if res.lower is not None else lower
-                        upper = res.upper if res.upper is not None else upper
-                        details = {k2: v for k2, v in res.details.items() if k2 != "ewma"}
-                    else:
-                        res = score_on_reference(method, values[:k], values[k:], threshold, period)
-                        pad = np.full(k, np.nan)
-                        scores = np.r_[pad, res.scores]
-                        flagged = np.r_[np.zeros(k, dtype=bool), res.is_anomaly]
-                        lower = np.r_[pad, res.lower] if res.lower is not None else lower
-                        upper = np.r_[pad, res.upper] if res.upper is not None else upper
-                        used = res.score_threshold
-                        details = {k2: v for k2, v in res.details.items() if k2 != "ewma"}
+                    res = score_series(method, values, k, fit, threshold, period)
                 except ValueError as exc:
                     raise _invalid("method", str(exc)) from exc
+                scores, lower, upper, flagged, changes = res.scores, res.lower, res.upper, res.flagged, res.changes
+                used, details = res.threshold, res.details
             hits = changes if change else flagged
             out = tuple(
                 AnomalyPoint(p.bucket, float(p.value or 0.0), p.n, i < k, _f(scores[i]), _f(lower[i]), _f(upper[i]),
@@ -165,31 +140,6 @@ class AnomalyService:
                 run = RunKey(info.id, "anomalies", start, end, run_key, segment=filters or None)
                 await results_repo.replace_run(conn, run, _rows(report), None)
         return report
-
-    @staticmethod
-    def _changes(method: str, values: np.ndarray, k: int, threshold: float | None, out: np.ndarray) -> float | None:
-        params: Any = None
-        if method == "cusum":
-            params = CUSUMParams(h=threshold or 5.0, reference_size=max(k, 2))
-        elif method == "page_hinkley":
-            params = PageHinkleyParams(threshold=threshold or 50.0)
-        res = make_detector(method, params).run(values)
-        for i in res.detections:
-            if i >= k:
-                out[i] = True
-        return threshold if params is None else (params.h if method == "cusum" else params.threshold)
-
-
-def _whole_params(method: str, threshold: float | None, period: int | None) -> Any:
-    spec = ANOMALY_DETECTORS.get(method)
-    fields = {"rolling_zscore": "threshold", "iqr": "multiplier", "mad": "threshold", "ewma": "L",
-              "seasonal": "threshold"}
-    kw: dict[str, Any] = {}
-    if threshold is not None:
-        kw[fields[method]] = threshold
-    if method == "seasonal" and period is not None:
-        kw["period"] = period
-    return spec.params_type(**kw)
 
 
 def _json(details: dict[str, Any]) -> dict[str, Any]:

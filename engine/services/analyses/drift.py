@@ -15,14 +15,13 @@ within sampling noise but not shown to be lower), 0.6 % vs 2.7 % at n = 200, 0 v
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
 import numpy as np
 
-from engine.algorithms.drift.method import DRIFT_METHODS, Statistic
+from engine.algorithms.drift.method import DRIFT_METHODS
 from engine.algorithms.drift.stored import (
     CATEGORICAL_BINNED,
     NUMERIC_BINNED,
@@ -32,14 +31,13 @@ from engine.algorithms.drift.stored import (
     stored_statistic,
 )
 from engine.algorithms.drift.thresholds import CalibratedThreshold, FixedThreshold
-from engine.domain import FeatureBaseline, ModelSpec
+from engine.domain import FeatureBaseline
 from engine.errors import NotFoundError, RowError, ValidationError
-from engine.services.analyses.window_state import window_level
+from engine.services.analyses.drift_exact import exact_feature_drift
+from engine.services.analyses.drift_scope import resolve_scope, scoped_feature_windows
 from engine.store import baselines_repo, models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import Snapshot, UnitOfWork
-from engine.store.window_reads import GroupBy, WindowRead, read_windows
-from engine.windows.spec import FEATURES
 
 Rule = Literal["sustained", "classic"]
 ThresholdMode = Literal["fixed", "calibrated"]
@@ -83,6 +81,9 @@ class DriftReport(msgspec.Struct, frozen=True):
     dataset_drift: bool
     drift_share: float
     fdr: str
+    version: str | None = None  # the rows of this version only
+    filters: dict[str, str] = msgspec.field(default_factory=dict)  # the rows whose segments hold these values
+    source: str = "windows"  # the feature windows, or "raw_rows" (binned in SQL) for a version / segment scope
 
 
 def _stored_reference(b: FeatureBaseline) -> StoredWindow:
@@ -96,36 +97,6 @@ def _stored_reference(b: FeatureBaseline) -> StoredWindow:
         None, total, b.reference_sumsq, b.reference_min, b.reference_max,
         np.asarray(b.reference_sums, dtype=np.float64) if b.reference_sums is not None else None,
     )
-
-
-async def read_feature_state(
-    snap: Snapshot, model_id: int, bins: list[FeatureBaseline], start: datetime, end: datetime
-) -> dict[str, StoredWindow]:
-    """Each feature's window state over [start, end), merged over the buckets of the finest aligned level
-    (exact: refreshed buckets plus raw rows of pending ranges)."""
-    read = WindowRead(FEATURES, window_level(start, end), model_id, start, end, GroupBy("feature"),
-                      baseline_ids=tuple(b.id for b in bins))
-    [m] = await read_windows(snap, [read])
-    out: dict[str, StoredWindow] = {}
-    c = m.columns
-    for i, feature in enumerate(m.groups):
-        counts = c["counts"][i]  # a matrix row, or an array / None when bin counts differ by feature
-        if counts is None:
-            continue
-        b = next(x for x in bins if x.feature == feature)
-        num = b.kind == "numeric"
-        w = StoredWindow(
-            np.asarray(counts, dtype=np.int64), int(c["missing"][i]), int(c["out_of_range"][i]),
-            np.asarray(b.edges, dtype=np.float64) if num else None, None if num else b.categories,
-            float(c["value_sum"][i]) if num else None, float(c["value_sumsq"][i]) if num else None,
-            _f(c["value_min"][i]) if num else None, _f(c["value_max"][i]) if num else None,
-        )
-        out[feature] = out[feature] + w if feature in out else w
-    return out
-
-
-def _f(v: float) -> float | None:
-    return float(v) if math.isfinite(v) else None
 
 
 def _chunk_windows(b: FeatureBaseline, content: dict[str, Any], group: int) -> list[StoredWindow]:
@@ -168,11 +139,16 @@ class DriftService:
         row_cap: int = 50_000,
         persist: bool = True,
         run_key: str = "adhoc",
+        version: str | None = None,
+        filters: dict[str, str] | None = None,
     ) -> DriftReport:
+        """`version` / `filters` restrict both the window and a reference window (or sliding one) to those rows;
+        the baseline, when it is the reference, stays as it was built."""
         _check(start, end, rule, sustain, row_cap, threshold_mode)
         async with self.uow.transaction() as conn:
             snap = Snapshot(conn)
             info = await models_repo.get_model(conn, model)
+            scope = await resolve_scope(conn, info, version, filters)
             active = await baselines_repo.active_baseline_name(conn, info.id)
             if active is None:
                 raise NotFoundError(f"model {model!r} has no active baseline; create one first")
@@ -190,20 +166,22 @@ class DriftService:
                 ref_label, ref_lo, ref_hi = "window", reference_start, reference_end
             if threshold_mode == "calibrated" and ref_lo is not None:
                 raise ValidationError([RowError(None, "threshold_mode", "calibration needs the baseline as reference")])
-            current = await read_feature_state(snap, info.id, bins, start, end)
+            current = await scoped_feature_windows(snap, info.id, bins, start, end, scope)
             span = end - start
-            pooled = (await read_feature_state(snap, info.id, bins, end - sustain * span, end)
+            pooled = (await scoped_feature_windows(snap, info.id, bins, end - sustain * span, end, scope)
                       if rule == "sustained" else current)
             if ref_lo is not None and ref_hi is not None:
-                reference = await read_feature_state(snap, info.id, bins, ref_lo, ref_hi)
+                reference = await scoped_feature_windows(snap, info.id, bins, ref_lo, ref_hi, scope)
             else:
                 reference = {b.feature: _stored_reference(b) for b in bins}
             results: list[FeatureDrift] = []
             for b in bins:
                 for method in [m for m in methods or (AUTO[b.kind],) if _applies(m, b.kind)]:
                     if exact:
-                        results.append(await self._exact(conn, info, b, method, start, end, ref_lo, ref_hi, row, row_cap,
-                                                          threshold, alpha))
+                        f, kind, m, stat, p, limit, drift, n_ref, n_cur, details = await exact_feature_drift(
+                            conn, info, b, method, start, end, ref_lo, ref_hi, row, row_cap, threshold, alpha, scope)
+                        results.append(FeatureDrift(f, kind, m, stat, None, p, None, limit, None, drift, n_ref, n_cur,
+                                                    "exact", details))
                     else:
                         results.append(self._binned(b, method, reference, current, pooled, rule, threshold_mode,
                                                     threshold, k, alpha, row.content or {}, span))
@@ -215,10 +193,12 @@ class DriftService:
             share = n_drifted / len(primary) if primary else 0.0
             report = DriftReport(
                 model, start, end, ref_label, ref_lo, ref_hi, rule, threshold_mode, exact, tuple(results), n_drifted,
-                share, share >= drift_share, drift_share, "benjamini_hochberg" if fdr else "none",
+                share, share >= drift_share, drift_share, "benjamini_hochberg" if fdr else "none", scope.version,
+                scope.filters, scope.source,
             )
             if persist:
-                await results_repo.replace_run(conn, RunKey(info.id, "drift", start, end, run_key), _rows(report), row.id)
+                key = RunKey(info.id, "drift", start, end, run_key, scope.version_id or 0, scope.filters or None)
+                await results_repo.replace_run(conn, key, _rows(report), row.id)
         return report
 
     def _binned(
@@ -267,41 +247,6 @@ class DriftService:
         return FeatureDrift(b.feature, b.kind, method, stat.value, bound, stat.p_value, None, limit, lower, drift,
                             ref.n, cur.n, rule if combined else "fixed" if mode == "fixed" else "calibrated",
                             _json(details))
-
-    async def _exact(
-        self, conn: Any, info: ModelSpec, b: FeatureBaseline, method: str, start: datetime, end: datetime,
-        ref_lo: datetime | None, ref_hi: datetime | None, row: baselines_repo.BaselineRow, cap: int,
-        threshold: float | None, alpha: float,
-    ) -> FeatureDrift:
-        spec = DRIFT_METHODS.get(method)
-        if spec.feature_type != b.kind:
-            raise ValidationError([RowError(None, "methods", f"{method} does not apply to {b.kind} feature {b.feature}")])
-        if ref_lo is None:
-            if row.source != "range" or row.range_start is None or row.range_end is None:
-                raise ValidationError([RowError(None, "exact", "an uploaded baseline keeps no raw rows: give a reference window")])
-            ref_lo, ref_hi = row.range_start, row.range_end
-        assert ref_hi is not None
-        position = b.position
-        ref_raw = await results_repo.sample_feature(conn, info.id, b.kind, position, ref_lo, ref_hi, None, cap)
-        cur_raw = await results_repo.sample_feature(conn, info.id, b.kind, position, start, end, None, cap)
-        if b.kind == "numeric":
-            ref_vals: Any = np.array([np.nan if v is None else v for v in ref_raw], dtype=np.float64)
-            cur_vals: Any = np.array([np.nan if v is None else v for v in cur_raw], dtype=np.float64)
-        else:
-            ref_vals, cur_vals = np.array(ref_raw, dtype=object), np.array(cur_raw, dtype=object)
-        if not len(ref_vals) or not len(cur_vals):
-            return FeatureDrift(b.feature, b.kind, method, None, None, None, None, None, None, False, len(ref_vals),
-                                len(cur_vals), "exact", {"status": "no_data"})
-        stat: Statistic = spec.compute(ref_vals, cur_vals)
-        limit = threshold if threshold is not None else spec.default_threshold
-        drift, how = False, "no default threshold: pass one to judge"
-        if limit is not None:
-            decision = FixedThreshold(limit, alpha).decide(stat.value, stat.p_value, spec.kind)
-            drift, how = decision.drift_detected, decision.rule
-        details = {**stat.details, "decision": how, "alpha": alpha if stat.p_value is not None else None,
-                   "kind": spec.kind, "row_cap": cap, "capped": len(cur_raw) >= cap or len(ref_raw) >= cap}
-        return FeatureDrift(b.feature, b.kind, method, stat.value, None, stat.p_value, None, limit, None,
-                            drift, len(ref_vals), len(cur_vals), "exact", _json(details))
 
 
 def _applies(method: str, kind: str) -> bool:

@@ -19,7 +19,8 @@ import polars as pl
 from engine.domain import FeatureBaseline, ModelSpec
 from engine.errors import NotFoundError, RowError, ValidationError
 from engine.services.baselines.content import N_BINS, ReferenceData, build_content
-from engine.store import baselines_repo, models_repo
+from engine.services.baselines.sample import reference_sample
+from engine.store import baselines_repo, models_repo, samples_repo
 from engine.store.unit import UnitOfWork
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -139,11 +140,14 @@ class BaselineService:
         n_bins: int,
     ) -> BaselineDetail:
         built = build_content(model, data, n_bins)
+        sample_num, sample_cat = reference_sample(model, data)
         async with self.uow.transaction() as conn:
             baseline_id = await baselines_repo.insert_baseline(
                 conn, model.id, version_id, name, source, start, end, data.n_rows, n_bins, built.chunking,
                 built.content, built.features,
             )
+            if model.features:  # multivariate drift's reference rows (a model without features has none)
+                await samples_repo.insert_sample(conn, baseline_id, sample_num, sample_cat)
             if activate:
                 await baselines_repo.activate(conn, model.id, baseline_id)
         return await self.get(model.name, name)
