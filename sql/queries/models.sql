@@ -71,4 +71,4 @@ FROM predictions WHERE model_id = $1;
 -- name: invalidate_predictions
 -- Marks a model's prediction windows over [$2, $3) stale, as late writes do: reads answer the range from raw
 -- rows until the refresher has recomputed it (with the model's current dimensions).
-INSERT INTO window_invalidations (kind, model_id, lo, hi) VALUES ('predictions', $1, $2, $3);
+INSERT INTO window_invalidations (kind, model_id, lo, hi, force) VALUES ('predictions', $1, $2, $3, true);

@@ -1,0 +1,1 @@
+ALTER TABLE window_invalidations DROP COLUMN force;
