@@ -18,6 +18,7 @@ msgspec Structs: the API serves them as they are.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,12 +29,13 @@ from numpy.typing import NDArray
 from engine.algorithms.stats.proportions import DEFAULT_CONFIDENCE, INTERVAL_METHOD
 from engine.domain import FeatureBaseline, ModelSpec
 from engine.errors import RowError, ValidationError
+from engine.services.window_columns import IntervalMethod, MetricColumns, build_groups
 from engine.store import models_repo
 from engine.store.feature_bins import active_baselines
 from engine.store.unit import UnitOfWork
 from engine.store.window_reads import GroupBy, WindowRead, covered, read_windows
 from engine.windows.catalog import SAMPLE_BASIS, metric_names, needed_columns
-from engine.windows.derive_batch import derive_batch
+from engine.windows.derive_batch import DerivedColumns, assemble, derive_columns
 from engine.windows.spec import (
     FEATURES,
     GRANULARITIES,
@@ -112,14 +114,6 @@ class MetricPoint(msgspec.Struct, frozen=True, omit_defaults=True):
     predicted_classes: dict[str, int] | None = None
 
 
-class IntervalMethod(msgspec.Struct, frozen=True):
-    """How `intervals` are computed: the Wilson score interval of a binomial proportion (successes over
-    trials, e.g. correct over labelled rows) at `confidence`, two-sided."""
-
-    method: str
-    confidence: float
-
-
 class MetricSeries(msgspec.Struct, frozen=True):
     """Derived metrics per bucket (and group) over exactly [start, end) (to the minute: `start`/`end` echo
     the range answered; the first and last bucket may be partial, and throughput divides by the seconds
@@ -193,6 +187,19 @@ class FeatureHistogramSeries(msgspec.Struct, frozen=True):
     points: tuple[FeatureHistogramPoint, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _MetricRead:
+    """What both forms of a metric series are built from."""
+
+    header: dict[str, Any]  # MetricSeries' fields but `points`
+    buckets: list[datetime]
+    groups: list[Any]  # as read (for grouping)
+    labels: list[Any]  # what each element's `group` says
+    derived: DerivedColumns
+    confusion: list[Any] | None
+    predicted: list[Any] | None
+
+
 class WindowsService:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
@@ -209,6 +216,48 @@ class WindowsService:
         max_points: int | None = None,
         include: Sequence[str] = (),
     ) -> MetricSeries:
+        r = await self._metric_read(model, start, end, granularity, group_by, metrics, filters, max_points, include)
+        size = len(r.buckets)
+        confusion = r.confusion or [None] * size
+        predicted = r.predicted or [None] * size
+        points = tuple(
+            MetricPoint(
+                bucket, g, d.values, d.error_bounds, d.per_class, d.intervals, d.per_class_intervals, d.sample_sizes,
+                cm, pc,
+            )
+            for bucket, g, d, cm, pc in zip(r.buckets, r.labels, assemble(r.derived), confusion, predicted, strict=True)
+        )
+        return MetricSeries(**r.header, points=points)
+
+    async def model_metric_columns(
+        self,
+        model: str,
+        start: datetime,
+        end: datetime,
+        granularity: str = "auto",
+        group_by: str | None = None,
+        metrics: Sequence[str] | None = None,
+        filters: Mapping[str, str] | None = None,
+        max_points: int | None = None,
+        include: Sequence[str] = (),
+    ) -> MetricColumns:
+        """`model_metrics` in the columnar form: per group, arrays over its buckets."""
+        r = await self._metric_read(model, start, end, granularity, group_by, metrics, filters, max_points, include)
+        series = build_groups(r.derived, r.buckets, r.groups, r.labels, r.confusion, r.predicted)
+        return MetricColumns(format="columns", **r.header, series=series)
+
+    async def _metric_read(
+        self,
+        model: str,
+        start: datetime,
+        end: datetime,
+        granularity: str,
+        group_by: str | None,
+        metrics: Sequence[str] | None,
+        filters: Mapping[str, str] | None,
+        max_points: int | None,
+        include: Sequence[str],
+    ) -> _MetricRead:
         gran = choose_granularity(start, end, granularity, max_points)
         unknown = [i for i in include if i not in INCLUDES]
         if unknown:
@@ -248,31 +297,27 @@ class WindowsService:
                 versions = {str(v.id): v.version for v in await models_repo.list_versions(snap.conn, info.id)}
         lo, hi = covered(start, end)
         seconds = bucket_seconds(merged.buckets, gran, lo, hi)
-        derived = derive_batch(info, merged, seconds, set(wanted))
+        derived = derive_columns(info, merged, seconds, set(wanted))
         groups = _group_labels(keys, merged.groups, versions)
         size = len(merged)
         labels = tuple(info.class_labels or ())
         k = len(labels)
-        confusion: list[Any] = [None] * size
-        predicted: list[Any] = [None] * size
+        confusion: list[Any] | None = None
+        predicted: list[Any] | None = None
         if "confusion_matrix" in include and size:
             mat = _count_matrix(merged.columns["confusion"], size, k * k + 2)[:, 1 : k * k + 1].reshape(size, k, k)
             confusion = [tuple(map(tuple, m)) for m in mat.tolist()]
         if "class_distribution" in include and size:
             mat = _count_matrix(merged.columns["class_counts"], size, k + 2)[:, 1 : k + 1]
             predicted = [dict(zip(labels, row, strict=True)) for row in mat.tolist()]
-        points = tuple(
-            MetricPoint(
-                bucket, g, d.values, d.error_bounds, d.per_class, d.intervals, d.per_class_intervals, d.sample_sizes,
-                cm, pc,
-            )
-            for bucket, g, d, cm, pc in zip(merged.buckets, groups, derived, confusion, predicted, strict=True)
-        )
         basis = {w: SAMPLE_BASIS[w] for w in wanted if w in SAMPLE_BASIS}
-        return MetricSeries(
-            model, info.task, gran.name, lo, hi, start, end, group_by, dict(segments), wanted, basis,
-            IntervalMethod(INTERVAL_METHOD, DEFAULT_CONFIDENCE), labels or None, points,
-        )
+        header = {
+            "model": model, "task": info.task, "granularity": gran.name, "start": lo, "end": hi,
+            "requested_start": start, "requested_end": end, "group_by": group_by, "filters": dict(segments),
+            "metrics": wanted, "sample_basis": basis, "interval": IntervalMethod(INTERVAL_METHOD, DEFAULT_CONFIDENCE),
+            "class_labels": labels or None,
+        }
+        return _MetricRead(header, merged.buckets, merged.groups, groups, derived, confusion, predicted)
 
     async def custom_metrics(
         self,
