@@ -51,7 +51,7 @@ class WindowsController(Controller):
         include: FromQuery[str | None] = None,
         format: FromQuery[Literal["points", "columns"]] = "points",
     ) -> MetricSeries | MetricColumns:
-        """Derived metrics per bucket over exactly [start, end) (to the minute; edge buckets may be partial):
+        """Derived metrics per bucket over exactly [start, end) (edge buckets may be partial):
         granularity 1m / 5m / 15m / 1h / 6h / 1d / 1w, or auto (the finest with at most `max_points`
         buckets); group_by `version` or a declared dimension; filter `key=value` pairs of declared dimensions
         (comma-separated, all must hold); metrics a comma-separated subset (default: all for the model's

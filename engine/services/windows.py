@@ -6,9 +6,9 @@ windows (never from raw rows, except for the not-yet-refreshed tail, which the r
 - `custom_metrics(name, start, end, granularity="auto", model=None, group_by=None) -> CustomMetricSeries`
 - `feature_histograms(model, start, end, granularity="auto", features=None) -> FeatureHistogramSeries`
 
-Every read answers exactly [start, end) to the minute (a bound inside a minute moves out to its edge; the
-series echo the range answered): a bucket only partly inside the range holds only the part inside, rebuilt
-from finer windows and raw rows. Granularities: the stored levels 1m / 1h / 1d and multiples of them (5m,
+Every read answers exactly [start, end), to the microsecond (the series echo the range answered): a bucket
+only partly inside the range holds only the part inside, rebuilt from finer windows and raw rows (a bound
+inside a minute: that minute's raw rows inside the range). Granularities: the stored levels 1m / 1h / 1d and multiples of them (5m,
 15m, 6h, 1w); "auto" picks the finest whose bucket count stays within a point limit (`AUTO_POINTS`, or the
 caller's `max_points`). `group_by` is "version" or one of the model's declared dimensions (segment keys);
 `filters` keep only rows with the given segment values; custom metrics group by a tag key. The results are
@@ -35,7 +35,7 @@ from engine.store.feature_bins import active_baselines
 from engine.store.unit import UnitOfWork
 from engine.store.window_reads import GroupBy, WindowRead, covered, read_windows
 from engine.windows.catalog import SAMPLE_BASIS, metric_names, needed_columns
-from engine.windows.derive_batch import DerivedColumns, assemble, derive_columns
+from engine.windows.derive_batch import DerivedColumns, assemble_parts, derive_columns
 from engine.windows.spec import (
     FEATURES,
     GRANULARITIES,
@@ -115,7 +115,7 @@ class MetricPoint(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class MetricSeries(msgspec.Struct, frozen=True):
-    """Derived metrics per bucket (and group) over exactly [start, end) (to the minute: `start`/`end` echo
+    """Derived metrics per bucket (and group) over exactly [start, end) (`start`/`end` echo
     the range answered; the first and last bucket may be partial, and throughput divides by the seconds
     covered): `values` by metric name (null where the bucket has no data for it, e.g. accuracy before any
     label; counts are integers), `error_bounds` where a value is estimated from bins (ROC AUC, average
@@ -155,7 +155,7 @@ class CustomMetricPoint(msgspec.Struct, frozen=True):
 
 
 class CustomMetricSeries(msgspec.Struct, frozen=True):
-    """A custom metric per bucket over exactly [start, end) (to the minute; edge buckets may be partial)."""
+    """A custom metric per bucket over exactly [start, end) (edge buckets may be partial)."""
 
     name: str
     model: str | None
@@ -177,7 +177,7 @@ class FeatureHistogramPoint(msgspec.Struct, frozen=True):
 
 class FeatureHistogramSeries(msgspec.Struct, frozen=True):
     """Per-bucket counts of each feature in the bins of its active baseline (`baselines`), over exactly
-    [start, end) (to the minute; edge buckets may be partial)."""
+    [start, end) (edge buckets may be partial)."""
 
     model: str
     granularity: str
@@ -220,13 +220,11 @@ class WindowsService:
         size = len(r.buckets)
         confusion = r.confusion or [None] * size
         predicted = r.predicted or [None] * size
-        points = tuple(
-            MetricPoint(
-                bucket, g, d.values, d.error_bounds, d.per_class, d.intervals, d.per_class_intervals, d.sample_sizes,
-                cm, pc,
-            )
-            for bucket, g, d, cm, pc in zip(r.buckets, r.labels, assemble(r.derived), confusion, predicted, strict=True)
-        )
+        values, bounds, per_class, intervals, pc_intervals, sizes = assemble_parts(r.derived)
+        points = tuple(map(
+            MetricPoint, r.buckets, r.labels, values, bounds, per_class, intervals, pc_intervals, sizes, confusion,
+            predicted,
+        ))
         return MetricSeries(**r.header, points=points)
 
     async def model_metric_columns(

@@ -94,8 +94,12 @@ def _counts(values: Any, size: int, width: int = 0) -> NDArray[np.int64]:
 
 def _intervals(k: NDArray[Any], n: NDArray[Any], confidence: float) -> list[tuple[float, float] | None]:
     lower, upper = wilson_interval(k, n, confidence)
-    ok = (np.asarray(n) > 0).tolist()
-    return [(a, b) if o else None for a, b, o in zip(lower.tolist(), upper.tolist(), ok, strict=True)]
+    out: list[tuple[float, float] | None] = list(zip(lower.tolist(), upper.tolist(), strict=True))
+    ok = np.asarray(n) > 0
+    if not ok.all():
+        for i in np.flatnonzero(~ok).tolist():
+            out[i] = None
+    return out
 
 
 def derive_batch(
@@ -328,13 +332,23 @@ def _fold(h: NDArray[np.int64] | None, size: int) -> NDArray[np.int64]:
     return body
 
 
+_EMPTY: dict[str, Any] = {}  # shared by every element with nothing in a part: the results are read-only
+
+
 def _per_element(size: int, columns: Sequence[tuple[str, list[Any], list[bool] | None]]) -> list[dict[str, Any]]:
     """One dict per element holding the columns present there. Columns present everywhere (the usual case)
-    are zipped into the dicts at C speed; the others are added element by element after them."""
+    are zipped into the dicts at C speed; the others are added element by element after them. Elements
+    with nothing share one empty dict (a long read allocates millions of dicts otherwise; nothing mutates
+    them)."""
     everywhere = [(name, v) for name, v, has in columns if has is None or all(has)]
-    partial = [(name, v, has) for name, v, has in columns if has is not None and not all(has)]
-    names = [name for name, _ in everywhere]
-    if everywhere:
+    partial = [(name, v, has) for name, v, has in columns if has is not None and any(has) and not all(has)]
+    if not everywhere and not partial:
+        return [_EMPTY] * size
+    if len(everywhere) == 1:
+        [(name, values)] = everywhere
+        dicts = [{name: x} for x in values]
+    elif everywhere:
+        names = [name for name, _ in everywhere]
         dicts = [dict(zip(names, row, strict=True)) for row in zip(*(v for _, v in everywhere), strict=True)]
     else:
         dicts = [{} for _ in range(size)]
@@ -350,25 +364,33 @@ def _class_dicts(column: ClassColumn, skip_none: bool) -> Column:
     """A class-wise column as one {class: value} dict per element (None values left out if `skip_none`)."""
     name, by_class, has = column
     keys = list(by_class)
-    rows = zip(*by_class.values(), strict=True)
+    dicts = [dict(zip(keys, row, strict=True)) for row in zip(*by_class.values(), strict=True)]
     if skip_none:
-        dicts = [{k: v for k, v in zip(keys, row, strict=True) if v is not None} for row in rows]
-    else:
-        dicts = [dict(zip(keys, row, strict=True)) for row in rows]
+        for k, values in by_class.items():
+            if None in values:
+                for d, v in zip(dicts, values, strict=True):
+                    if v is None:
+                        del d[k]
     return name, dicts, has
+
+
+def assemble_parts(d: DerivedColumns) -> tuple[list[dict[str, Any]], ...]:
+    """Per element of `d`, its values, error bounds, per-class rates, intervals, per-class intervals and
+    sample sizes (the fields of `Derived`), as six lists."""
+    if d.size == 0:
+        return ([],) * 6
+    # an interval is left out where its proportion has no trials (None in the column)
+    ivs: list[Column] = [
+        (name, v, [x is not None for x in v] if h is None else [x is not None and y for x, y in zip(v, h, strict=True)])
+        for name, v, h in d.intervals
+    ]
+    per_class = [_class_dicts(c, False) for c in d.per_class]
+    pc_intervals = [_class_dicts(c, True) for c in d.per_class_intervals]
+    return tuple(
+        _per_element(d.size, c) for c in (d.values, d.error_bounds, per_class, ivs, pc_intervals, d.sample_sizes)
+    )
 
 
 def assemble(d: DerivedColumns) -> list[Derived]:
     """One `Derived` per element of `d`."""
-    if d.size == 0:
-        return []
-    # an interval is left out where its proportion has no trials (None in the column)
-    ivs: list[Column] = [
-        (name, v, [x is not None and (h is None or h[i]) for i, x in enumerate(v)]) for name, v, h in d.intervals
-    ]
-    per_class = [_class_dicts(c, False) for c in d.per_class]
-    pc_intervals = [_class_dicts(c, True) for c in d.per_class_intervals]
-    parts = [
-        _per_element(d.size, c) for c in (d.values, d.error_bounds, per_class, ivs, pc_intervals, d.sample_sizes)
-    ]
-    return [Derived(*row) for row in zip(*parts, strict=True)]
+    return [Derived(*row) for row in zip(*assemble_parts(d), strict=True)]

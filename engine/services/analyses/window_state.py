@@ -57,7 +57,7 @@ async def window_metrics(
     snap: Snapshot, info: ModelSpec, start: datetime, end: datetime, wanted: set[str],
     segments: tuple[tuple[str, str], ...] = (),
 ) -> Derived | None:
-    """The model's metrics in `wanted` over the whole of [start, end) (to the minute), with sample sizes and
+    """The model's metrics in `wanted` over the whole of [start, end), with sample sizes and
     Wilson intervals; None when the window holds no prediction."""
     source = PREDICTIONS if segments else PREDICTIONS_BY_MODEL
     family = source.subset(needed_columns(wanted))
