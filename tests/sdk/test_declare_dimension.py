@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import polars as pl
 
-from engine.sdk import Client, DriftlineAPIError
+from engine.sdk import AsyncClient, Client, DriftlineAPIError
 from tests.cli.helpers import driftline
 from tests.conftest import refresh_windows
 from tests.sdk.conftest import T0, fetch
@@ -127,13 +127,17 @@ async def test_declare_a_dimension_later(server_url: str, db_url: str, pool: asy
     _assert_equal(_served(server_url, "fraud", "region", filter="tier=gold"), _expected(gold, ["region"]))
     with Client(server_url) as dl:
         sdk = dl.window_metrics("fraud", T0, END, granularity="1h", group_by="tier", metrics=["count"])
-    assert int(sdk["count"].sum()) == frame.height
+        assert int(sdk["count"].sum()) == frame.height
+        # a declared key draws no warning any more
+        more = _frame(20, seed=12).with_columns(pl.col("prediction_id") + "-more")
+        assert dl.log_predictions("fraud", more, segment_columns=["region", "tier"]).warnings == ()
 
 
-def test_declare_dimension_refusals(server_url: str, db_url: str) -> None:
+async def test_declare_dimension_refusals(server_url: str, db_url: str) -> None:
     with Client(server_url) as dl:
         dl.create_model("empty", "regression", dimensions=["a", "b", "c"])
-        declared = dl.declare_dimension("empty", "d")  # no rows yet: nothing to backfill
+    async with AsyncClient(server_url) as adl:
+        declared = await adl.declare_dimension("empty", "d")  # no rows yet: nothing to backfill
         assert declared.backfill_start is None and declared.model.dimensions == ("a", "b", "c", "d")
     url = f"{server_url}/api/v1/models"
     r = httpx.post(f"{url}/empty/dimensions", json={"name": "e"})

@@ -32,6 +32,10 @@ RANGES = [
 ]
 
 
+def region(r: asyncpg.Record) -> Any:
+    return json.loads(r["segments"]).get("region") if r["segments"] else None
+
+
 def _expected_series(
     model: Model, raw: list[asyncpg.Record], start: datetime, end: datetime, gran: str, key: Any
 ) -> dict[tuple[datetime, Any], dict[str, Any]]:
@@ -78,7 +82,6 @@ async def test_sub_minute_ranges_are_exact(pool: asyncpg.Pool, uow: UnitOfWork) 
             # dense enough that the edge minutes hold rows on both sides of the bounds
             await copy_predictions(conn, prediction_rows(rng, m, 1500, minutes=240, labeled=0.6))
     svc = WindowsService(uow)
-    region = (lambda r: json.loads(r["segments"]).get("region") if r["segments"] else None)
     for phase in ("pending", "refreshed"):
         if phase == "refreshed":
             await refresh_windows(pool)

@@ -27,7 +27,7 @@ from engine.algorithms.changepoint.cusum import CUSUMParams
 from engine.algorithms.changepoint.river_detectors import PageHinkleyParams
 from engine.errors import RowError, ValidationError
 from engine.services.analyses.trend import read_points
-from engine.services.windows import choose_granularity
+from engine.services.window_params import choose_granularity
 from engine.store import models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import UnitOfWork

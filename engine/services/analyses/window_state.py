@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from engine.domain import ModelSpec
-from engine.services.windows import bucket_seconds
+from engine.services.window_params import bucket_seconds
 from engine.store.unit import Snapshot
 from engine.store.window_reads import WindowRead, covered, read_windows
 from engine.windows.catalog import SAMPLE_BASIS, Derived, needed_columns
