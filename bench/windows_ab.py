@@ -49,9 +49,24 @@ async def _ready(client: httpx.AsyncClient) -> None:
     raise RuntimeError("server did not start")
 
 
+def as_points(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A `format=columns` answer unrolled to points (bucket, group, values, error bounds), bucket by bucket
+    as the point form orders them; a point answer's points as they are."""
+    if "points" in body:
+        return list(body["points"])
+    out = []
+    for order, s in enumerate(body["series"]):
+        for i, t in enumerate(s["time"]):
+            out.append({"bucket": t, "group": s["group"], "order": order,
+                        "values": {m: v[i] for m, v in s["values"].items()},
+                        "error_bounds": {m: v[i] for m, v in s["error_bounds"].items() if v[i] is not None}})
+    out.sort(key=lambda p: (p["bucket"], p["order"]))
+    return out
+
+
 def _same_series(a: dict[str, Any], b: dict[str, Any], what: str) -> None:
     """Both answers hold the same points: buckets and groups, and every value to 1e-9 (relative)."""
-    pa, pb = a["points"], b["points"]
+    pa, pb = as_points(a), as_points(b)
     assert len(pa) == len(pb), f"{what}: {len(pa)} vs {len(pb)} points"
     for x, y in zip(pa, pb, strict=True):
         assert x["group"] == y["group"], what
@@ -59,13 +74,16 @@ def _same_series(a: dict[str, Any], b: dict[str, Any], what: str) -> None:
         for part in ("values", "error_bounds"):
             for k, v in x[part].items():
                 w = y[part].get(k)
+                if v is None and k not in y[part]:
+                    continue  # absent in one form, null in the other
                 if v is None or w is None:
                     assert v == w, f"{what} {x['bucket']} {part}.{k}: {v} vs {w}"
                 else:
                     assert math.isclose(v, w, rel_tol=1e-9, abs_tol=1e-12), f"{what} {part}.{k}: {v} vs {w}"
 
 
-async def run(before: Path, after: Path, db: str, reps: int, all_cases: bool = False) -> dict[str, Any]:
+async def run(before: Path, after: Path, db: str, reps: int, all_cases: bool = False,
+              after_params: dict[str, str] | None = None, only: tuple[str, ...] = ()) -> dict[str, Any]:
     procs = [_serve(before, db), _serve(after, db)]
     out: dict[str, Any] = {"before": str(before), "after": str(after), "reps_1h": reps}
     try:
@@ -83,6 +101,11 @@ async def run(before: Path, after: Path, db: str, reps: int, all_cases: bool = F
                 continue  # a parameter older code may not know: compare only what both sides serve
             params = {**base, "granularity": level, **({"metrics": metrics} if metrics else {}),
                       **({"group_by": group} if group else {}), **extra}
+            tag = f"{level}_{'all' if metrics is None else len(metrics.split(','))}metrics"
+            tag += f"_by_{group.replace(',', '_')}" if group else ""
+            tag += str(case[4]) if len(case) > 4 else ""
+            if only and not any(o in tag for o in only):
+                continue
             n = max(3, reps // 10) if level == "1m" else reps
             times: list[list[float]] = [[], []]
             bodies: list[dict[str, Any]] = [{}, {}]
@@ -90,15 +113,13 @@ async def run(before: Path, after: Path, db: str, reps: int, all_cases: bool = F
                 order = (0, 1) if i % 2 == 0 else (1, 0)
                 for side in order:
                     t = time.perf_counter()
-                    r = await clients[side].get("/api/v1/models/bench/windows/metrics", params=params)
+                    extra_after = (after_params or {}) if side == 1 else {}
+                    r = await clients[side].get("/api/v1/models/bench/windows/metrics", params={**params, **extra_after})
                     times[side].append(time.perf_counter() - t)
                     assert r.status_code == 200, r.text
                     bodies[side] = r.json()
-            tag = f"{level}_{'all' if metrics is None else len(metrics.split(','))}metrics"
-            tag += f"_by_{group.replace(',', '_')}" if group else ""
-            tag += str(case[4]) if len(case) > 4 else ""
             _same_series(bodies[0], bodies[1], tag)
-            row = {"points": len(bodies[1]["points"])}
+            row = {"points": len(as_points(bodies[1]))}
             for side, name in ((0, "before"), (1, "after")):
                 row[f"{name}_p50_ms"] = pct(times[side], 50)
                 row[f"{name}_p95_ms"] = pct(times[side], 95)
@@ -125,9 +146,14 @@ def main() -> None:
     ap.add_argument("--db", required=True, help="database URL of a loaded windows_bench database")
     ap.add_argument("--reps", type=int, default=40, help="requests per side for the 1h cases (1m: a tenth)")
     ap.add_argument("--all-cases", action="store_true", help="also cases with parameters older code may not know")
+    ap.add_argument("--after-params", default="", help="query parameters only the 'after' side gets, e.g. "
+                    "format=columns (its answers are compared with the 'before' ones all the same)")
+    ap.add_argument("--only", default="", help="run only the cases whose tag contains one of these (comma-separated)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    out = asyncio.run(run(args.before.resolve(), args.after.resolve(), args.db, args.reps, args.all_cases))
+    extra = dict(p.split("=", 1) for p in args.after_params.split(",") if p)
+    out = asyncio.run(run(args.before.resolve(), args.after.resolve(), args.db, args.reps, args.all_cases, extra,
+                          tuple(o for o in args.only.split(",") if o)))
     if args.out:
         args.out.write_text(json.dumps(out, indent=2) + "\n")
 

@@ -96,6 +96,25 @@ class ModelSpec(msgspec.Struct, frozen=True):
         return self.task != "regression"
 
 
+class NewDimension(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A segment key to declare as a window dimension of an existing model (`POST …/models/{name}/dimensions`)."""
+
+    name: Key
+
+
+class DimensionDeclared(msgspec.Struct, frozen=True):
+    """A dimension declared after data exists. The model's windows over `backfill_start`..`backfill_end`
+    (the retained raw rows, to the minute; null when the model has no rows yet) are recomputed in the
+    background by the refresher; until then reads answer those ranges from raw rows, so grouping and
+    filtering by the new key is exact at once. Windows older than the retained raw rows keep no value for
+    it (they group under null)."""
+
+    model: ModelSpec
+    dimension: str
+    backfill_start: datetime | None
+    backfill_end: datetime | None
+
+
 class FeatureBaseline(msgspec.Struct, frozen=True, kw_only=True):
     """A feature's reference bins, against which its windows are counted: numeric features by `edges`
     (bin j holds `edges[j-1] <= x < edges[j]`, open outer bins), categorical ones by `categories`;

@@ -8,7 +8,7 @@ from litestar import Controller, Request, get, post
 
 from api.edge import strict_body
 from api.schemas import PromoteIn, VersionIn, error_responses
-from engine.domain import ModelSpec, NewModel, VersionInfo
+from engine.domain import DimensionDeclared, ModelSpec, NewDimension, NewModel, VersionInfo
 from engine.services.models import ModelService
 
 
@@ -28,6 +28,15 @@ class ModelController(Controller):
     @get("/{name:str}", responses=error_responses(401, 404, 503))
     async def get_model(self, name: str, model_service: ModelService) -> ModelSpec:
         return await model_service.get_model(name)
+
+    @post("/{name:str}/dimensions", status_code=200, responses=error_responses(400, 401, 404, 409, 415, 422, 503))
+    async def declare_dimension(self, request: Request[Any, Any, Any], name: str, data: NewDimension,
+                                model_service: ModelService) -> DimensionDeclared:
+        """Declare a segment key a window dimension later: the windows over the retained raw rows are
+        backfilled in the background, and reads grouped or filtered by it are exact at once (from raw rows
+        until the backfill is done). 409 if it is declared already or the model has the maximum."""
+        data = await strict_body(request, NewDimension)
+        return await model_service.declare_dimension(name, data.name)
 
     @post("/{name:str}/versions", responses=error_responses(400, 401, 404, 409, 415, 422, 503))
     async def create_version(self, request: Request[Any, Any, Any], name: str, data: VersionIn,

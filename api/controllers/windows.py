@@ -4,12 +4,14 @@ feature histograms. Thin: parameters in, `WindowsService` call, its typed result
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from litestar import Controller, get
 from litestar.params import FromQuery
 
 from api.schemas import error_responses
 from engine.errors import RowError, ValidationError
+from engine.services.window_columns import MetricColumns
 from engine.services.windows import CustomMetricSeries, FeatureHistogramSeries, MetricSeries, WindowsService
 
 
@@ -47,17 +49,21 @@ class WindowsController(Controller):
         filter: FromQuery[str | None] = None,
         max_points: FromQuery[int | None] = None,
         include: FromQuery[str | None] = None,
-    ) -> MetricSeries:
-        """Derived metrics per bucket over exactly [start, end) (to the minute; edge buckets may be partial):
+        format: FromQuery[Literal["points", "columns"]] = "points",
+    ) -> MetricSeries | MetricColumns:
+        """Derived metrics per bucket over exactly [start, end) (edge buckets may be partial):
         granularity 1m / 5m / 15m / 1h / 6h / 1d / 1w, or auto (the finest with at most `max_points`
         buckets); group_by `version` or a declared dimension; filter `key=value` pairs of declared dimensions
         (comma-separated, all must hold); metrics a comma-separated subset (default: all for the model's
         task); include `confusion_matrix`, `class_distribution` (classifiers). Proportions carry Wilson 95 %
-        intervals, every metric its sample size (`sample_sizes` by `sample_basis`)."""
-        return await windows_service.model_metrics(
-            name, start, end, granularity, group_by, _names(metrics), parse_filters(filter), max_points,
-            _names(include) or (),
-        )
+        intervals, every metric its sample size (`sample_sizes` by `sample_basis`). format `points` (default:
+        one object per bucket and group) or `columns` (`series`: per group, arrays over its buckets — the
+        same content, smaller and much faster for long series)."""
+        args = (name, start, end, granularity, group_by, _names(metrics), parse_filters(filter), max_points,
+                _names(include) or ())
+        if format == "columns":
+            return await windows_service.model_metric_columns(*args)
+        return await windows_service.model_metrics(*args)
 
     @get("/models/{name:str}/windows/features", responses=error_responses(400, 401, 404, 422, 503))
     async def feature_histograms(

@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = msub.add_parser("create", help="register a model from a JSON spec (same shape as the REST body)")
     p.add_argument("--file", "-f", type=Path, required=True, help="JSON spec file")
     p.set_defaults(handler=models_create)
+    p = msub.add_parser("add-dimension", help="declare a segment key a window dimension (windows backfilled in the "
+                        "background; reads grouped by it are exact at once)")
+    p.add_argument("name", help="the model")
+    p.add_argument("key", help="the segment key")
+    p.set_defaults(handler=models_add_dimension)
 
     versions = sub.add_parser("versions", help="list, create, promote or archive model versions")
     vsub = versions.add_subparsers(dest="action", required=True)
@@ -75,6 +80,14 @@ def models_create(args: argparse.Namespace, ctx: CliContext) -> int:
     new = load_spec(args.file)
     model = run_in_unit(ctx.settings, lambda uow: ModelService(uow).create_model(new))
     print(f"created model {model.name!r} ({model.task}, {len(model.features)} features)")
+    return 0
+
+
+def models_add_dimension(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = run_in_unit(ctx.settings, lambda uow: ModelService(uow).declare_dimension(args.name, args.key))
+    where = (f"; windows over {d.backfill_start:%Y-%m-%d %H:%M}–{d.backfill_end:%Y-%m-%d %H:%M} are backfilled "
+             "by the refresher (reads are exact meanwhile)") if d.backfill_start and d.backfill_end else ""
+    print(f"{args.name}: dimensions {', '.join(d.model.dimensions)}{where}")
     return 0
 
 

@@ -42,6 +42,7 @@ _LOCK_KEY = "hashtext('driftline.windows.' || $1::text)"
 TRY_GROUP_LOCK = f"SELECT pg_try_advisory_xact_lock({_LOCK_KEY}, $2)"  # $1 kind, $2 model id (0: none)
 TRY_KIND_LOCK = f"SELECT pg_try_advisory_lock({_LOCK_KEY}, 0)"
 KIND_UNLOCK = f"SELECT pg_advisory_unlock({_LOCK_KEY}, 0)"
+REFRESH_CAGG = "CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz, force => $4::boolean)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,22 +244,23 @@ async def _refresh_cagg_kind(
         return
     try:
         rows = await conn.fetch(
-            "SELECT id, model_id, lo, hi FROM window_invalidations WHERE kind = $1 AND created_at <= $2",
+            "SELECT id, model_id, lo, hi, force FROM window_invalidations WHERE kind = $1 AND created_at <= $2",
             family.kind,
             cutoff,
         )
         if not rows:
             return
         minutes = merge_ranges((r["lo"], r["hi"]) for r in rows)
+        # Ranges whose windows changed without a write (a dimension declared later): a continuous aggregate
+        # refreshes only what its own invalidation log lists, unless forced.
+        forced = merge_ranges((r["lo"], r["hi"]) for r in rows if r["force"])
+        written = merge_ranges((r["lo"], r["hi"]) for r in rows if not r["force"])
         for level in LEVEL_ORDER:
             for relation in (family.relation(level), *(r.relation(level) for r in rollups)):
-                for lo, hi in align(minutes, LEVELS[level]):
-                    await conn.execute(
-                        "CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz)",
-                        relation,
-                        lo,
-                        hi,
-                    )
+                for lo, hi in align(written, LEVELS[level]):
+                    await conn.execute(REFRESH_CAGG, relation, lo, hi, False)
+                for lo, hi in align(forced, LEVELS[level]):
+                    await conn.execute(REFRESH_CAGG, relation, lo, hi, True)
         await conn.execute(
             "DELETE FROM window_invalidations WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
         )

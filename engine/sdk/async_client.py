@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
+from engine.domain import DimensionDeclared, FeatureSpec, ModelSpec, NewFeature, VersionInfo
 from engine.sdk import analyses, analytics_jobs, calls, performance, reads
 from engine.sdk.errors import DriftlineClientError
 from engine.sdk.options import ClientOptions
@@ -101,6 +101,11 @@ class AsyncClient:
         if created is None:  # retried after a lost answer: the version may be the first attempt's
             return next(v for v in await self.list_versions(model) if v.version == version)
         return created
+
+    async def declare_dimension(self, model: str, key: str) -> DimensionDeclared:
+        """Declare segment key `key` a window dimension of `model` after data exists: the windows are
+        backfilled in the background; reads grouped by `key` are exact at once (from raw rows meanwhile)."""
+        return calls.parse_dimension(*await self._send(calls.declare_dimension(model, key)))
 
     async def list_versions(self, model: str) -> list[VersionInfo]:
         return calls.parse_versions(*await self._send(calls.list_versions(model)))

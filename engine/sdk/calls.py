@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from engine.domain import FeatureSpec, ModelSpec, NewFeature, VersionInfo
+from engine.domain import DimensionDeclared, FeatureSpec, ModelSpec, NewFeature, VersionInfo
 from engine.errors import RowError
 from engine.sdk.errors import DriftlineAPIError
 from engine.sdk.payloads import JSON, Batch
@@ -90,6 +90,16 @@ def create_version(model: str, version: str, stage: str, description: str) -> Ca
 
 def list_versions(model: str) -> Call:
     return Call("GET", f"{API}/models/{_q(model)}/versions")
+
+
+def declare_dimension(model: str, key: str) -> Call:
+    # Not repeatable: a second declaration of the same key is a 409 (the first went through).
+    return _json_call("POST", f"{API}/models/{_q(model)}/dimensions", {"name": key}, repeatable=False)
+
+
+def parse_dimension(response: httpx.Response, attempts: int) -> DimensionDeclared:
+    declared: DimensionDeclared = parse(response, attempts, DimensionDeclared)
+    return declared
 
 
 def promote(model: str, version: str, stage: str) -> Call:

@@ -11,6 +11,7 @@ from engine.domain import (
     STAGES,
     TASKS,
     VERSION_NAME_PATTERN,
+    DimensionDeclared,
     FeatureSpec,
     ModelSpec,
     NewModel,
@@ -150,3 +151,13 @@ class ModelService:
     async def archive(self, model_name: str, version: str) -> VersionInfo:
         model = await models_repo.get_model(self.conn, model_name)
         return await models_repo.set_stage(self.conn, model, version, "archived")
+
+    async def declare_dimension(self, model_name: str, key: str) -> DimensionDeclared:
+        """Declare segment key `key` a window dimension of an existing model. Its windows over the retained
+        raw rows are backfilled in the background (recorded like late writes, recomputed by the refresher);
+        reads answer the pending ranges from raw rows meanwhile, so grouping by `key` is exact at once."""
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise ValidationError([RowError(None, "name", f"invalid segment key {key!r}: {KEY_PATTERN}")])
+        _, span = await models_repo.append_dimension(self.conn, model_name, key, MAX_DIMENSIONS)
+        model = await models_repo.get_model(self.conn, model_name)
+        return DimensionDeclared(model, key, span[0] if span else None, span[1] if span else None)

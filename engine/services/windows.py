@@ -6,10 +6,10 @@ windows (never from raw rows, except for the not-yet-refreshed tail, which the r
 - `custom_metrics(name, start, end, granularity="auto", model=None, group_by=None) -> CustomMetricSeries`
 - `feature_histograms(model, start, end, granularity="auto", features=None) -> FeatureHistogramSeries`
 
-Every read answers exactly [start, end) to the minute (a bound inside a minute moves out to its edge; the
-series echo the range answered): a bucket only partly inside the range holds only the part inside, rebuilt
-from finer windows and raw rows. Granularities: the stored levels 1m / 1h / 1d and multiples of them (5m,
-15m, 6h, 1w); "auto" picks the finest whose bucket count stays within a point limit (`AUTO_POINTS`, or the
+Every read answers exactly [start, end), to the microsecond (the series echo the range answered): a bucket
+only partly inside the range holds only the part inside, rebuilt from finer windows and raw rows (a bound
+inside a minute: that minute's raw rows inside the range). Granularities: the stored levels 1m / 1h / 1d and multiples of them (5m,
+15m, 6h, 1w); "auto" picks the finest whose bucket count stays within a point limit (`window_params.AUTO_POINTS`, or the
 caller's `max_points`). `group_by` is "version" or one of the model's declared dimensions (segment keys);
 `filters` keep only rows with the given segment values; custom metrics group by a tag key. The results are
 msgspec Structs: the API serves them as they are.
@@ -18,82 +18,39 @@ msgspec Structs: the API serves them as they are.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import msgspec
 import numpy as np
-from numpy.typing import NDArray
 
 from engine.algorithms.stats.proportions import DEFAULT_CONFIDENCE, INTERVAL_METHOD
-from engine.domain import FeatureBaseline, ModelSpec
-from engine.errors import RowError, ValidationError
+from engine.domain import FeatureBaseline
+from engine.services.window_columns import IntervalMethod, MetricColumns, build_groups
+from engine.services.window_params import (
+    TAG_KEY_CHARS,
+    bucket_seconds,
+    choose_granularity,
+    count_matrix,
+    group_keys,
+    group_labels,
+    invalid,
+    wanted_metrics,
+)
 from engine.store import models_repo
 from engine.store.feature_bins import active_baselines
 from engine.store.unit import UnitOfWork
 from engine.store.window_reads import GroupBy, WindowRead, covered, read_windows
-from engine.windows.catalog import SAMPLE_BASIS, metric_names, needed_columns
-from engine.windows.derive_batch import derive_batch
+from engine.windows.catalog import SAMPLE_BASIS, needed_columns
+from engine.windows.derive_batch import DerivedColumns, assemble_parts, derive_columns
 from engine.windows.spec import (
     FEATURES,
-    GRANULARITIES,
     METRICS,
     PREDICTIONS,
     PREDICTIONS_BY_MODEL,
     PREDICTIONS_BY_VERSION,
-    Granularity,
-    LevelName,
 )
-
-MAX_POINTS = 50_000  # buckets of one series at an explicit granularity
-AUTO_POINTS = 750  # "auto": the finest granularity with at most this many buckets (31 days at 1h)
-_TAG_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
-
-
-def _invalid(field: str, message: str) -> ValidationError:
-    """A bad read parameter, reported as such (a RowError alone would call it a "batch" problem)."""
-    return ValidationError([RowError(None, field, message)], f"invalid read parameter {field}: {message}")
-
-
-def choose_granularity(start: datetime, end: datetime, granularity: str, max_points: int | None = None) -> Granularity:
-    """The bucket width of a read: a name of `GRANULARITIES`, or "auto": the finest one whose buckets over
-    [start, end) number at most `max_points` (default `AUTO_POINTS`; the coarsest, 1w, if none does)."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise _invalid("start/end", "timestamps must be timezone-aware")
-    if end <= start:
-        raise _invalid("end", "must be after start")
-    if max_points is not None and not 1 <= max_points <= MAX_POINTS:
-        raise _invalid("max_points", f"must be between 1 and {MAX_POINTS}")
-    if granularity == "auto":
-        limit = max_points or AUTO_POINTS
-        fits = [g for g in GRANULARITIES.values() if _bucket_count(g, start, end) <= limit]
-        return fits[0] if fits else list(GRANULARITIES.values())[-1]
-    if granularity not in GRANULARITIES:
-        raise _invalid("granularity", f"must be auto or one of {', '.join(GRANULARITIES)}")
-    g = GRANULARITIES[granularity]
-    if _bucket_count(g, start, end) > MAX_POINTS:
-        raise _invalid(
-            "granularity", f"{granularity} over {end - start} is more than {MAX_POINTS} buckets; use a coarser one"
-        )
-    return g
-
-
-def _bucket_count(g: Granularity, start: datetime, end: datetime) -> int:
-    return (g.ceil(end) - g.floor(start)) // g.width
-
-
-def choose_level(start: datetime, end: datetime, granularity: str) -> LevelName:
-    """The stored level a read at `granularity` comes from."""
-    return choose_granularity(start, end, granularity).base
-
-
-def bucket_seconds(buckets: Sequence[datetime], g: Granularity, start: datetime, end: datetime) -> NDArray[np.float64]:
-    """Seconds of [start, end) inside each bucket (the first and last may be partial)."""
-    if not buckets:
-        return np.zeros(0)
-    b0 = np.array([(b - start).total_seconds() for b in buckets])
-    w = g.width.total_seconds()
-    return np.minimum(b0 + w, (end - start).total_seconds()) - np.maximum(b0, 0.0)
 
 
 class MetricPoint(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -112,16 +69,8 @@ class MetricPoint(msgspec.Struct, frozen=True, omit_defaults=True):
     predicted_classes: dict[str, int] | None = None
 
 
-class IntervalMethod(msgspec.Struct, frozen=True):
-    """How `intervals` are computed: the Wilson score interval of a binomial proportion (successes over
-    trials, e.g. correct over labelled rows) at `confidence`, two-sided."""
-
-    method: str
-    confidence: float
-
-
 class MetricSeries(msgspec.Struct, frozen=True):
-    """Derived metrics per bucket (and group) over exactly [start, end) (to the minute: `start`/`end` echo
+    """Derived metrics per bucket (and group) over exactly [start, end) (`start`/`end` echo
     the range answered; the first and last bucket may be partial, and throughput divides by the seconds
     covered): `values` by metric name (null where the bucket has no data for it, e.g. accuracy before any
     label; counts are integers), `error_bounds` where a value is estimated from bins (ROC AUC, average
@@ -161,7 +110,7 @@ class CustomMetricPoint(msgspec.Struct, frozen=True):
 
 
 class CustomMetricSeries(msgspec.Struct, frozen=True):
-    """A custom metric per bucket over exactly [start, end) (to the minute; edge buckets may be partial)."""
+    """A custom metric per bucket over exactly [start, end) (edge buckets may be partial)."""
 
     name: str
     model: str | None
@@ -183,7 +132,7 @@ class FeatureHistogramPoint(msgspec.Struct, frozen=True):
 
 class FeatureHistogramSeries(msgspec.Struct, frozen=True):
     """Per-bucket counts of each feature in the bins of its active baseline (`baselines`), over exactly
-    [start, end) (to the minute; edge buckets may be partial)."""
+    [start, end) (edge buckets may be partial)."""
 
     model: str
     granularity: str
@@ -191,6 +140,19 @@ class FeatureHistogramSeries(msgspec.Struct, frozen=True):
     end: datetime
     baselines: tuple[FeatureBaseline, ...]
     points: tuple[FeatureHistogramPoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _MetricRead:
+    """What both forms of a metric series are built from."""
+
+    header: dict[str, Any]  # MetricSeries' fields but `points`
+    buckets: list[datetime]
+    groups: list[Any]  # as read (for grouping)
+    labels: list[Any]  # what each element's `group` says
+    derived: DerivedColumns
+    confusion: list[Any] | None
+    predicted: list[Any] | None
 
 
 class WindowsService:
@@ -209,20 +171,60 @@ class WindowsService:
         max_points: int | None = None,
         include: Sequence[str] = (),
     ) -> MetricSeries:
+        r = await self._metric_read(model, start, end, granularity, group_by, metrics, filters, max_points, include)
+        size = len(r.buckets)
+        confusion = r.confusion or [None] * size
+        predicted = r.predicted or [None] * size
+        values, bounds, per_class, intervals, pc_intervals, sizes = assemble_parts(r.derived)
+        points = tuple(map(
+            MetricPoint, r.buckets, r.labels, values, bounds, per_class, intervals, pc_intervals, sizes, confusion,
+            predicted,
+        ))
+        return MetricSeries(**r.header, points=points)
+
+    async def model_metric_columns(
+        self,
+        model: str,
+        start: datetime,
+        end: datetime,
+        granularity: str = "auto",
+        group_by: str | None = None,
+        metrics: Sequence[str] | None = None,
+        filters: Mapping[str, str] | None = None,
+        max_points: int | None = None,
+        include: Sequence[str] = (),
+    ) -> MetricColumns:
+        """`model_metrics` in the columnar form: per group, arrays over its buckets."""
+        r = await self._metric_read(model, start, end, granularity, group_by, metrics, filters, max_points, include)
+        series = build_groups(r.derived, r.buckets, r.groups, r.labels, r.confusion, r.predicted)
+        return MetricColumns(format="columns", **r.header, series=series)
+
+    async def _metric_read(
+        self,
+        model: str,
+        start: datetime,
+        end: datetime,
+        granularity: str,
+        group_by: str | None,
+        metrics: Sequence[str] | None,
+        filters: Mapping[str, str] | None,
+        max_points: int | None,
+        include: Sequence[str],
+    ) -> _MetricRead:
         gran = choose_granularity(start, end, granularity, max_points)
         unknown = [i for i in include if i not in INCLUDES]
         if unknown:
-            raise _invalid("include", f"unknown: {', '.join(unknown)}; known: {', '.join(INCLUDES)}")
+            raise invalid("include", f"unknown: {', '.join(unknown)}; known: {', '.join(INCLUDES)}")
         level = gran.base
         segments = tuple(sorted((filters or {}).items()))
         async with self.uow.snapshot() as snap:
             info = await models_repo.get_model(snap.conn, model)
-            wanted = _wanted_metrics(info, metrics)
-            keys = _group_keys(group_by)
+            wanted = wanted_metrics(info, metrics)
+            keys = group_keys(group_by)
             for key in keys:
                 if key != "version" and key not in info.dimensions:
                     allowed = ", ".join(("version", *info.dimensions))
-                    raise _invalid(
+                    raise invalid(
                         "group_by", f"{key!r} is not a declared dimension of {model}; use one of: {allowed}"
                     )
             parts = tuple(GroupBy("version") if k == "version" else GroupBy("segment", k) for k in keys)
@@ -232,13 +234,13 @@ class WindowsService:
             for key in dict(segments):
                 if key not in info.dimensions:
                     allowed = ", ".join(info.dimensions) or "none declared"
-                    raise _invalid("filter", f"{key!r} is not a declared dimension of {model} (declared: {allowed})")
+                    raise invalid("filter", f"{key!r} is not a declared dimension of {model} (declared: {allowed})")
             # The coarsest relation that still has the grouping key holds the same state in the fewest rows.
             source = PREDICTIONS_BY_MODEL if not keys else PREDICTIONS_BY_VERSION if keys == ("version",) else PREDICTIONS
             if segments:
                 source = PREDICTIONS
             if include and not info.is_classifier:
-                raise _invalid("include", f"{', '.join(include)}: only for classifiers; {model} is a regression model")
+                raise invalid("include", f"{', '.join(include)}: only for classifiers; {model} is a regression model")
             extra = {"confusion" if i == "confusion_matrix" else "class_counts" for i in include}
             family = source.subset(needed_columns(set(wanted)) | extra)
             read = WindowRead(family, level, info.id, start, end, group, granularity=gran.name, segments=segments)
@@ -248,31 +250,27 @@ class WindowsService:
                 versions = {str(v.id): v.version for v in await models_repo.list_versions(snap.conn, info.id)}
         lo, hi = covered(start, end)
         seconds = bucket_seconds(merged.buckets, gran, lo, hi)
-        derived = derive_batch(info, merged, seconds, set(wanted))
-        groups = _group_labels(keys, merged.groups, versions)
+        derived = derive_columns(info, merged, seconds, set(wanted))
+        groups = group_labels(keys, merged.groups, versions)
         size = len(merged)
         labels = tuple(info.class_labels or ())
         k = len(labels)
-        confusion: list[Any] = [None] * size
-        predicted: list[Any] = [None] * size
+        confusion: list[Any] | None = None
+        predicted: list[Any] | None = None
         if "confusion_matrix" in include and size:
-            mat = _count_matrix(merged.columns["confusion"], size, k * k + 2)[:, 1 : k * k + 1].reshape(size, k, k)
+            mat = count_matrix(merged.columns["confusion"], size, k * k + 2)[:, 1 : k * k + 1].reshape(size, k, k)
             confusion = [tuple(map(tuple, m)) for m in mat.tolist()]
         if "class_distribution" in include and size:
-            mat = _count_matrix(merged.columns["class_counts"], size, k + 2)[:, 1 : k + 1]
+            mat = count_matrix(merged.columns["class_counts"], size, k + 2)[:, 1 : k + 1]
             predicted = [dict(zip(labels, row, strict=True)) for row in mat.tolist()]
-        points = tuple(
-            MetricPoint(
-                bucket, g, d.values, d.error_bounds, d.per_class, d.intervals, d.per_class_intervals, d.sample_sizes,
-                cm, pc,
-            )
-            for bucket, g, d, cm, pc in zip(merged.buckets, groups, derived, confusion, predicted, strict=True)
-        )
         basis = {w: SAMPLE_BASIS[w] for w in wanted if w in SAMPLE_BASIS}
-        return MetricSeries(
-            model, info.task, gran.name, lo, hi, start, end, group_by, dict(segments), wanted, basis,
-            IntervalMethod(INTERVAL_METHOD, DEFAULT_CONFIDENCE), labels or None, points,
-        )
+        header = {
+            "model": model, "task": info.task, "granularity": gran.name, "start": lo, "end": hi,
+            "requested_start": start, "requested_end": end, "group_by": group_by, "filters": dict(segments),
+            "metrics": wanted, "sample_basis": basis, "interval": IntervalMethod(INTERVAL_METHOD, DEFAULT_CONFIDENCE),
+            "class_labels": labels or None,
+        }
+        return _MetricRead(header, merged.buckets, merged.groups, groups, derived, confusion, predicted)
 
     async def custom_metrics(
         self,
@@ -285,8 +283,8 @@ class WindowsService:
     ) -> CustomMetricSeries:
         gran = choose_granularity(start, end, granularity)
         lo, hi = covered(start, end)
-        if group_by is not None and (not group_by or not set(group_by) <= _TAG_KEY_CHARS):
-            raise _invalid("group_by", "a tag key: letters, digits, '_', '-', '.'")
+        if group_by is not None and (not group_by or not set(group_by) <= TAG_KEY_CHARS):
+            raise invalid("group_by", "a tag key: letters, digits, '_', '-', '.'")
         group = GroupBy("tag", group_by) if group_by is not None else None
         async with self.uow.snapshot() as snap:
             model_id = (await models_repo.get_model(snap.conn, model)).id if model is not None else None
@@ -360,43 +358,3 @@ class WindowsService:
             )
         )
         return FeatureHistogramSeries(model, gran.name, lo, hi, baselines, points)
-
-
-def _group_keys(group_by: str | None) -> tuple[str, ...]:
-    keys = tuple(k.strip() for k in (group_by or "").split(",") if k.strip())
-    if len(set(keys)) != len(keys):
-        raise _invalid("group_by", f"a key is named twice: {group_by}")
-    return keys
-
-
-def _group_labels(keys: tuple[str, ...], groups: list[Any], versions: dict[str, str]) -> list[Any]:
-    """What a point's `group` says: the value of a single key (versions by name), or a key → value mapping
-    for several keys."""
-    if len(keys) <= 1:
-        return [versions.get(g, g) for g in groups] if keys == ("version",) else groups
-    at = keys.index("version") if "version" in keys else -1
-    return [
-        {k: (versions.get(v, v) if i == at else v) for i, (k, v) in enumerate(zip(keys, g, strict=True))}
-        for g in groups
-    ]
-
-
-def _count_matrix(column: Any, size: int, width: int) -> NDArray[np.int64]:
-    """A merged count column as a (size, width) matrix: absent arrays (no row with a label, say) and
-    shorter ones padded with zeros."""
-    out = np.zeros((size, width), dtype=np.int64)
-    rows = column if isinstance(column, list) else list(column)
-    for i, a in enumerate(rows):
-        if a is not None and len(a):
-            n = min(len(a), width)
-            out[i, :n] = np.asarray(a)[:n]
-    return out
-
-
-def _wanted_metrics(info: ModelSpec, metrics: Sequence[str] | None) -> tuple[str, ...]:
-    known = metric_names(info.task)
-    wanted = tuple(metrics) if metrics else known
-    unknown = [m for m in wanted if m not in known]
-    if unknown:
-        raise _invalid("metrics", f"unknown for a {info.task} model: {', '.join(unknown)}; known: {', '.join(known)}")
-    return wanted

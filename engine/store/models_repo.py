@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from engine.domain import FeatureSpec, ModelSpec, VersionInfo
@@ -149,3 +151,28 @@ async def set_stage(conn: asyncpg.Connection, model: ModelSpec, version: str, st
             await conn.execute(query("models.demote_production"), model.id, row["id"])
         updated = await conn.fetchrow(query("models.set_stage"), row["id"], stage)
     return _version(updated)
+
+
+async def append_dimension(
+    conn: asyncpg.Connection, name: str, key: str, limit: int
+) -> tuple[int, tuple[datetime, datetime] | None]:
+    """Add `key` to the model's dimensions and mark its prediction windows over the retained raw rows stale
+    (one transaction): the refresher recomputes them with the new key, reads answer them from raw rows
+    until then. Returns the model id and the range marked (None when the model has no rows)."""
+    async with conn.transaction():
+        row = await conn.fetchrow(query("models.lock_model_dimensions"), name)
+        if row is None:
+            raise NotFoundError(f"model {name!r} does not exist")
+        dims = tuple(row["dimensions"])
+        if key in dims:
+            raise ConflictError(f"{key!r} is already a dimension of {name!r}")
+        if len(dims) >= limit:
+            raise ConflictError(
+                f"model {name!r} has {len(dims)} dimensions ({', '.join(dims)}); the windows hold at most {limit}"
+            )
+        await conn.execute(query("models.append_dimension"), row["id"], key)
+        span = await conn.fetchrow(query("models.raw_prediction_range"), row["id"])
+        if span["lo"] is None:
+            return row["id"], None
+        await conn.execute(query("models.invalidate_predictions"), row["id"], span["lo"], span["hi"])
+    return row["id"], (span["lo"], span["hi"])

@@ -80,8 +80,8 @@ class GroupBy:
 
 @dataclass(frozen=True, slots=True)
 class WindowRead:
-    """One typed read: `family` at the stored `level`, over exactly [start, end) (to the minute, see
-    `covered`), bucketed by `granularity` (a name of `spec.GRANULARITIES` whose base is `level`; default the
+    """One typed read: `family` at the stored `level`, over exactly [start, end) (see `covered`),
+    bucketed by `granularity` (a name of `spec.GRANULARITIES` whose base is `level`; default the
     level itself), optionally grouped, and filtered on segment values (`segments`: key = value pairs, all
     of which a row must have; only families keyed by segment)."""
 
@@ -106,10 +106,29 @@ class WindowRead:
 
 
 def covered(start: datetime, end: datetime) -> Range:
-    """The range a read of [start, end) answers exactly: the raw rows are counted per minute, so a bound
-    inside a minute moves out to that minute's edge (the points carry this range, not the requested one)."""
+    """The range a read of [start, end) answers: exactly that one, to the microsecond. A bound inside a
+    minute is met by counting that edge minute's raw rows inside the range only (`dl_*_between`)."""
+    return start, end
+
+
+# Per family kind, the SQL function giving the 1-minute source rows of one model over raw rows with
+# lo <= time < hi for any bounds (migration 0013): the edge minutes of a range whose bounds fall inside a minute.
+_RAW_BETWEEN = {"predictions": "dl_predictions_between", "metrics": "dl_metrics_between"}
+
+
+def _raw_pieces(lo: datetime, hi: datetime) -> list[tuple[datetime, datetime, bool]]:
+    """[lo, hi) as whole minutes (read through the 1-minute source view, False) and the partial minutes at
+    its ends (read through the `_RAW_BETWEEN` function, True)."""
     minute = LEVELS["1m"]
-    return minute.floor(start), minute.ceil(end)
+    whole_lo, whole_hi = minute.ceil(lo), minute.floor(hi)
+    if whole_lo >= whole_hi:
+        return [(lo, hi, True)]
+    out = [(whole_lo, whole_hi, False)]
+    if lo < whole_lo:
+        out.insert(0, (lo, whole_lo, True))
+    if whole_hi < hi:
+        out.append((whole_hi, hi, True))
+    return out
 
 
 def _group_sql(read: WindowRead, p: Params) -> str:
@@ -201,7 +220,12 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
         raise ValueError(f"empty time range [{read.start}, {read.end})")
     fam = read.family
     pending_rows = await conn.fetch(PENDING, fam.kind, read.model_id, s, e)
-    pending = coarsen(clip(merge_ranges((r["lo"], r["hi"]) for r in pending_rows), s, e), MAX_PENDING_BRANCHES)
+    minute = LEVELS["1m"]
+    # Raw rows answer the pending ranges and the parts of [s, e) in the minutes its bounds cut.
+    edges = [(s, min(minute.ceil(s), e)), (max(minute.floor(e), s), e)]
+    pending = coarsen(
+        clip(merge_ranges([*((r["lo"], r["hi"]) for r in pending_rows), *edges]), s, e), MAX_PENDING_BRANCHES
+    )
     outside = [r for r in ((lo, s), (e, hi)) if r[1] > r[0]]
     p = Params()
     group = _group_sql(read, p)
@@ -243,10 +267,15 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
             src = feature_source_sql(baselines, p, p(read.model_id, "integer"), p(r_lo), p(r_hi))
             parts.append(f"SELECT {cols} FROM ({src}) s WHERE true{filt}")
         else:
-            parts.append(
-                f"SELECT {cols} FROM {fam.raw_source} WHERE {model}"
-                f" AND bucket >= {p(r_lo)} AND bucket < {p(r_hi)}{filt}"
-            )
+            for a, b, partial in _raw_pieces(r_lo, r_hi):
+                if partial:
+                    src = f"{_RAW_BETWEEN[fam.kind]}({p(read.model_id, 'integer')}, {p(a)}, {p(b)})"
+                    parts.append(f"SELECT {cols} FROM {src} WHERE true{filt}")
+                else:
+                    parts.append(
+                        f"SELECT {cols} FROM {fam.raw_source} WHERE {model}"
+                        f" AND bucket >= {p(a)} AND bucket < {p(b)}{filt}"
+                    )
     union = "\nUNION ALL\n".join(parts)
     sql = (
         f"SELECT time_bucket('{gran.sql_interval}', bucket) AS bucket, {group} AS grp, {out_cols}\n"

@@ -35,6 +35,24 @@ from engine.windows.spec import LATENCY_LOG10_HI, LATENCY_LOG10_LO, PREDICTIONS,
 
 F64 = NDArray[np.float64]
 Column = tuple[str, list[Any], list[bool] | None]  # name, per-element value, per-element "key present"
+# name, per class (label) the per-element values, per-element "key present"
+ClassColumn = tuple[str, dict[str, list[Any]], list[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedColumns:
+    """The derived metrics of `size` (bucket, group) elements, column by column: `values`, `error_bounds`,
+    `intervals` ((lo, hi) or None per element), `sample_sizes` (by basis); `per_class` and
+    `per_class_intervals` class by class. An element where a column's "present" flag is False has no
+    value for it (`Derived` leaves the key out)."""
+
+    size: int
+    values: list[Column]
+    error_bounds: list[Column]
+    per_class: list[ClassColumn]
+    intervals: list[Column]
+    per_class_intervals: list[ClassColumn]
+    sample_sizes: list[Column]
 
 
 def _json(arr: NDArray[Any]) -> list[float | None]:
@@ -76,8 +94,12 @@ def _counts(values: Any, size: int, width: int = 0) -> NDArray[np.int64]:
 
 def _intervals(k: NDArray[Any], n: NDArray[Any], confidence: float) -> list[tuple[float, float] | None]:
     lower, upper = wilson_interval(k, n, confidence)
-    ok = (np.asarray(n) > 0).tolist()
-    return [(a, b) if o else None for a, b, o in zip(lower.tolist(), upper.tolist(), ok, strict=True)]
+    out: list[tuple[float, float] | None] = list(zip(lower.tolist(), upper.tolist(), strict=True))
+    ok = np.asarray(n) > 0
+    if not ok.all():
+        for i in np.flatnonzero(~ok).tolist():
+            out[i] = None
+    return out
 
 
 def derive_batch(
@@ -90,10 +112,21 @@ def derive_batch(
     """The metrics in `wanted` for every (bucket, group) of `m` (prediction window state of `model`),
     covering `bucket_seconds` each (one width, or one per element where edge buckets are partial); with
     the sample size behind each metric (`SAMPLE_BASIS`) and Wilson intervals at `confidence` for the
-    proportions."""
+    proportions. One `Derived` per element: `derive_columns` assembled."""
+    return assemble(derive_columns(model, m, bucket_seconds, wanted, confidence))
+
+
+def derive_columns(
+    model: ModelSpec,
+    m: Merged,
+    bucket_seconds: float | NDArray[np.float64],
+    wanted: set[str],
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> DerivedColumns:
+    """What `derive_batch` derives, as columns (what a columnar answer serves without per-element dicts)."""
     size = len(m)
     if size == 0:
-        return []
+        return DerivedColumns(0, [], [], [], [], [], [])
     cols = dict(m.columns)
     for c, how in PREDICTIONS.state:
         if how == "counts" and c in cols and not isinstance(cols[c], np.ndarray):
@@ -141,8 +174,8 @@ def derive_batch(
         for i, q in enumerate(quantiles):
             out.append((f"latency_{q}_ms", values[i].tolist(), has))
             bounds.append((f"latency_{q}_ms", errs[i].tolist(), has))
-    per_class: list[tuple[str, list[Any], list[bool]]] = []
-    pc_intervals: list[tuple[str, list[Any], list[bool]]] = []
+    per_class: list[ClassColumn] = []
+    pc_intervals: list[ClassColumn] = []
     bases: dict[str, NDArray[Any]] = {"rows": n}
     if model.task == "regression":
         _regression(cols, col, wanted, out)
@@ -157,7 +190,7 @@ def derive_batch(
     sizes: list[Column] = [
         (b, np.asarray(bases[b]).astype(np.int64).tolist(), None) for b in sorted(used) if b in bases
     ]
-    return _assemble(size, out, bounds, per_class, intervals, pc_intervals, sizes)
+    return DerivedColumns(size, out, bounds, per_class, intervals, pc_intervals, sizes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +199,9 @@ class _Sink:
 
     out: list[Column]
     bounds: list[Column]
-    per_class: list[tuple[str, list[Any], list[bool]]]
+    per_class: list[ClassColumn]
     intervals: list[Column]
-    pc_intervals: list[tuple[str, list[Any], list[bool]]]
+    pc_intervals: list[ClassColumn]
     bases: dict[str, NDArray[Any]]
     confidence: float
 
@@ -249,9 +282,7 @@ def _classification(
         if name.endswith("_per_class"):
             assert bv.per_class is not None
             keys = [str(lab) for lab in labels]
-            rows = [_json(bv.per_class[:, j]) for j in range(k)]
-            dicts = [dict(zip(keys, r, strict=True)) for r in zip(*rows, strict=True)]
-            per_class.append((name, dicts, cc_has))
+            per_class.append((name, {c: _json(bv.per_class[:, j]) for j, c in enumerate(keys)}, cc_has))
         else:
             out.append((name, _json(bv.values), cc_has))
     for name, bv in evaluate_classification_batch(hist_names, batch).items():
@@ -286,11 +317,7 @@ def _proportion_intervals(
     keys = [str(lab) for lab in model.class_labels]
     for name, den in (("precision_per_class", predicted), ("recall_per_class", actual)):
         if name in names:
-            cols = [_intervals(tp[:, j], den[:, j], conf) for j in range(len(keys))]
-            dicts = [
-                {k: v for k, v in zip(keys, row, strict=True) if v is not None} for row in zip(*cols, strict=True)
-            ]
-            sink.pc_intervals.append((name, dicts, has))
+            sink.pc_intervals.append((name, {c: _intervals(tp[:, j], den[:, j], conf) for j, c in enumerate(keys)}, has))
 
 
 def _fold(h: NDArray[np.int64] | None, size: int) -> NDArray[np.int64]:
@@ -305,13 +332,23 @@ def _fold(h: NDArray[np.int64] | None, size: int) -> NDArray[np.int64]:
     return body
 
 
+_EMPTY: dict[str, Any] = {}  # shared by every element with nothing in a part: the results are read-only
+
+
 def _per_element(size: int, columns: Sequence[tuple[str, list[Any], list[bool] | None]]) -> list[dict[str, Any]]:
     """One dict per element holding the columns present there. Columns present everywhere (the usual case)
-    are zipped into the dicts at C speed; the others are added element by element after them."""
+    are zipped into the dicts at C speed; the others are added element by element after them. Elements
+    with nothing share one empty dict (a long read allocates millions of dicts otherwise; nothing mutates
+    them)."""
     everywhere = [(name, v) for name, v, has in columns if has is None or all(has)]
-    partial = [(name, v, has) for name, v, has in columns if has is not None and not all(has)]
-    names = [name for name, _ in everywhere]
-    if everywhere:
+    partial = [(name, v, has) for name, v, has in columns if has is not None and any(has) and not all(has)]
+    if not everywhere and not partial:
+        return [_EMPTY] * size
+    if len(everywhere) == 1:
+        [(name, values)] = everywhere
+        dicts = [{name: x} for x in values]
+    elif everywhere:
+        names = [name for name, _ in everywhere]
         dicts = [dict(zip(names, row, strict=True)) for row in zip(*(v for _, v in everywhere), strict=True)]
     else:
         dicts = [{} for _ in range(size)]
@@ -323,16 +360,37 @@ def _per_element(size: int, columns: Sequence[tuple[str, list[Any], list[bool] |
     return dicts
 
 
-def _assemble(
-    size: int,
-    out: list[Column],
-    bounds: list[Column],
-    per_class: list[tuple[str, list[Any], list[bool]]],
-    intervals: list[Column],
-    pc_intervals: list[tuple[str, list[Any], list[bool]]],
-    sizes: list[Column],
-) -> list[Derived]:
+def _class_dicts(column: ClassColumn, skip_none: bool) -> Column:
+    """A class-wise column as one {class: value} dict per element (None values left out if `skip_none`)."""
+    name, by_class, has = column
+    keys = list(by_class)
+    dicts = [dict(zip(keys, row, strict=True)) for row in zip(*by_class.values(), strict=True)]
+    if skip_none:
+        for k, values in by_class.items():
+            if None in values:
+                for d, v in zip(dicts, values, strict=True):
+                    if v is None:
+                        del d[k]
+    return name, dicts, has
+
+
+def assemble_parts(d: DerivedColumns) -> tuple[list[dict[str, Any]], ...]:
+    """Per element of `d`, its values, error bounds, per-class rates, intervals, per-class intervals and
+    sample sizes (the fields of `Derived`), as six lists."""
+    if d.size == 0:
+        return ([],) * 6
     # an interval is left out where its proportion has no trials (None in the column)
-    ivs = [(name, v, [x is not None and (h is None or h[i]) for i, x in enumerate(v)]) for name, v, h in intervals]
-    parts = [_per_element(size, c) for c in (out, bounds, per_class, ivs, pc_intervals, sizes)]
-    return [Derived(*row) for row in zip(*parts, strict=True)]
+    ivs: list[Column] = [
+        (name, v, [x is not None for x in v] if h is None else [x is not None and y for x, y in zip(v, h, strict=True)])
+        for name, v, h in d.intervals
+    ]
+    per_class = [_class_dicts(c, False) for c in d.per_class]
+    pc_intervals = [_class_dicts(c, True) for c in d.per_class_intervals]
+    return tuple(
+        _per_element(d.size, c) for c in (d.values, d.error_bounds, per_class, ivs, pc_intervals, d.sample_sizes)
+    )
+
+
+def assemble(d: DerivedColumns) -> list[Derived]:
+    """One `Derived` per element of `d`."""
+    return [Derived(*row) for row in zip(*assemble_parts(d), strict=True)]

@@ -55,3 +55,20 @@ RETURNING id, model_id, version, stage, description, created_at, promoted_at, ar
 -- name: lock_model
 -- Serialises production changes per model; NO KEY UPDATE does not block inserts of new versions.
 SELECT 1 FROM models WHERE id = $1 FOR NO KEY UPDATE;
+
+-- name: lock_model_dimensions
+-- Serialises dimension changes per model (two declarations at once must not both pass the limit check).
+SELECT id, dimensions FROM models WHERE name = $1 FOR NO KEY UPDATE;
+
+-- name: append_dimension
+UPDATE models SET dimensions = array_append(dimensions, $2::text) WHERE id = $1;
+
+-- name: raw_prediction_range
+-- The retained raw rows of a model, to the minute: [first minute, last minute + 1 minute).
+SELECT time_bucket('1 minute', min(time)) AS lo, time_bucket('1 minute', max(time)) + interval '1 minute' AS hi
+FROM predictions WHERE model_id = $1;
+
+-- name: invalidate_predictions
+-- Marks a model's prediction windows over [$2, $3) stale, as late writes do: reads answer the range from raw
+-- rows until the refresher has recomputed it (with the model's current dimensions).
+INSERT INTO window_invalidations (kind, model_id, lo, hi, force) VALUES ('predictions', $1, $2, $3, true);

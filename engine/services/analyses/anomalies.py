@@ -23,7 +23,7 @@ from engine.algorithms.anomaly.base import json_value
 from engine.algorithms.anomaly.series import CHANGE_METHODS, check_method, score_series
 from engine.errors import RowError, ValidationError
 from engine.services.analyses.trend import read_points
-from engine.services.windows import choose_granularity
+from engine.services.window_params import choose_granularity
 from engine.store import models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import UnitOfWork

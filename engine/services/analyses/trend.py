@@ -20,7 +20,8 @@ from engine.algorithms.trend import TREND_METHODS, TrendResult, assess_trend
 from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
 from engine.services.analyses.window_state import metric_series
-from engine.services.windows import WindowsService, choose_granularity
+from engine.services.window_params import choose_granularity
+from engine.services.windows import WindowsService
 from engine.store import models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import Snapshot, UnitOfWork

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from engine.domain import ModelSpec
-from engine.services.windows import bucket_seconds
+from engine.services.window_params import bucket_seconds
 from engine.store.unit import Snapshot
 from engine.store.window_reads import WindowRead, covered, read_windows
 from engine.windows.catalog import SAMPLE_BASIS, Derived, needed_columns
@@ -57,7 +57,7 @@ async def window_metrics(
     snap: Snapshot, info: ModelSpec, start: datetime, end: datetime, wanted: set[str],
     segments: tuple[tuple[str, str], ...] = (),
 ) -> Derived | None:
-    """The model's metrics in `wanted` over the whole of [start, end) (to the minute), with sample sizes and
+    """The model's metrics in `wanted` over the whole of [start, end), with sample sizes and
     Wilson intervals; None when the window holds no prediction."""
     source = PREDICTIONS if segments else PREDICTIONS_BY_MODEL
     family = source.subset(needed_columns(wanted))
