@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from api.controllers.degradation import DegradationController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
+from api.controllers.monitors import AllMonitorsController, MonitorsController
 from api.controllers.performance import PerformanceController
 from api.controllers.quality import QualityController
 from api.controllers.series_analyses import SeriesAnalysesController
@@ -31,8 +33,10 @@ from api.deps import (
     provide_ingest_service,
     provide_metric_catalog_service,
     provide_model_service,
+    provide_monitor_service,
     provide_prediction_service,
     provide_results_service,
+    provide_run_queue,
     provide_settings,
     provide_store_service,
     provide_unit_of_work,
@@ -46,7 +50,7 @@ from engine.store.db import create_pool
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
                            BaselinesController, AnalysesController, QualityController,
                            DegradationController, SeriesAnalysesController,
-                           PerformanceController]
+                           PerformanceController, MonitorsController, AllMonitorsController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -56,9 +60,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.pool = await create_pool(settings.database_url, settings.pool_min_size, settings.pool_max_size)
+        app.state.job_queue, app.state.job_queue_lock = None, asyncio.Lock()
         try:
             yield
         finally:
+            if app.state.job_queue is not None:
+                await app.state.job_queue.close()
             await app.state.pool.close()
 
     async def check_api_key(request: Request[Any, Any, Any]) -> None:
@@ -68,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     # No origin is allowed unless configured: browsers then refuse cross-origin reads and every preflight
     # (which a JSON, NDJSON, Arrow or Parquet POST needs).
-    cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+    cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "PUT", "DELETE"],
                       allow_headers=["content-type", "x-api-key", "authorization", "idempotency-key"],
                       expose_headers=["retry-after"], max_age=600) if settings.cors_origins else None
     return Litestar(
@@ -88,6 +95,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "drift_service": Provide(provide_drift_service, sync_to_thread=False),
             "results_service": Provide(provide_results_service, sync_to_thread=False),
             "metric_catalog_service": Provide(provide_metric_catalog_service, sync_to_thread=False),
+            "monitor_service": Provide(provide_monitor_service, sync_to_thread=False),
+            "run_queue": Provide(provide_run_queue),
         },
         before_request=check_api_key,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -16,7 +16,7 @@ CREATE TABLE monitors (
     segment          jsonb NOT NULL DEFAULT '{}',                              -- declared dimension = value
     analyses         jsonb NOT NULL,            -- [{"kind": "drift", "params": {...}}, ...], validated by the engine
     window_seconds   integer NOT NULL CHECK (window_seconds BETWEEN 60 AND 366 * 86400),
-    granularity      text NOT NULL CHECK (granularity IN ('1m', '1h', '1d')),
+    granularity      text NOT NULL CHECK (granularity ~ '^[0-9]{1,3}[mhdw]$'),
     every_seconds    integer CHECK (every_seconds BETWEEN 60 AND 366 * 86400),
     cron             text,
     min_samples      integer NOT NULL CHECK (min_samples >= 1),
