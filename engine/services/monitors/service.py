@@ -117,7 +117,8 @@ def run_out(r: asyncpg.Record, model: str, monitor: str) -> RunOut:
 
 
 def _stored(cfg: MonitorConfig) -> dict[str, Any]:
-    out = msgspec.to_builtins(cfg)
+    """The config as JSON values (tuples become lists), as it reads back from the table."""
+    out = msgspec.json.decode(msgspec.json.encode(cfg))
     assert isinstance(out, dict)
     return out
 
@@ -125,7 +126,7 @@ def _stored(cfg: MonitorConfig) -> dict[str, Any]:
 def _comparable(m: MonitorOut) -> dict[str, Any]:
     """The user-settable fields of a stored monitor, in the form `validate` returns them."""
     return {
-        "analyses": msgspec.to_builtins(m.analyses), "window_seconds": m.window_seconds, "granularity": m.granularity,
+        "analyses": msgspec.json.decode(msgspec.json.encode(m.analyses)), "window_seconds": m.window_seconds, "granularity": m.granularity,
         "every_seconds": _every(m), "cron": m.cron, "version": m.version,
         "segment": m.segment, "min_samples": m.min_samples, "enabled": m.enabled,
         "settings": {"alert_threshold": m.alert_threshold, "alert_cooldown_hours": m.alert_cooldown_hours},
