@@ -8,15 +8,15 @@ from collections.abc import AsyncGenerator
 from litestar.datastructures import State
 
 from engine.config import Settings
+from engine.ingest.service import IngestService
 from engine.jobs.queue import JobQueue
 from engine.jobs.scheduler import MonitorQueue
-from engine.ingest.service import IngestService
 from engine.services.analyses.drift import DriftService
 from engine.services.analyses.results import ResultsService
 from engine.services.baselines.service import BaselineService
 from engine.services.metric_catalog import MetricCatalogService
-from engine.services.monitors.service import MonitorService
 from engine.services.models import ModelService
+from engine.services.monitors.service import MonitorService
 from engine.services.predictions import PredictionService
 from engine.services.store import StoreService
 from engine.services.windows import WindowsService

@@ -4,10 +4,10 @@ parameters in, `MonitorService` call, its typed result out."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromQuery
-from typing import Any
 
 from api.edge import strict_body
 from api.schemas import error_responses

@@ -37,7 +37,8 @@ class DueJob:
 
 
 class DueJobSource(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def due(self, uow: UnitOfWork, now: datetime, settings: Settings) -> list[DueJob]: ...
 

@@ -103,7 +103,7 @@ async def test_three_workers_ticks_windows_catchup_and_equal_results(pool: async
     assert stored[("drift", "*", "share_drifted")] == pytest.approx(drift.share_drifted)
     assert any(k[0] == "quality" for k in stored)
     assert [k for k in stored if k[0] == "degradation"] or not deg.metrics
-    run = [r for r in await _runs(pool, "default") if r["window_end"] == CUR_END][0]
+    run = next(r for r in await _runs(pool, "default") if r["window_end"] == CUR_END)
     details = json.loads(run["details"])
     assert details["drift"]["status"] == "ok" and details["quality"]["status"] == "ok"
     # labels of the current window are absent: degradation has nothing to judge, which is said, not a failure
@@ -144,7 +144,7 @@ async def test_worker_killed_mid_run_is_retried_elsewhere_and_stored_once(pool: 
             rows = [r for r in await _runs(pool, "default") if r["window_end"] == CUR_END]
             return bool(rows) and rows[0]["status"] == "running"
         await wait_for(running, 60, "a worker to start the run")
-        run = [r for r in await _runs(pool, "default") if r["window_end"] == CUR_END][0]
+        run = next(r for r in await _runs(pool, "default") if r["window_end"] == CUR_END)
         pid = int(run["worker"].rsplit(":", 1)[1])
         victim = next(p for p in procs if p.pid == pid)
         os.kill(pid, signal.SIGKILL)
@@ -162,7 +162,7 @@ async def test_worker_killed_mid_run_is_retried_elsewhere_and_stored_once(pool: 
             await tx.rollback()
             await pool.release(holder)
         stop_all(procs)
-    run = [r for r in await _runs(pool, "default") if r["window_end"] == CUR_END][0]
+    run = next(r for r in await _runs(pool, "default") if r["window_end"] == CUR_END)
     assert run["attempt"] == 2 and int(run["worker"].rsplit(":", 1)[1]) != pid
     counts = await pool.fetch(
         "SELECT analysis, count(*) AS n, count(DISTINCT (subject, statistic)) AS d FROM analysis_results "
