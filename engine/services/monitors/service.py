@@ -111,7 +111,7 @@ def monitor_out(r: asyncpg.Record) -> MonitorOut:
 
 
 def run_out(r: asyncpg.Record, model: str, monitor: str) -> RunOut:
-    d = {k: r[k] for k in r if k != "monitor_id"}
+    d = {k: r[k] for k in r.keys() if k != "monitor_id"}  # noqa: SIM118 (iterating a Record yields values)
     d["details"] = json.loads(d["details"]) if d["details"] is not None else None
     return RunOut(model=model, monitor=monitor, **d)
 
