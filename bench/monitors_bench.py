@@ -11,8 +11,9 @@ model (which gives each model its default monitor: hourly, drift + quality + deg
 windows once, then starts `driftline worker` processes (real subprocesses, default settings: a tick a
 minute, 2 jobs at a time each) and measures:
 - the cycle: from the tick that queues the 100 windows to the last run stored; the sum of the runs' own
-  durations; CPU seconds of the database server's processes (this cluster's postmaster children) and of the
-  worker processes over the cycle;
+  durations; the database time (pg_stat_database.active_time: time its backends spent executing statements)
+  and CPU seconds of the database server's processes (this cluster's postmaster children) and of the worker
+  processes over the cycle; the machine's load average (it is shared);
 - latency: a further model with a 1-minute monitor gets 20 predictions every 2 s, stamped with the time
   they are written; for each row, the time from its write to the stored results of its window.
 """
@@ -110,15 +111,21 @@ async def setup(url: str, n_models: int, hour_end: datetime) -> list[ModelSpec]:
     return [m for m, _ in models]
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICK
+        out[pid] = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two samples; a process that appeared in between counts from its start (one that
+    ended in between is lost: the pools keep their connections, so there are few)."""
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
 
 
 def server_pids(data_dir: Path) -> list[int]:
@@ -153,11 +160,14 @@ async def measure(url: str, data_dir: Path, workers: int, n_models: int, latency
     try:
         # the cycle: wait for the tick that queues the hourly windows
         await wait(pool, "SELECT count(*) FROM monitor_runs WHERE trigger = 'schedule'", n_models, 120)
-        server = server_pids(data_dir)
-        cpu_db0, cpu_w0 = cpu_seconds(server), cpu_seconds([p.pid for p in procs])
+        active = "SELECT active_time FROM pg_stat_database WHERE datname = current_database()"
+        db0, w0 = cpu_by_pid(server_pids(data_dir)), cpu_by_pid([p.pid for p in procs])
+        active0 = await pool.fetchval(active)
         await wait(pool, "SELECT count(*) FROM monitor_runs WHERE status IN ('succeeded', 'no_data', 'failed')",
                    n_models, 600)
-        cpu_db1, cpu_w1 = cpu_seconds(server), cpu_seconds([p.pid for p in procs])
+        db1, w1 = cpu_by_pid(server_pids(data_dir)), cpu_by_pid([p.pid for p in procs])
+        await asyncio.sleep(2)  # the backends report their statement time when idle, about once a second
+        active1 = await pool.fetchval(active)
         r = await pool.fetchrow(
             "SELECT min(queued_at) AS q, max(finished_at) AS f, sum(duration_s) AS d, avg(duration_s) AS a, "
             "max(duration_s) AS mx, count(*) FILTER (WHERE status = 'succeeded') AS ok, "
@@ -166,7 +176,8 @@ async def measure(url: str, data_dir: Path, workers: int, n_models: int, latency
         out["cycle"] = {"wall_s": (r["f"] - r["q"]).total_seconds(), "sum_run_s": r["d"], "mean_run_s": r["a"],
                         "max_run_s": r["mx"], "succeeded": r["ok"], "workers_used": r["workers"],
                         "rows_read": r["rows"], "result_rows": results,
-                        "db_cpu_s": cpu_db1 - cpu_db0, "worker_cpu_s": cpu_w1 - cpu_w0}
+                        "db_cpu_s": cpu_delta(db0, db1), "worker_cpu_s": cpu_delta(w0, w1),
+                        "db_active_s": (active1 - active0) / 1000.0, "load_avg_1m": os.getloadavg()[0]}
         print(json.dumps(out["cycle"], default=str), flush=True)
         # latency with 1-minute windows
         live = await pool.fetchrow("SELECT m.id, v.id AS vid FROM models m JOIN model_versions v ON v.model_id = m.id "
