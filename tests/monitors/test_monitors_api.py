@@ -3,11 +3,13 @@ baseline brings, declarative PUT with its diff, run history and "run now" dedupl
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.monitors.support import CUR_END, data
+from tests.monitors.support import CUR_END, REF_END, data
 
 pytestmark = pytest.mark.asyncio
 JSON = {"content-type": "application/json"}
@@ -96,11 +98,41 @@ async def test_run_now_dedup_and_history(pool: asyncpg.Pool, client: AsyncTestCl
     assert not third["noop"] and not third["job_queued"]
     async with pool.acquire() as conn:
         jobs = await conn.fetch("SELECT task_name, lock, queueing_lock, status::text FROM procrastinate_jobs")
-    assert [tuple(j) for j in jobs] == [("driftline.run_monitor", f"monitor:{first['run']['id'] and 1}",
-                                         "monitor:1", "todo")] or len(jobs) == 1
+    key = f"monitor:{(await client.get(base)).json()['id']}"
+    # one queued job for the monitor: the lock keeps its runs apart, the queueing lock keeps one job queued
+    assert [tuple(j) for j in jobs] == [("driftline.run_monitor", key, key, "todo")]
     runs = (await client.get(f"{base}/runs")).json()
     assert len(runs) == 2 and {r["status"] for r in runs} == {"queued"}
     one = (await client.get(f"{base}/runs/{first['run']['id']}")).json()
     assert one["window_end"].startswith(CUR_END.isoformat()[:19]) and one["trigger"] == "manual"
     assert (await client.get(f"{base}/runs/999999")).status_code == 404
     assert (await client.get(f"{base}/runs", params={"status": "bogus"})).status_code == 422
+
+
+async def test_no_data_below_min_samples_and_failed_run_with_traceback(pool: asyncpg.Pool,
+                                                                        client: AsyncTestClient) -> None:
+    """Below min_samples a window stores "no data" (results and run), not a verdict; an error is recorded on
+    the run with its traceback, and the next window still runs."""
+    from engine.services.monitors.runner import run_pending
+    from engine.store.unit import unit_from_pool
+
+    await data(pool)
+    base = "/api/v1/models/iris/monitors"
+    made = (await client.post(base + "/", json={"name": "strict", "min_samples": 100_000})).json()
+    await client.post(f"{base}/strict/run", params={"end": CUR_END.isoformat()}, headers=JSON)
+    async with unit_from_pool(pool, share=False) as uow:
+        assert (await run_pending(uow, made["id"], "t")).statuses == {"no_data": 1}
+    [run] = (await client.get(f"{base}/strict/runs")).json()
+    assert run["status"] == "no_data" and run["rows_read"] == 600 and run["attempt"] == 1
+    rows = await pool.fetch("SELECT analysis, status, value FROM analysis_results WHERE run_key = 'monitor:strict'")
+    assert sorted(r["analysis"] for r in rows) == ["degradation", "drift", "quality"]
+    assert {(r["status"], r["value"]) for r in rows} == {("no_data", 600.0)}
+    # a stored config the engine cannot use (written behind its back): the run fails, said with a traceback
+    await pool.execute("""UPDATE monitors SET analyses = '[{"kind": "drift", "params": {"rule": "bogus"}}]',
+                          min_samples = 1 WHERE id = $1""", made["id"])
+    await client.post(f"{base}/strict/run", params={"end": REF_END.isoformat()}, headers=JSON)
+    await client.post(f"{base}/strict/run", params={"end": (REF_END - timedelta(hours=1)).isoformat()}, headers=JSON)
+    async with unit_from_pool(pool, share=False) as uow:
+        assert (await run_pending(uow, made["id"], "t")).statuses == {"failed": 2}
+    failed = (await client.get(f"{base}/strict/runs", params={"status": "failed"})).json()
+    assert len(failed) == 2 and all("rule" in r["error"] and "Traceback" in r["traceback"] for r in failed)
