@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from procrastinate import App, PsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 
 Handler = Callable[..., Awaitable[Any]]
@@ -65,7 +65,7 @@ class JobQueue:
             try:
                 await manager.retry_job(job)
                 n += 1
-            except Exception as exc:  # the queueing lock's unique index refused the retry
+            except UniqueViolation as exc:  # the queueing lock's unique index refused the retry
                 log.warning("stalled job %s not retried (%s); ending it", job.id, exc)
                 await manager.finish_job(job, status=Status.FAILED, delete_job=False)
         return n
