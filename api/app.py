@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from api.controllers.degradation import DegradationController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
 from api.controllers.models import ModelController
+from api.controllers.monitors import AllMonitorsController, MonitorsController
 from api.controllers.multivariate import MultivariateDriftController
 from api.controllers.performance import PerformanceController
 from api.controllers.quality import QualityController
@@ -35,8 +37,10 @@ from api.deps import (
     provide_ingest_service,
     provide_metric_catalog_service,
     provide_model_service,
+    provide_monitor_service,
     provide_prediction_service,
     provide_results_service,
+    provide_run_queue,
     provide_settings,
     provide_store_service,
     provide_unit_of_work,
@@ -51,7 +55,7 @@ CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, 
                            BaselinesController, AnalysesController, QualityController,
                            DegradationController, SeriesAnalysesController,
                            PerformanceController, AnalyticsJobsController, MultivariateDriftController,
-                           SeriesAnomaliesController]
+                           SeriesAnomaliesController, MonitorsController, AllMonitorsController]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -61,9 +65,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.pool = await create_pool(settings.database_url, settings.pool_min_size, settings.pool_max_size)
+        app.state.job_queue, app.state.job_queue_lock = None, asyncio.Lock()
         try:
             yield
         finally:
+            if app.state.job_queue is not None:
+                await app.state.job_queue.close()
             await app.state.pool.close()
 
     async def check_api_key(request: Request[Any, Any, Any]) -> None:
@@ -73,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     # No origin is allowed unless configured: browsers then refuse cross-origin reads and every preflight
     # (which a JSON, NDJSON, Arrow or Parquet POST needs).
-    cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+    cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "PUT", "DELETE"],
                       allow_headers=["content-type", "x-api-key", "authorization", "idempotency-key"],
                       expose_headers=["retry-after"], max_age=600) if settings.cors_origins else None
     return Litestar(
@@ -94,6 +101,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "results_service": Provide(provide_results_service, sync_to_thread=False),
             "metric_catalog_service": Provide(provide_metric_catalog_service, sync_to_thread=False),
             "analytics_job_service": Provide(provide_analytics_job_service, sync_to_thread=False),
+            "monitor_service": Provide(provide_monitor_service, sync_to_thread=False),
+            "run_queue": Provide(provide_run_queue),
         },
         before_request=check_api_key,
         exception_handlers=EXCEPTION_HANDLERS,

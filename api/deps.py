@@ -9,12 +9,15 @@ from litestar.datastructures import State
 
 from engine.config import Settings
 from engine.ingest.service import IngestService
+from engine.jobs.queue import JobQueue
+from engine.jobs.scheduler import MonitorQueue
 from engine.services.analyses.drift import DriftService
 from engine.services.analyses.results import ResultsService
 from engine.services.analytics_jobs.jobs import AnalyticsJobService
 from engine.services.baselines.service import BaselineService
 from engine.services.metric_catalog import MetricCatalogService
 from engine.services.models import ModelService
+from engine.services.monitors.service import MonitorService
 from engine.services.predictions import PredictionService
 from engine.services.store import StoreService
 from engine.services.windows import WindowsService
@@ -72,3 +75,16 @@ def provide_metric_catalog_service(uow: UnitOfWork) -> MetricCatalogService:
 
 def provide_analytics_job_service(uow: UnitOfWork, settings: Settings) -> AnalyticsJobService:
     return AnalyticsJobService(uow, settings)
+
+
+def provide_monitor_service(uow: UnitOfWork) -> MonitorService:
+    return MonitorService(uow)
+
+
+async def provide_run_queue(state: State) -> MonitorQueue:
+    """The job queue, opened on first use (its own small psycopg pool; closed with the app)."""
+    async with state.job_queue_lock:
+        if state.job_queue is None:
+            settings: Settings = state.settings
+            state.job_queue = await JobQueue(settings.database_url, pool_max=2).open()
+    return MonitorQueue(state.job_queue)

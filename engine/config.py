@@ -52,6 +52,36 @@ def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 1) -> in
     return value
 
 
+def _float(env: Mapping[str, str], key: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not a number") from None
+    if not value >= minimum or value == float("inf"):
+        raise SettingsError(f"{key}={value} must be finite and >= {minimum}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """The job queue and the scheduler (`driftline worker`)."""
+
+    # Missed windows a monitor catches up after downtime, newest first (older ones are skipped).
+    catchup_max: int = 24
+    # Jobs one worker process runs at once.
+    concurrency: int = 2
+    # procrastinate's worker heartbeat, and how old a heartbeat may be before the worker is taken for dead
+    # and its running jobs are retried by another worker.
+    heartbeat_s: float = 10.0
+    stalled_s: float = 30.0
+    # When the scheduler ticks: procrastinate's cron (5 fields, or 6 with the SECONDS LAST, e.g.
+    # "* * * * * */5" every 5 s). Every minute by default; windows stay aligned to each monitor's schedule.
+    tick_cron: str = "* * * * *"
+
+
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     """Physical layout choices for the hypertables (applied by the migrations)."""
@@ -89,14 +119,8 @@ class AnalyticsSettings:
     outlier_threshold: float = 1.5
 
 
-def _float(env: Mapping[str, str], key: str, default: float) -> float:
-    raw = env.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{key}={raw!r} is not a number") from None
+def _positive_float(env: Mapping[str, str], key: str, default: float) -> float:
+    value = _float(env, key, default)
     if not 0 < value < 1e6:
         raise SettingsError(f"{key}={value} must be positive")
     return value
@@ -110,7 +134,7 @@ def analytics_settings(env: Mapping[str, str]) -> AnalyticsSettings:
         input_root=env.get("DRIFTLINE_ANALYTICS_INPUT_ROOT") or None,
         output_path=env.get("DRIFTLINE_ANALYTICS_OUTPUT_PATH") or "data/analytics",
         window_size=window,
-        outlier_threshold=_float(env, "DRIFTLINE_ANALYTICS_OUTLIER_THRESHOLD", 1.5),
+        outlier_threshold=_positive_float(env, "DRIFTLINE_ANALYTICS_OUTLIER_THRESHOLD", 1.5),
     )
 
 
@@ -136,6 +160,7 @@ class Settings:
     multivariate_row_cap: int = 20_000
     store: StoreSettings = field(default_factory=StoreSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +185,13 @@ class Settings:
                 label_horizon=_interval(env, "DRIFTLINE_LABEL_HORIZON", "90 days"),
             ),
             analytics=analytics_settings(env),
+            jobs=JobSettings(
+                catchup_max=_int(env, "DRIFTLINE_MONITOR_CATCHUP_MAX", 24),
+                concurrency=_int(env, "DRIFTLINE_WORKER_CONCURRENCY", 2),
+                heartbeat_s=_float(env, "DRIFTLINE_WORKER_HEARTBEAT_S", 10.0, 0.1),
+                stalled_s=_float(env, "DRIFTLINE_WORKER_STALLED_S", 30.0, 0.5),
+                tick_cron=env.get("DRIFTLINE_SCHEDULER_CRON") or "* * * * *",
+            ),
         )
 
     @property

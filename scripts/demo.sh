@@ -10,7 +10,9 @@
 #   3. the project-local cluster in .driftline/ (scripts/cluster.sh start)
 #   4. migrations (driftline migrate upgrade head)
 #   5. the API in the background (driftline serve; pid .driftline/api.pid, log .driftline/api.log)
-#   6. the demo stream (examples/demo_stream.py): a scikit-learn model scored on drifting data via the SDK
+#   6. one worker in the background (driftline worker: job queue, scheduler, rollups; pid .driftline/worker.pid,
+#      log .driftline/worker.log): the default monitor the demo's baseline brings runs without manual steps
+#   7. the demo stream (examples/demo_stream.py): a scikit-learn model scored on drifting data via the SDK
 #
 # Environment:
 #   DRIFTLINE_DATABASE_URL  use this database instead of the local cluster (steps 2–3 are skipped)
@@ -30,6 +32,8 @@ API_PORT=${DRIFTLINE_API_PORT:-8000}
 API_URL="http://$API_HOST:$API_PORT"
 PID_FILE=$STATE/api.pid
 API_LOG=$STATE/api.log
+WORKER_PID=$STATE/worker.pid
+WORKER_LOG=$STATE/worker.log
 
 log() { printf '\n[demo] %s\n' "$*"; }
 die() { printf '[demo] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -142,11 +146,28 @@ else
     log "API ready (pid $(cat "$PID_FILE"))"
 fi
 
-# --- 6. demo stream -----------------------------------------------------------------------------
+# --- 6. worker ----------------------------------------------------------------------------------
+worker_ours() { # the pid file names a live driftline worker process
+    [[ -f "$WORKER_PID" ]] || return 1
+    local pid; pid=$(cat "$WORKER_PID")
+    [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "driftline worker"
+}
+if worker_ours; then
+    log "worker already running (pid $(cat "$WORKER_PID"))"
+else
+    log "starting one worker (job queue, scheduler, rollups; log $WORKER_LOG)"
+    nohup "$DRIFTLINE" worker --interval 30 >>"$WORKER_LOG" 2>&1 </dev/null &
+    echo $! >"$WORKER_PID"
+fi
+
+# --- 7. demo stream -----------------------------------------------------------------------------
 log "demo stream"
 "$VENV/bin/python" examples/demo_stream.py --url "$API_URL" --rows "${DEMO_ROWS:-20000}" --days "${DEMO_DAYS:-4}"
 # Bring the 1-minute / hourly / daily windows up to date (the worker does this continuously).
 "$DRIFTLINE" rollups refresh >/dev/null 2>&1 || true
+# The baseline gave the model its default monitor (hourly); the worker runs the latest window within a
+# minute. Run the last full hour now as well, so results are there when this script ends.
+"$DRIFTLINE" monitors run breast-cancer-screening default >/dev/null 2>&1 || true
 
 CLI=".venv/bin/driftline"
 if [[ "$DRIFTLINE_DATABASE_URL" != "postgresql://postgres@127.0.0.1:55432/driftline" ]]; then
@@ -158,6 +179,7 @@ cat <<EOF
 driftline is running.
 
   API          $API_URL          (pid $(cat "$PID_FILE"), log $API_LOG)
+  Worker       pid $(cat "$WORKER_PID"), log $WORKER_LOG (monitors, scheduler, rollups)
   OpenAPI      $API_URL/schema   (Swagger UI: $API_URL/schema/swagger)
   Database     $DRIFTLINE_DATABASE_URL
 
@@ -173,6 +195,10 @@ Try:
   curl -s "$API_URL/api/v1/models/breast-cancer-screening/drift?start=\$(date -u -d '1 day ago' +%FT%TZ)&end=\$(date -u +%FT%TZ)"
   .venv/bin/driftline analyze drift breast-cancer-screening --start \$(date -u -d '1 day ago' +%FT%TZ) --end \$(date -u +%FT%TZ)
   curl -s "$API_URL/api/v1/models/breast-cancer-screening/quality?start=\$(date -u -d '1 day ago' +%FT%TZ)&end=\$(date -u +%FT%TZ)"
+  # monitors: the default one the baseline brought, its runs (a run a minute after each hour), their results
+  $CLI monitors list
+  $CLI monitors runs breast-cancer-screening default
+  curl -s $API_URL/api/v1/models/breast-cancer-screening/monitors/default/runs
   # the same windows in SQL (see sql/README.md)
   $PSQL -c "SELECT bucket, version, segment, predictions, round(accuracy::numeric, 3) AS accuracy,
       round(latency_p95_ms::numeric, 1) AS p95_ms FROM model_windows_1d

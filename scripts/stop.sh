@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stop what scripts/demo.sh started: the API (pid file .driftline/api.pid) and the local cluster.
+# Stop what scripts/demo.sh started: the API (pid file .driftline/api.pid), the worker (.driftline/worker.pid)
+# and the local cluster.
 # Idempotent: anything already stopped is left alone. Data stays in .driftline/ (scripts/cluster.sh destroy
 # deletes it).
 set -euo pipefail
@@ -31,6 +32,21 @@ if [[ -f "$PID_FILE" ]]; then
     rm -f "$PID_FILE"
 else
     log "API not running"
+fi
+
+WORKER_PID=$STATE/worker.pid
+if [[ -f "$WORKER_PID" ]]; then
+    pid=$(cat "$WORKER_PID")
+    if [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "driftline worker"; then
+        log "stopping the worker (pid $pid; its running jobs get 30 s to finish)"
+        kill -TERM "$pid"
+        for _ in $(seq 1 80); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -0 "$pid" 2>/dev/null && { log "the worker did not stop within 40 s: sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
+    fi
+    rm -f "$WORKER_PID"
 fi
 
 if [[ -n "${DRIFTLINE_DATABASE_URL:-}" ]]; then

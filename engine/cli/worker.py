@@ -1,4 +1,5 @@
-"""`driftline rollups refresh` (once) and `driftline worker` (every --interval seconds until SIGTERM/SIGINT):
+"""`driftline rollups refresh` (once) and `driftline worker` (every --interval seconds until SIGTERM/SIGINT, and
+the job queue's worker beside it: the scheduler's tick and the monitors' runs, `engine.jobs.scheduler`):
 the windows refresher (`engine.rollups.refresher.refresh`), where DRIFTLINE_RETENTION is set on the Apache
 edition raw-row retention (`engine.services.retention.apply_retention`), and on both editions the label
 horizon of the prediction-time lookup (`prune_prediction_times`). They are imported when a command runs, so
@@ -20,6 +21,7 @@ import asyncpg
 
 from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.output import emit_json
+from engine.config import Settings
 from engine.errors import DriftlineError
 from engine.store.db import create_pool
 from engine.store.unit import UnitOfWork, unit_from_pool
@@ -30,8 +32,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rsub = rollups.add_subparsers(dest="action", required=True)
     p = rsub.add_parser("refresh", help="bring the rollups up to date once")
     p.set_defaults(handler=refresh_once)
-    p = sub.add_parser("worker", help="refresh the rollups (and apply retention) every --interval seconds until stopped")
+    p = sub.add_parser("worker", help="run the jobs (monitors, scheduler) and refresh the rollups (and apply "
+                       "retention) every --interval seconds until stopped")
     p.add_argument("--interval", type=float, default=30.0, help="seconds between refreshes (default 30)")
+    p.add_argument("--no-jobs", action="store_true", help="only refresh the rollups: no job queue, no scheduler")
     p.set_defaults(handler=run_worker)
 
 
@@ -83,6 +87,17 @@ async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float
     return runs
 
 
+async def start_jobs(pool: asyncpg.Pool, settings: Settings) -> Any:
+    """The job queue (its own small psycopg pool) with the scheduler's tick and the tasks registered."""
+    from engine.jobs.queue import JobQueue
+    from engine.jobs.scheduler import Runtime
+
+    queue = await JobQueue(settings.database_url, pool_max=2).open()
+    runtime = Runtime(pool, queue, settings)
+    runtime.register()
+    return runtime
+
+
 def run_worker(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.interval <= 0:
         raise UsageError("worker: --interval must be > 0")
@@ -92,12 +107,22 @@ def run_worker(args: argparse.Namespace, ctx: CliContext) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        pool = await create_pool(ctx.settings.database_url, min_size=1, max_size=2)
-        sys.stderr.write(f"driftline worker: refreshing rollups every {args.interval:g} s (SIGTERM/SIGINT to stop)\n")
+        jobs = None if args.no_jobs else ctx.settings.jobs.concurrency
+        pool = await create_pool(ctx.settings.database_url, min_size=1, max_size=2 + (jobs or 0))
+        sys.stderr.write(f"driftline worker: refreshing rollups every {args.interval:g} s"
+                         + (f", running jobs ({jobs} at a time)" if jobs else "") + " (SIGTERM/SIGINT to stop)\n")
+        runtime = None
         try:
+            if jobs:
+                runtime = await start_jobs(pool, ctx.settings)
+                job_worker = asyncio.create_task(runtime.work(stop))
             runs = await worker_loop(pool, ctx.settings.store.retention, args.interval, stop,
                                      ctx.settings.ingest_log_retention, ctx.settings.store.label_horizon)
+            if runtime is not None:
+                await job_worker
         finally:
+            if runtime is not None:
+                await runtime.queue.close()
             await pool.close()
         sys.stderr.write(f"driftline worker: stopped after {runs} refreshes\n")
         return 0

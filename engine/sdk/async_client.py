@@ -18,6 +18,7 @@ import httpx
 from engine.domain import DimensionDeclared, FeatureSpec, ModelSpec, NewFeature, VersionInfo
 from engine.sdk import analyses, analytics_jobs, calls, performance, reads
 from engine.sdk.errors import DriftlineClientError
+from engine.sdk.monitors import AsyncMonitorsMixin
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, Batch, iter_batches
 from engine.sdk.results import BatchResult, IngestSummary
@@ -26,7 +27,7 @@ from engine.sdk.retry import Attempts, RetryPolicy
 BatchCallback = Callable[[BatchResult], None]
 
 
-class AsyncClient:
+class AsyncClient(AsyncMonitorsMixin):
     """Async driftline client over `httpx.AsyncClient`; options as for `Client`."""
 
     def __init__(

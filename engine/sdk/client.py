@@ -19,6 +19,7 @@ import httpx
 from engine.domain import DimensionDeclared, FeatureSpec, ModelSpec, NewFeature, VersionInfo
 from engine.sdk import analyses, analytics_jobs, calls, performance, reads
 from engine.sdk.errors import DriftlineClientError
+from engine.sdk.monitors import MonitorsMixin
 from engine.sdk.options import ClientOptions
 from engine.sdk.payloads import DEFAULT_BATCH_SIZE, iter_batches
 from engine.sdk.results import BatchResult, IngestSummary
@@ -27,7 +28,7 @@ from engine.sdk.retry import Attempts, RetryPolicy
 BatchCallback = Callable[[BatchResult], None]
 
 
-class Client:
+class Client(MonitorsMixin):
     """Sync driftline client over `httpx.Client`. Base URL: argument, else `DRIFTLINE_URL`, else
     http://127.0.0.1:8000; API key: argument, else `DRIFTLINE_API_KEY`. See `engine.sdk` for the contract."""
 

@@ -68,6 +68,11 @@ READ_ENDPOINTS = {
     "/analytics/jobs": "test_read_matrix_jobs.py: test_analytics_jobs",
     "/analytics/jobs/{job_id:str}": "test_read_matrix_jobs.py: test_analytics_jobs",
     "/analytics/jobs/{job_id:str}/runs": "test_read_matrix_jobs.py: test_analytics_jobs",
+    "/api/v1/monitors": "test_monitors",
+    "/api/v1/models/{name:str}/monitors": "test_monitors",
+    "/api/v1/models/{name:str}/monitors/{monitor:str}": "test_monitors",
+    "/api/v1/models/{name:str}/monitors/{monitor:str}/runs": "test_monitors",
+    "/api/v1/models/{name:str}/monitors/{monitor:str}/runs/{run_id:int}": "test_monitors",
 }
 RANGE = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat()}
 by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -429,6 +434,51 @@ async def test_baselines_drift_and_results(served: AsyncTestClient, case: Case) 
         assert r.status_code == 200, r.text
     else:  # nothing to estimate from (no class scores, or a reference without labels): a clear 422
         assert r.status_code == 422, (case.name, r.status_code, r.text)
+
+
+@by_case
+async def test_monitors(served: AsyncTestClient, case: Case) -> None:
+    """A monitor of every analysis, run now over the second half of the range (in this process: the job's own
+    code on the served database), for every task and shape of data: what the data cannot support is said per
+    analysis (skipped, with the reason), the rest is stored; rows read equal the rows sent."""
+    from engine.services.monitors.runner import run_pending
+    from engine.store.unit import unit_from_pool
+
+    base, mid, end = f"/api/v1/models/{case.name}/monitors", T0 + SPAN / 2, T0 + SPAN
+    body = {"name": "matrix", "window": "90m", "granularity": "15m", "min_samples": 1,
+            "analyses": [{"kind": k} for k in ("drift", "quality", "degradation")]
+            + [{"kind": k, "params": {"metric": "count"}} for k in ("trend", "anomalies")]}
+    made = await _ok(served, "POST", base + "/", json=body)
+    assert made["window_seconds"] == 5400 and made["every"] == "90m"
+    assert "matrix" in [m["name"] for m in await _ok(served, "GET", base + "/")]
+    assert (case.name, "matrix") in [(m["model"], m["name"]) for m in await _ok(served, "GET", "/api/v1/monitors")]
+    assert (await _ok(served, "GET", f"{base}/matrix"))["analyses"][3]["params"]["metric"] == "count"
+    queued = await _ok(served, "POST", f"{base}/matrix/run", params={"end": end.isoformat()})
+    assert queued["run"]["status"] == "queued" and not queued["noop"]
+    pool = await asyncpg.create_pool(served.app.state.settings.database_url, min_size=1, max_size=2)
+    try:
+        async with unit_from_pool(pool, share=False) as uow:
+            ran = await run_pending(uow, made["id"], "matrix-test")
+    finally:
+        await pool.close()
+    assert ran.runs == 1, ran
+    runs = await _ok(served, "GET", f"{base}/matrix/runs")
+    run = await _ok(served, "GET", f"{base}/matrix/runs/{runs[0]['id']}")
+    assert run["status"] == "succeeded", run
+    assert run["rows_read"] == sum(1 for r in case.rows if mid <= r.time < end)
+    details = run["details"]
+    assert details["quality"]["status"] == details["trend"]["status"] == details["anomalies"]["status"] == "ok"
+    # drift and degradation need an active baseline (test_baselines_drift_and_results makes one, in either order)
+    active = any(b["active"] for b in await _ok(served, "GET", f"/api/v1/models/{case.name}/baselines/"))
+    assert details["drift"]["status"] == ("ok" if active else "skipped"), details
+    assert details["degradation"]["status"] == ("ok" if active and case.has("labels") else "skipped"), details
+    for kind in ("drift", "degradation"):
+        if details[kind]["status"] == "skipped":
+            assert "baseline" in details[kind]["reason"] or "labelled reference" in details[kind]["reason"]
+    stored = await _ok(served, "GET", f"/api/v1/models/{case.name}/results",
+                       params={"start": mid.isoformat(), "end": end.isoformat(), "analysis": "quality"})
+    assert any(r["run_key"] == "monitor:matrix" for r in stored["results"])
+    await _ok(served, "DELETE", f"{base}/matrix")
 
 
 async def test_every_read_endpoint_is_covered(served: AsyncTestClient) -> None:

@@ -113,10 +113,10 @@ class DegradationService:
     async def degradation(
         self, model: str, start: datetime, end: datetime, *, baseline: str | None = None,
         filters: dict[str, str] | None = None, min_samples: int = MIN_SAMPLES, persist: bool = True,
-        run_key: str = "adhoc",
+        run_key: str = "adhoc", config: DegradationConfig | None = None,
     ) -> DegradationReport:
         _check(start, end, min_samples)
-        cfg = DegradationConfig()
+        cfg = config or DegradationConfig()
         segments = tuple(sorted((filters or {}).items()))
         async with self.uow.transaction() as conn:
             info = await models_repo.get_model(conn, model)

@@ -3,6 +3,9 @@ delete. One active baseline per model; activating one makes its feature bins the
 are binned against and records the retained history as pending 'features' ranges (a trigger), which the
 refresher re-buckets in the background; reads of not-yet-re-bucketed ranges are computed from raw rows.
 
+Activating a baseline (on creation or later) gives the model the default monitor when it has none of that
+name (`engine.services.monitors.service.ensure_default_monitor`, in the same transaction).
+
 `BaselineService(uow)` on the caller's unit of work; every write is one transaction.
 """
 
@@ -20,6 +23,7 @@ from engine.domain import FeatureBaseline, ModelSpec
 from engine.errors import NotFoundError, RowError, ValidationError
 from engine.services.baselines.content import N_BINS, ReferenceData, build_content
 from engine.services.baselines.sample import reference_sample
+from engine.services.monitors.service import ensure_default_monitor
 from engine.store import baselines_repo, models_repo, samples_repo
 from engine.store.unit import UnitOfWork
 
@@ -150,6 +154,7 @@ class BaselineService:
                 await samples_repo.insert_sample(conn, baseline_id, sample_num, sample_cat)
             if activate:
                 await baselines_repo.activate(conn, model.id, baseline_id)
+                await ensure_default_monitor(conn, model, built.content)
         return await self.get(model.name, name)
 
     async def create_from_range(
@@ -229,6 +234,7 @@ class BaselineService:
             info = await models_repo.get_model(conn, model)
             row = await baselines_repo.get_baseline(conn, info.id, name)
             await baselines_repo.activate(conn, info.id, row.id)
+            await ensure_default_monitor(conn, info, row.content or {})
         return await self.get(model, name)
 
     async def delete(self, model: str, name: str) -> BaselineInfo:

@@ -1,0 +1,1 @@
+"""Monitors: configured analyses a model keeps running on a schedule, and their run history."""
