@@ -20,12 +20,15 @@ import asyncpg
 
 from engine.config import Settings
 from engine.jobs.queue import JobQueue
+from engine.errors import NotFoundError
+from engine.services.analytics_jobs.jobs import AnalyticsJobService, JobRunningError, due_analytics_jobs
 from engine.services.monitors.runner import queue_due_windows, run_pending
 from engine.store.unit import UnitOfWork, unit_from_pool
 
 log = logging.getLogger("driftline.jobs")
 TICK = "driftline.tick"
 RUN_MONITOR = "driftline.run_monitor"
+RUN_ANALYTICS_JOB = "driftline.run_analytics_job"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,22 @@ class MonitorWindows:
         return [monitor_job(m) for m in await queue_due_windows(uow, now, settings.jobs.catchup_max)]
 
 
-DUE_SOURCES: list[DueJobSource] = [MonitorWindows()]
+def analytics_job(job_id: str, period: datetime) -> DueJob:
+    """One scheduled run of an analytics batch job. Its period was claimed when it became due (each period is
+    handed out once); the key keeps one queued and one running job per analytics job."""
+    key = f"analytics_job:{job_id}"
+    return DueJob(RUN_ANALYTICS_JOB, {"job_id": job_id, "period": period.isoformat()}, lock=key, queueing_lock=key)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsBatches:
+    name: str = "analytics_jobs"
+
+    async def due(self, uow: UnitOfWork, now: datetime, settings: Settings) -> list[DueJob]:
+        return [analytics_job(d.job_id, d.period) for d in await due_analytics_jobs(uow, now)]
+
+
+DUE_SOURCES: list[DueJobSource] = [MonitorWindows(), AnalyticsBatches()]
 
 
 class MonitorQueue:
@@ -99,9 +117,22 @@ class Runtime:
             ran = await run_pending(uow, monitor_id, self.worker)
         return {"runs": ran.runs, "statuses": ran.statuses}
 
+    async def run_analytics_job(self, job_id: str, period: str) -> dict[str, Any]:
+        """A scheduled batch run. A job deleted since it was queued, or being run by hand right now, is not an
+        error of the queue: the run says so and ends (the manual run covers the same files)."""
+        async with unit_from_pool(self.pool, share=False) as uow:
+            try:
+                done = await AnalyticsJobService(uow, self.settings).run(
+                    job_id, trigger="scheduled", period=datetime.fromisoformat(period))
+            except (NotFoundError, JobRunningError) as exc:
+                log.info("analytics job %s (period %s) not run: %s", job_id, period, exc)
+                return {"status": "skipped", "reason": str(exc)}
+        return {"status": done.run.status, "batch_id": done.run.batch_id}
+
     def register(self) -> None:
         self.queue.periodic(TICK, self.settings.jobs.tick_cron, self.tick)
         self.queue.task(RUN_MONITOR, self.run_monitor)
+        self.queue.task(RUN_ANALYTICS_JOB, self.run_analytics_job)
 
     async def work(self, stop: asyncio.Event) -> None:
         j = self.settings.jobs
