@@ -49,6 +49,18 @@ def required_scope(method: str, handler: BaseRouteHandler) -> str | None:
     return "read" if method in _READ_METHODS else "admin"
 
 
+def model_of(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> str | None:
+    """The one model a request is for: the `name` path parameter, else the `model` query parameter of a
+    handler that takes one; None when the route is not for one model (listing every model, say)."""
+    name = connection.path_params.get("name")
+    if isinstance(name, str):
+        return name
+    if "model" in handler.parsed_fn_signature.parameters:
+        model = connection.query_params.get("model")
+        return model if model else None
+    return None
+
+
 def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """The key from `X-API-Key`, else from `Authorization: Bearer …`; an Authorization of another kind
     counts as a wrong key (a client that sends one means to authenticate)."""
@@ -181,8 +193,8 @@ async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: B
         raise PermissionDeniedException(f"this API key lacks the {scope!r} scope this operation needs "
                                         f"(it holds: {', '.join(sorted(principal.scopes))})")
     if principal.models is not None:
-        model = connection.path_params.get("name") or connection.query_params.get("model")
-        if not isinstance(model, str):
+        model = model_of(connection, handler)
+        if model is None:
             raise PermissionDeniedException("this API key is limited to some models; this operation is not "
                                             "for one model (give ?model= where the route takes it)")
         if not principal.allows_model(model):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from engine.cli import analyze, db, ingest, migrate, models, predictions, serve, worker
+from engine.cli import analyze, db, ingest, keys, migrate, models, predictions, serve, worker
 from engine.cli.context import CliContext, Handler, UsageError
 from engine.cli.output import fail, row_errors
 from engine.config import SettingsError
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (db, migrate, serve, models, ingest, predictions, worker, analyze):
+    for module in (db, migrate, serve, models, ingest, predictions, worker, analyze, keys):
         module.register(sub)
     return parser
 
