@@ -172,7 +172,10 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
             access.warn_secret(result)
             log.info("refused API key from %s: %s", client, result.reason)
             if rate.enabled:
-                decision = await RateLimiter(uow).hit(f"auth:{client}", rate)
+                limiter = RateLimiter(uow)
+                decision = await limiter.hit(f"auth:{client}", rate)
+                if access.prune_due():
+                    await limiter.prune(_KEEP_WINDOWS_SECONDS)
                 if not decision.allowed:
                     access.block(client, decision.retry_after)
                     raise too_many("too many failed authentications from this address", decision.retry_after)
