@@ -73,8 +73,9 @@ async def make_database(cluster: str) -> str:
     await asyncio.to_thread(command.upgrade, cfg, "head")
     conn = await asyncpg.connect(url)
     try:
-        await ModelService(UnitOfWork(conn)).create_model(
-            NewModel(name=MODEL, task="regression", features=[NewFeature("x", "numeric")]))
+        models = ModelService(UnitOfWork(conn))
+        await models.create_model(NewModel(name=MODEL, task="regression", features=[NewFeature("x", "numeric")]))
+        await models.create_version(MODEL, "v1", "production")
     finally:
         await conn.close()
     return url
