@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.access = AccessControl(settings)
+        app.state.access.secret()  # a secret that is set but unusable (too short) stops the start, with why
         app.state.pool = await create_pool(settings.database_url, settings.pool_min_size, settings.pool_max_size)
         try:
             yield

@@ -150,6 +150,9 @@ def _client(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        handler = connection.scope.get("route_handler")
+        if handler is not None and required_scope(connection.scope["method"], handler) is None:  # type: ignore[typeddict-item]
+            return AuthenticationResult(user=None, auth=None)  # a public route: nothing to check
         access: AccessControl = connection.app.state.access
         pool: asyncpg.Pool = connection.app.state.pool
         key = presented_key(connection)

@@ -162,7 +162,7 @@ def test_derived_scope_covers_routes_added_later() -> None:
 
 @pytest.mark.parametrize("caller", ["read", "ingest"])
 async def test_a_route_added_after_start_is_guarded(db_url: str, pool: asyncpg.Pool, caller: str) -> None:
-    from litestar import post
+    from litestar import get, post
 
     keys = await issue_keys(pool, limited_to="nothing")
     app = create_app(access_settings(db_url))
@@ -171,8 +171,15 @@ async def test_a_route_added_after_start_is_guarded(db_url: str, pool: asyncpg.P
     async def added_later() -> dict[str, str]:
         return {"ok": "yes"}
 
+    @get("/api/v1/public-later", opt={"scope": None})
+    async def public_later() -> dict[str, str]:
+        return {"ok": "yes"}
+
     app.register(added_later)
+    app.register(public_later)
     async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/api/v1/public-later")).status_code == 200  # declared public: no key needed
+        assert (await client.get("/api/v1/models/")).status_code == 401
         token = keys.read if caller == "read" else keys.ingest
         r = await client.post("/api/v1/added-later", headers={"X-API-Key": token, "content-type": "application/json"})
         assert r.status_code == 403, r.text
