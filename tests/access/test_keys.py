@@ -231,3 +231,14 @@ async def test_openapi_declares_the_security_schemes(db_url: str) -> None:
     assert {"ApiKeyHeader": []} in doc["security"]
     op = doc["paths"]["/api/v1/models/{name}/predictions"]["post"]
     assert {"401", "403", "429"} <= set(op["responses"])
+
+
+async def test_a_server_with_another_secret_refuses_keys(db_url: str, pool: asyncpg.Pool,
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    keys = await issue_keys(pool, limited_to="churn")
+    other = Settings(database_url=db_url, access=AccessSettings(secret_key="another-secret-" + "z" * 32))
+    async with AsyncTestClient(app=create_app(other)) as c:
+        r = await c.get("/api/v1/models/", headers={"X-API-Key": keys.admin})
+        assert r.status_code == 401 and r.json()["detail"] == "invalid or revoked API key"
+    # the server log says why (Litestar's logging config writes it to stderr)
+    assert "was hashed with another server secret" in capfd.readouterr().err
