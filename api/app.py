@@ -6,15 +6,15 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
+from api.auth import AccessControl, auth_middleware, scope_guard
 from api.controllers.analyses import AnalysesController
 from api.controllers.analytics import AnalyticsController
 from api.controllers.analytics_jobs import AnalyticsJobsController
@@ -23,6 +23,7 @@ from api.controllers.baselines import BaselinesController
 from api.controllers.degradation import DegradationController
 from api.controllers.health import HealthController
 from api.controllers.ingest import IngestController
+from api.controllers.keys import KeysController
 from api.controllers.models import ModelController
 from api.controllers.monitors import AllMonitorsController, MonitorsController
 from api.controllers.multivariate import MultivariateDriftController
@@ -55,7 +56,15 @@ CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, 
                            BaselinesController, AnalysesController, QualityController,
                            DegradationController, SeriesAnalysesController,
                            PerformanceController, AnalyticsJobsController, MultivariateDriftController,
-                           SeriesAnomaliesController, MonitorsController, AllMonitorsController]
+                           SeriesAnomaliesController, MonitorsController, AllMonitorsController,
+                           KeysController]
+# Either header carries a key (README, "Access control"); /health and /schema need none.
+SECURITY_COMPONENTS = Components(security_schemes={
+    "ApiKeyHeader": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header",
+                                   description="An API key (`dl_…`) or the shared DRIFTLINE_API_KEY"),
+    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="The same key as a bearer token"),
+})
+SECURITY: list[dict[str, list[str]]] = [{"ApiKeyHeader": []}, {"BearerToken": []}]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -64,6 +73,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.access = AccessControl(settings)
+        app.state.access.secret()  # a secret that is set but unusable (too short) stops the start, with why
         app.state.pool = await create_pool(settings.database_url, settings.pool_min_size, settings.pool_max_size)
         app.state.job_queue, app.state.job_queue_lock = None, asyncio.Lock()
         try:
@@ -73,11 +84,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await app.state.job_queue.close()
             await app.state.pool.close()
 
-    async def check_api_key(request: Request[Any, Any, Any]) -> None:
-        open_path = request.url.path.startswith(("/health", "/schema"))
-        if settings.api_key and not open_path and request.headers.get("x-api-key") != settings.api_key:
-            raise NotAuthorizedException("missing or wrong X-API-Key")
-
     # No origin is allowed unless configured: browsers then refuse cross-origin reads and every preflight
     # (which a JSON, NDJSON, Arrow or Parquet POST needs).
     cors = CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "PUT", "DELETE"],
@@ -86,7 +92,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=CONTROLLERS,
         cors_config=cors,
-        middleware=[EdgeMiddleware()],
+        # Authentication first: an unauthenticated caller learns nothing from the edge checks' answers.
+        middleware=[auth_middleware(), EdgeMiddleware()],
+        guards=[scope_guard],
         lifespan=[lifespan],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -104,11 +112,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "monitor_service": Provide(provide_monitor_service, sync_to_thread=False),
             "run_queue": Provide(provide_run_queue),
         },
-        before_request=check_api_key,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="driftline", version="0.1.0", path="/schema",
-                                     render_plugins=[SwaggerRenderPlugin()]),
+                                     render_plugins=[SwaggerRenderPlugin()], components=SECURITY_COMPONENTS,
+                                     security=SECURITY),
     )
 
 

@@ -89,14 +89,20 @@ def replayed_response() -> dict[int, ResponseSpec]:
 
 
 def error_responses(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error statuses a handler can answer with (all carry `ErrorOut`)."""
+    """OpenAPI entries for the error statuses a handler can answer with (all carry `ErrorOut`). A route
+    that can answer 401 (every non-public one, api/auth.py) can also answer 403 (wrong scope or model) and
+    429 (rate limits, with Retry-After): listed with it, so that routes added later document them too."""
+    if 401 in codes:
+        codes = (*codes, *(c for c in (403, 429) if c not in codes))
     return {code: ResponseSpec(data_container=ErrorOut, description=_ERROR_MEANING[code], generate_examples=False)
-            for code in codes}
+            for code in sorted(codes)}
 
 
 _ERROR_MEANING = {
     400: "Malformed request (body cannot be decoded, parameter of the wrong type)",
-    401: "Missing or wrong X-API-Key",
+    401: "Missing, wrong or revoked API key (X-API-Key or Authorization: Bearer); see WWW-Authenticate",
+    403: "The API key lacks the scope this operation needs, or is not allowed this model",
+    429: "Rate limit reached (ingest per key, failed authentications per address); see Retry-After",
     404: "Unknown model or version",
     409: "Conflict with what is stored (duplicate name, illegal stage change)",
     405: "Method not allowed (the Allow header lists the allowed ones)",
@@ -105,3 +111,33 @@ _ERROR_MEANING = {
     422: "Invalid input; `errors` lists row, field and reason",
     503: "Database unavailable",
 }
+
+
+class KeyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new API key: `scopes` among ingest, read, admin (admin holds all); `models` limits the key to
+    those models (null: every model)."""
+
+    name: str
+    scopes: list[str]
+    models: list[str] | None = None
+    comment: str = ""
+
+
+class KeyOut(msgspec.Struct):
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    models: list[str] | None
+    comment: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class IssuedKeyOut(msgspec.Struct):
+    """The key and its token: the token is shown this once (only its keyed hash is stored)."""
+
+    token: str
+    key: KeyOut

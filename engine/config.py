@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/driftline"
 _INTERVAL = re.compile(r"^\s*\d+\s*(second|minute|hour|day|week|month)s?\s*$", re.IGNORECASE)
@@ -103,6 +104,75 @@ class StoreSettings:
     label_horizon: str | None = "90 days"
 
 
+AuthMode = Literal["auto", "required", "open"]
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*(s|m|h)?\s*$")
+_RATE_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `limit` events per fixed window of `window_seconds`; `limit` 0 switches the limit off."""
+
+    limit: int
+    window_seconds: int
+
+    @property
+    def enabled(self) -> bool:
+        return self.limit > 0
+
+
+def _rate(env: Mapping[str, str], key: str, default: RateLimit) -> RateLimit:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    if raw.strip().lower() in ("0", "off", "none"):
+        return RateLimit(0, default.window_seconds)
+    match = _RATE.match(raw)
+    if not match or int(match.group(2)) * _RATE_UNITS[match.group(3)] < 1:
+        raise SettingsError(f"{key}={raw!r} is not a rate like '600/60' (events per seconds), '600/1m' or 'off'")
+    return RateLimit(int(match.group(1)), int(match.group(2)) * _RATE_UNITS[match.group(3)])
+
+
+DEFAULT_INGEST_RATE = RateLimit(1200, 60)
+DEFAULT_FAILED_AUTH_RATE = RateLimit(30, 60)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessSettings:
+    """Who may call the API (README, "Access control").
+
+    `mode`: `auto` (default) enforces keys as soon as DRIFTLINE_API_KEY is set or any key was ever created
+    (a revoked one too: revoking the last key must not open the API), else the API is open (a fresh local
+    install); `required` always enforces (no key at all: every call but /health and /schema is 401);
+    `open` never enforces (local development only; a presented key is still checked).
+    `secret_key`: the HMAC key that stored keys are hashed with (DRIFTLINE_SECRET_KEY); when unset, the file
+    `secret_key_file` (DRIFTLINE_SECRET_KEY_FILE, default `$DRIFTLINE_HOME/secret_key`), which `driftline
+    keys create` writes (mode 0600) the first time when it does not exist."""
+
+    mode: AuthMode = "auto"
+    secret_key: str | None = None
+    secret_key_file: str | None = None
+    # Ingest requests per key (the DRIFTLINE_API_KEY admin key counts as one key).
+    ingest_rate: RateLimit = DEFAULT_INGEST_RATE
+    # Failed authentications (a key presented and refused) per client address.
+    failed_auth_rate: RateLimit = DEFAULT_FAILED_AUTH_RATE
+
+
+def _auth_mode(env: Mapping[str, str]) -> AuthMode:
+    value = (env.get("DRIFTLINE_AUTH") or "auto").strip().lower()
+    if value not in ("auto", "required", "open"):
+        raise SettingsError(f"DRIFTLINE_AUTH={value!r} must be auto, required or open")
+    return value  # type: ignore[return-value]
+
+
+def _secret_key_file(env: Mapping[str, str]) -> str | None:
+    explicit = env.get("DRIFTLINE_SECRET_KEY_FILE")
+    if explicit:
+        return explicit
+    home = env.get("DRIFTLINE_HOME")
+    return os.path.join(home, "secret_key") if home else None
+
+
 @dataclass(frozen=True, slots=True)
 class AnalyticsSettings:
     """The analytics-pipeline seed's batch jobs (`/analytics/jobs`, `driftline analytics-jobs`)."""
@@ -161,6 +231,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -191,6 +262,13 @@ class Settings:
                 heartbeat_s=_float(env, "DRIFTLINE_WORKER_HEARTBEAT_S", 10.0, 0.1),
                 stalled_s=_float(env, "DRIFTLINE_WORKER_STALLED_S", 30.0, 0.5),
                 tick_cron=env.get("DRIFTLINE_SCHEDULER_CRON") or "* * * * *",
+            ),
+            access=AccessSettings(
+                mode=_auth_mode(env),
+                secret_key=env.get("DRIFTLINE_SECRET_KEY") or None,
+                secret_key_file=_secret_key_file(env),
+                ingest_rate=_rate(env, "DRIFTLINE_RATE_INGEST", DEFAULT_INGEST_RATE),
+                failed_auth_rate=_rate(env, "DRIFTLINE_RATE_FAILED_AUTH", DEFAULT_FAILED_AUTH_RATE),
             ),
         )
 

@@ -23,6 +23,7 @@ from engine.services.metric_catalog import CustomMetricInfo, MetricCatalogServic
 from engine.services.predictions import PredictionService
 from engine.services.store import StoreService
 
+INGEST = {"scope": "ingest"}  # api/auth.py: what an ingest key may call (the default for a POST is admin)
 INGEST_RESPONSES = {**replayed_response(), **error_responses(400, 401, 404, 413, 415, 422, 503)}
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
 PredictionIds = Annotated[
@@ -45,7 +46,7 @@ class IngestController(Controller):
     path = "/api/v1"
     tags = ["ingest"]
 
-    @post("/models/{name:str}/predictions", responses=INGEST_RESPONSES)
+    @post("/models/{name:str}/predictions", opt=INGEST, responses=INGEST_RESPONSES)
     async def predictions(
         self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, version: str | None = None, partial: bool = False,
@@ -66,7 +67,7 @@ class IngestController(Controller):
         result = await prediction_service.delete(name, prediction_id, start, end)
         return DeletedOut(deleted=result.deleted)
 
-    @post("/models/{name:str}/labels", responses=INGEST_RESPONSES)
+    @post("/models/{name:str}/labels", opt=INGEST, responses=INGEST_RESPONSES)
     async def labels(
         self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, partial: bool = False,
@@ -75,7 +76,7 @@ class IngestController(Controller):
                                                  idempotency_key=idempotency_key)
         return _out(result)
 
-    @post("/metrics", responses=INGEST_RESPONSES)
+    @post("/metrics", opt=INGEST, responses=INGEST_RESPONSES)
     async def metrics(
         self, request: Request[Any, Any, Any], ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, model: str | None = None, partial: bool = False,

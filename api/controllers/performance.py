@@ -103,7 +103,8 @@ class PerformanceController(Controller):
         return await self._compare(compare_service, name, start, end, versions, segment, values, confidence,
                                    n_draws, seed, True)
 
-    @post("/batch-performance", status_code=200, responses=error_responses(400, 401, 404, 415, 422, 503))
+    # The SDK's track_performance calls it right after logging the batch, with the pipeline's ingest key.
+    @post("/batch-performance", status_code=200, opt={"scope": "ingest"}, responses=error_responses(400, 401, 404, 415, 422, 503))
     async def batch_performance(
         self, name: str, data: BatchPerformanceRequest, batch_service: BatchPerformanceService,
     ) -> BatchPerformance:

@@ -18,6 +18,7 @@ from engine.cli import (
     analyze,
     db,
     ingest,
+    keys,
     migrate,
     models,
     monitors,
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (db, migrate, serve, models, ingest, predictions, worker, analyze, analytics_jobs, monitors):
+    for module in (db, migrate, serve, models, ingest, predictions, worker, analyze, analytics_jobs, monitors,
+                   keys):
         module.register(sub)
     return parser
 

@@ -8,6 +8,10 @@ import argparse
 from engine.cli.context import CliContext
 
 APP_FACTORY = "api.app:app_from_env"  # named, not imported: the engine does not import the HTTP layer
+# With --workers N, uvicorn's parent kills a worker that has not answered its health ping within this many
+# seconds; its default (5 s) is shorter than a worker's start on a busy host (importing the engine took
+# 12 s of wall time at load 12 on two cores), and every worker was killed and respawned in a loop.
+WORKER_HEALTHCHECK_SECONDS = 120
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,5 +34,6 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         workers=max(1, args.workers),
         log_level=args.log_level,
         proxy_headers=True,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     return 0

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 import asyncpg
 
 from engine.config import Settings
-from engine.jobs.queue import JobQueue
 from engine.errors import NotFoundError
+from engine.jobs.queue import JobQueue
 from engine.services.analytics_jobs.jobs import AnalyticsJobService, JobRunningError, due_analytics_jobs
 from engine.services.monitors.runner import queue_due_windows, run_pending
 from engine.store.unit import UnitOfWork, unit_from_pool

@@ -73,6 +73,7 @@ READ_ENDPOINTS = {
     "/api/v1/models/{name:str}/monitors/{monitor:str}": "test_monitors",
     "/api/v1/models/{name:str}/monitors/{monitor:str}/runs": "test_monitors",
     "/api/v1/models/{name:str}/monitors/{monitor:str}/runs/{run_id:int}": "test_monitors",
+    "/api/v1/admin/keys": "test_every_read_endpoint_is_covered (model-independent; tests/access/test_keys.py)",
 }
 RANGE = {"start": T0.isoformat(), "end": (T0 + SPAN).isoformat()}
 by_case = pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -490,6 +491,7 @@ async def test_every_read_endpoint_is_covered(served: AsyncTestClient) -> None:
     listed = await _ok(served, "GET", "/api/v1/models")
     assert sorted(m["name"] for m in listed) == sorted(c.name for c in CASES)
     assert "paths" in await _ok(served, "GET", "/schema/openapi.json")
+    assert await _ok(served, "GET", "/api/v1/admin/keys") == []  # open mode: no key was ever created
     # the range is fixed: nothing at all a day earlier, for any endpoint
     before = {"start": (T0 - timedelta(days=2)).isoformat(), "end": (T0 - timedelta(days=1)).isoformat()}
     for case in CASES:

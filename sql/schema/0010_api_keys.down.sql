@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS rate_counters;
+DROP TABLE IF EXISTS api_keys;
