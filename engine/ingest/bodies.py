@@ -97,7 +97,7 @@ def decode_json_rows(body: bytes, limits: DecodeLimits) -> list[Any]:
     _check_shape(body, limits, "")
     try:
         data = _decoder.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # invalid UTF-8 is a UnicodeDecodeError
         raise refuse("body", f"malformed JSON: {exc}") from exc
     if isinstance(data, dict) and isinstance(data.get("rows"), list) and len(data) == 1:
         data = data["rows"]
@@ -126,6 +126,6 @@ def decode_ndjson_rows(body: bytes, limits: DecodeLimits) -> list[Any]:
                          row=len(rows))
         try:
             rows.append(_decoder.decode(line))
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise refuse("body", f"malformed JSON on line {lineno + 1}: {exc}", row=len(rows)) from exc
     return rows
