@@ -8,6 +8,7 @@ from datetime import datetime
 from litestar import Controller, get
 from litestar.params import FromQuery
 
+from api.openapi_docs import Granularity
 from api.schemas import error_responses
 from engine.errors import RowError, ValidationError
 from engine.services.windows import CustomMetricSeries, FeatureHistogramSeries, MetricSeries, WindowsService
@@ -41,7 +42,7 @@ class WindowsController(Controller):
         start: FromQuery[datetime],
         end: FromQuery[datetime],
         windows_service: WindowsService,
-        granularity: FromQuery[str] = "auto",
+        granularity: Granularity = "auto",
         group_by: FromQuery[str | None] = None,
         metrics: FromQuery[str | None] = None,
         filter: FromQuery[str | None] = None,
@@ -66,7 +67,7 @@ class WindowsController(Controller):
         start: FromQuery[datetime],
         end: FromQuery[datetime],
         windows_service: WindowsService,
-        granularity: FromQuery[str] = "auto",
+        granularity: Granularity = "auto",
         features: FromQuery[str | None] = None,
     ) -> FeatureHistogramSeries:
         """Per-bucket feature histograms against the active baselines (bins, missing, out of range)."""
@@ -79,7 +80,7 @@ class WindowsController(Controller):
         start: FromQuery[datetime],
         end: FromQuery[datetime],
         windows_service: WindowsService,
-        granularity: FromQuery[str] = "auto",
+        granularity: Granularity = "auto",
         model: FromQuery[str | None] = None,
         group_by: FromQuery[str | None] = None,
     ) -> CustomMetricSeries:

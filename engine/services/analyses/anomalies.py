@@ -37,6 +37,11 @@ WHOLE_METHODS = ("rolling_zscore", "iqr", "mad", "ewma", "seasonal")
 MAX_SERIES = 50_000
 
 
+def known_methods() -> list[str]:
+    """Every `method` an anomaly read accepts (the API publishes them as an enum)."""
+    return sorted({*CHANGE_METHODS, *REFERENCE_METHODS.names(), *WHOLE_METHODS})
+
+
 class AnomalyPoint(msgspec.Struct, frozen=True):
     bucket: datetime
     value: float
@@ -91,7 +96,7 @@ class AnomalyService:
         run_key: str = "adhoc",
     ) -> AnomalyReport:
         change = method in CHANGE_METHODS
-        known = sorted({*CHANGE_METHODS, *REFERENCE_METHODS.names(), *WHOLE_METHODS})
+        known = known_methods()
         if method not in known:
             raise _invalid("method", f"unknown {method!r}; known: {', '.join(known)}")
         if fit not in ("reference", "whole") or (fit == "whole" and method not in WHOLE_METHODS and not change):
