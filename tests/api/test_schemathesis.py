@@ -113,3 +113,39 @@ def served_api(db_url: str) -> Iterator[str]:
 def test_answers_conform_to_the_published_schema(case: schemathesis.Case, served_api: str) -> None:
     case.call_and_validate(base_url=served_api, timeout=30,
                            checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
+
+
+# Stateful phase: sequences of calls that follow the document's links (create a model → add a version → ingest
+# into it → read its windows, …), each answer checked as above. Bounded: `STATEFUL_EXAMPLES` sequences of at
+# most `STATEFUL_STEPS` calls, derandomized.
+STATEFUL_EXAMPLES = 25
+STATEFUL_STEPS = 6
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+
+
+def test_linked_sequences_conform_to_the_published_schema(served_api: str) -> None:
+    base = schema.as_state_machine()
+
+    class Workflow(base):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"base_url": served_api, "timeout": 30}
+
+        def validate_response(self, response: Any, case: schemathesis.Case,
+                              additional_checks: Any = None, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    followed: list[str] = []
+    original_step = Workflow.step
+
+    def step(self: Any, input: Any) -> Any:
+        if input.transition is not None and not input.transition.is_inferred and input.is_applied:
+            followed.append(input.transition.id)
+        return original_step(self, input)
+
+    Workflow.step = step  # type: ignore[method-assign]
+    Workflow.run(settings=hypothesis.settings(
+        max_examples=STATEFUL_EXAMPLES, stateful_step_count=STATEFUL_STEPS, deadline=None, derandomize=True,
+        database=None, suppress_health_check=list(hypothesis.HealthCheck),
+        phases=[hypothesis.Phase.generate]))
+    # the documented links were followed with the values they carry (not only inferred ones)
+    assert {"CreateVersion", "LogPredictions"} <= {name.rsplit(" ", 1)[-1] for name in followed}, sorted(set(followed))
