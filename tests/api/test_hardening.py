@@ -11,7 +11,6 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
-import httpx
 import polars as pl
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
@@ -25,8 +24,8 @@ from engine.domain import ModelSpec
 from engine.sdk.retry import RetryPolicy
 from engine.store.unit import UnitOfWork, unit_from_pool
 from tests.conftest import refresh_windows
-from tests.ingest.support import T0, good_binary_row, snapshot
 from tests.faults.processes import raw_request
+from tests.ingest.support import T0, good_binary_row, snapshot
 from tests.sdk.servers import api_server
 
 PRED = "/api/v1/models/churn/predictions"

@@ -9,6 +9,7 @@ operation, derandomized so that a run is reproducible."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -95,13 +96,26 @@ def _rows_for(task: str) -> st.SearchStrategy[list[dict[str, Any]]]:
     return st.lists(_ROW.map(row), min_size=1, max_size=5, unique_by=lambda r: r["prediction_id"])
 
 
+_RUN = itertools.count()
+
+
+def _fresh(body: Any, key: str) -> Any:
+    """A name made unique per call (a counter, not a draw): Hypothesis replays the same draws and expects the same
+    behaviour, which a second create of one name (409 instead of 201) would break."""
+    if isinstance(body, dict) and isinstance(body.get(key), str) and body[key]:
+        return {**body, key: f"{body[key][:100]}_{next(_RUN)}"}
+    return body
+
+
 @schema.hook
 def flatmap_body(context: schemathesis.HookContext, body: Any) -> Any:
     op = context.operation
     if op is None or op.method.upper() != "POST":
         return st.just(body)
     if op.path == "/api/v1/models":
-        return st.one_of(st.just(body), _VALID_MODEL)
+        return st.one_of(st.just(body), _VALID_MODEL).map(lambda b: _fresh(b, "name"))
+    if op.path == "/api/v1/models/{name}/versions":
+        return st.just(body).map(lambda b: _fresh(b, "version"))
     if op.path == "/api/v1/models/{name}/predictions" and isinstance(body, list | dict):
         return st.one_of(st.just(body), _rows_for("binary"), _rows_for("regression"))
     return st.just(body)
