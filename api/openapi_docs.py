@@ -17,7 +17,6 @@ from typing import Annotated, Any, get_args
 
 from litestar.openapi.spec import Link, OpenAPIMediaType, OpenAPIResponse, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
-
 from litestar.params import Parameter
 
 from api.bodies import ARROW_TYPES, NDJSON_TYPES, PARQUET_TYPES
