@@ -208,4 +208,6 @@ def test_linked_sequences_conform_to_the_published_schema(served_api: str) -> No
         database=None, suppress_health_check=list(hypothesis.HealthCheck),
         phases=[hypothesis.Phase.generate]))
     # the documented links were followed with the values they carry (not only inferred ones)
-    assert {"CreateVersion", "LogPredictions"} <= {name.rsplit(" ", 1)[-1] for name in followed}, sorted(set(followed))
+    # (a transition's id: "POST /api/v1/models -> [201] CreateVersion -> POST /api/v1/models/{name}/versions")
+    links = {t.split("] ", 1)[1].split(" -> ", 1)[0] for t in followed}
+    assert {"CreateVersion", "LogPredictions"} <= links, sorted(set(followed))
