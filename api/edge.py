@@ -16,6 +16,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from api.bodies import INGEST_TYPES, JSON_TYPES, media_type
+from engine.errors import RowError, ValidationError
 
 T = TypeVar("T")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -56,8 +57,30 @@ async def strict_body(request: Request[Any, Any, Any], type_: type[T], default: 
     if not raw.strip() and default is not None:
         return default
     try:
-        return msgspec.json.decode(raw, type=type_, strict=True)
+        value = msgspec.json.decode(raw, type=type_, strict=True)
     except msgspec.ValidationError as exc:
         raise HTTPException(status_code=400, detail=f"invalid body: {exc}") from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise HTTPException(status_code=400, detail=f"malformed JSON body: {exc}") from exc
+    if b"\\u0000" in raw:  # PostgreSQL text cannot hold NUL: say which field rather than let the database refuse
+        where = _nul_field(msgspec.json.decode(raw), "")
+        if where is not None:
+            raise ValidationError([RowError(None, where, "NUL character (\\u0000) is not allowed in text")])
+    return value
+
+
+def _nul_field(value: object, path: str) -> str | None:
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        if "\x00" in key:
+            return key
+        if (found := _nul_field(item, key)) is not None:
+            return found
+    return None

@@ -85,6 +85,9 @@ def unexpected(request: Request, exc: Exception) -> Response[ErrorOut]:
         log.warning("database connection lost during %s %s: %s", request.method, request.url.path,
                     type(exc).__name__)
         return unavailable()
+    if isinstance(exc, UnicodeDecodeError):  # Litestar's own body decoding lets invalid UTF-8 through as this
+        return _response(400, f"malformed JSON body: not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                         [RowError(None, "body", "not valid UTF-8")])
     if isinstance(exc, asyncpg.DataError):  # 22xxx: a value the database cannot take
         return _response(422, f"value refused by the database: {exc}".replace("\x00", "\\u0000")[:500])
     # a bug or an unmapped driver error: no internals in the body (as Litestar's own 500), the traceback logged

@@ -9,6 +9,7 @@ from litestar import Controller, get, post
 from litestar.params import FromQuery
 
 from api.controllers.windows import parse_filters
+from api.openapi_docs import DriftRule, DriftThresholdMode
 from api.schemas import error_responses
 from engine.errors import RowError, ValidationError
 from engine.services.analyses.drift import DriftReport, DriftService
@@ -48,8 +49,8 @@ class AnalysesController(Controller):
         self, name: str, start: FromQuery[datetime], end: FromQuery[datetime], drift_service: DriftService,
         reference_start: FromQuery[datetime | None] = None, reference_end: FromQuery[datetime | None] = None,
         sliding_hours: FromQuery[float | None] = None, methods: FromQuery[str | None] = None,
-        features: FromQuery[str | None] = None, rule: FromQuery[str] = "sustained", sustain: FromQuery[int] = 4,
-        threshold_mode: FromQuery[str] = "fixed", threshold: FromQuery[float | None] = None,
+        features: FromQuery[str | None] = None, rule: DriftRule = "sustained", sustain: FromQuery[int] = 4,
+        threshold_mode: DriftThresholdMode = "fixed", threshold: FromQuery[float | None] = None,
         k: FromQuery[float] = 3.0, exact: FromQuery[bool] = False, row_cap: FromQuery[int] = 50_000,
         version: FromQuery[str | None] = None, filter: FromQuery[str | None] = None,
     ) -> DriftReport:
@@ -65,8 +66,8 @@ class AnalysesController(Controller):
         self, name: str, start: FromQuery[datetime], end: FromQuery[datetime], drift_service: DriftService,
         reference_start: FromQuery[datetime | None] = None, reference_end: FromQuery[datetime | None] = None,
         sliding_hours: FromQuery[float | None] = None, methods: FromQuery[str | None] = None,
-        features: FromQuery[str | None] = None, rule: FromQuery[str] = "sustained", sustain: FromQuery[int] = 4,
-        threshold_mode: FromQuery[str] = "fixed", threshold: FromQuery[float | None] = None,
+        features: FromQuery[str | None] = None, rule: DriftRule = "sustained", sustain: FromQuery[int] = 4,
+        threshold_mode: DriftThresholdMode = "fixed", threshold: FromQuery[float | None] = None,
         k: FromQuery[float] = 3.0, exact: FromQuery[bool] = False, row_cap: FromQuery[int] = 50_000,
         version: FromQuery[str | None] = None, filter: FromQuery[str | None] = None,
     ) -> DriftReport:

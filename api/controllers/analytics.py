@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from litestar import Controller, get
 from litestar.params import FromQuery
 
+from api.openapi_docs import Granularity
 from api.schemas import error_responses
 from engine.services.windows import MetricSeries, WindowsService
 from engine.windows.catalog import GENERAL
@@ -33,7 +34,7 @@ class AnalyticsController(Controller):
     @get("/{name:str}/metrics", responses=error_responses(400, 401, 404, 422, 503))
     async def model_metrics(
         self, name: str, windows_service: WindowsService, start: FromQuery[datetime | None] = None,
-        end: FromQuery[datetime | None] = None, granularity: FromQuery[str] = "auto",
+        end: FromQuery[datetime | None] = None, granularity: Granularity = "auto",
         group_by: FromQuery[str | None] = None,
     ) -> MetricSeries:
         lo, hi = _range(start, end)
@@ -42,7 +43,7 @@ class AnalyticsController(Controller):
     @get("/{name:str}/predictions", responses=error_responses(400, 401, 404, 422, 503))
     async def prediction_analytics(
         self, name: str, windows_service: WindowsService, start: FromQuery[datetime | None] = None,
-        end: FromQuery[datetime | None] = None, granularity: FromQuery[str] = "auto",
+        end: FromQuery[datetime | None] = None, granularity: Granularity = "auto",
         group_by: FromQuery[str | None] = None,
     ) -> MetricSeries:
         lo, hi = _range(start, end)

@@ -16,6 +16,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
 from api.bodies import decode_rows_off_loop
+from api.openapi_docs import LabelsOperation, MetricsOperation, PredictionsOperation
 from api.schemas import DeletedOut, IngestOut, RejectedOut, error_responses, replayed_response
 from engine.config import Settings
 from engine.ingest.service import IngestResult, IngestService
@@ -46,7 +47,7 @@ class IngestController(Controller):
     path = "/api/v1"
     tags = ["ingest"]
 
-    @post("/models/{name:str}/predictions", opt=INGEST, responses=INGEST_RESPONSES)
+    @post("/models/{name:str}/predictions", opt=INGEST, responses=INGEST_RESPONSES, operation_class=PredictionsOperation)
     async def predictions(
         self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, version: str | None = None, partial: bool = False,
@@ -67,7 +68,7 @@ class IngestController(Controller):
         result = await prediction_service.delete(name, prediction_id, start, end)
         return DeletedOut(deleted=result.deleted)
 
-    @post("/models/{name:str}/labels", opt=INGEST, responses=INGEST_RESPONSES)
+    @post("/models/{name:str}/labels", opt=INGEST, responses=INGEST_RESPONSES, operation_class=LabelsOperation)
     async def labels(
         self, request: Request[Any, Any, Any], name: str, ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, partial: bool = False,
@@ -76,7 +77,7 @@ class IngestController(Controller):
                                                  idempotency_key=idempotency_key)
         return _out(result)
 
-    @post("/metrics", opt=INGEST, responses=INGEST_RESPONSES)
+    @post("/metrics", opt=INGEST, responses=INGEST_RESPONSES, operation_class=MetricsOperation)
     async def metrics(
         self, request: Request[Any, Any, Any], ingest_service: IngestService,
         idempotency_key: IdempotencyKey = None, model: str | None = None, partial: bool = False,

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 
 from api.edge import strict_body
+from api.openapi_docs import CreateModelOperation, CreateVersionOperation
 from api.schemas import PromoteIn, VersionIn, error_responses
 from engine.domain import DimensionDeclared, ModelSpec, NewDimension, NewModel, VersionInfo
 from engine.services.models import ModelService
@@ -16,7 +17,7 @@ class ModelController(Controller):
     path = "/api/v1/models"
     tags = ["models"]
 
-    @post("/", responses=error_responses(400, 401, 409, 415, 422, 503))
+    @post("/", responses=error_responses(400, 401, 409, 415, 422, 503), operation_class=CreateModelOperation)
     async def create_model(self, request: Request[Any, Any, Any], data: NewModel,
                            model_service: ModelService) -> ModelSpec:
         return await model_service.create_model(await strict_body(request, NewModel))
@@ -38,7 +39,8 @@ class ModelController(Controller):
         data = await strict_body(request, NewDimension)
         return await model_service.declare_dimension(name, data.name)
 
-    @post("/{name:str}/versions", responses=error_responses(400, 401, 404, 409, 415, 422, 503))
+    @post("/{name:str}/versions", responses=error_responses(400, 401, 404, 409, 415, 422, 503),
+          operation_class=CreateVersionOperation)
     async def create_version(self, request: Request[Any, Any, Any], name: str, data: VersionIn,
                              model_service: ModelService) -> VersionInfo:
         data = await strict_body(request, VersionIn)

@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.params import FromQuery
 
 from api.controllers.windows import parse_filters
+from api.openapi_docs import AnomalyFit, AnomalyMethod, Granularity
 from api.schemas import error_responses
 from engine.services.analyses.anomalies import AnomalyReport, AnomalyService
 from engine.services.analyses.trend import MIN_SAMPLES, TrendReport, TrendService
@@ -34,7 +35,7 @@ class SeriesAnalysesController(Controller):
     @get("/trend", responses=error_responses(400, 401, 404, 422, 503))
     async def trend(
         self, name: str, metric: FromQuery[str], start: FromQuery[datetime], end: FromQuery[datetime],
-        trend_service: TrendService, granularity: FromQuery[str] = "auto", custom: FromQuery[bool] = False,
+        trend_service: TrendService, granularity: Granularity = "auto", custom: FromQuery[bool] = False,
         higher_is_better: FromQuery[bool | None] = None, alpha: FromQuery[float] = 0.05,
         min_samples: FromQuery[int] = MIN_SAMPLES, min_bucket_samples: FromQuery[int] = 1, filter: FromQuery[str | None] = None,
     ) -> TrendReport:
@@ -48,7 +49,7 @@ class SeriesAnalysesController(Controller):
     @post("/trend", status_code=200, responses=error_responses(400, 401, 404, 415, 422, 503))
     async def run_trend(
         self, name: str, metric: FromQuery[str], start: FromQuery[datetime], end: FromQuery[datetime],
-        trend_service: TrendService, granularity: FromQuery[str] = "auto", custom: FromQuery[bool] = False,
+        trend_service: TrendService, granularity: Granularity = "auto", custom: FromQuery[bool] = False,
         higher_is_better: FromQuery[bool | None] = None, alpha: FromQuery[float] = 0.05,
         min_samples: FromQuery[int] = MIN_SAMPLES, min_bucket_samples: FromQuery[int] = 1, filter: FromQuery[str | None] = None,
     ) -> TrendReport:
@@ -61,8 +62,8 @@ class SeriesAnalysesController(Controller):
     @get("/anomalies", responses=error_responses(400, 401, 404, 422, 503))
     async def anomalies(
         self, name: str, metric: FromQuery[str], start: FromQuery[datetime], end: FromQuery[datetime],
-        anomaly_service: AnomalyService, method: FromQuery[str] = "mad", granularity: FromQuery[str] = "auto",
-        custom: FromQuery[bool] = False, fit: FromQuery[str] = "reference",
+        anomaly_service: AnomalyService, method: AnomalyMethod = "mad", granularity: Granularity = "auto",
+        custom: FromQuery[bool] = False, fit: AnomalyFit = "reference",
         reference_end: FromQuery[datetime | None] = None, reference_fraction: FromQuery[float] = 0.5,
         threshold: FromQuery[float | None] = None, period: FromQuery[int | None] = None,
         min_bucket_samples: FromQuery[int] = 1, filter: FromQuery[str | None] = None,

@@ -9,6 +9,7 @@ from typing import Literal
 from litestar import Controller, get
 from litestar.params import FromQuery
 
+from api.openapi_docs import Granularity
 from api.schemas import error_responses
 from engine.errors import RowError, ValidationError
 from engine.services.window_columns import MetricColumns
@@ -43,7 +44,7 @@ class WindowsController(Controller):
         start: FromQuery[datetime],
         end: FromQuery[datetime],
         windows_service: WindowsService,
-        granularity: FromQuery[str] = "auto",
+        granularity: Granularity = "auto",
         group_by: FromQuery[str | None] = None,
         metrics: FromQuery[str | None] = None,
         filter: FromQuery[str | None] = None,
@@ -72,7 +73,7 @@ class WindowsController(Controller):
         start: FromQuery[datetime],
         end: FromQuery[datetime],
         windows_service: WindowsService,
-        granularity: FromQuery[str] = "auto",
+        granularity: Granularity = "auto",
         features: FromQuery[str | None] = None,
     ) -> FeatureHistogramSeries:
         """Per-bucket feature histograms against the active baselines (bins, missing, out of range)."""
@@ -85,7 +86,7 @@ class WindowsController(Controller):
         start: FromQuery[datetime],
         end: FromQuery[datetime],
         windows_service: WindowsService,
-        granularity: FromQuery[str] = "auto",
+        granularity: Granularity = "auto",
         model: FromQuery[str | None] = None,
         group_by: FromQuery[str | None] = None,
     ) -> CustomMetricSeries:

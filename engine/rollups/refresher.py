@@ -119,15 +119,27 @@ async def _recompute_table_level(
     rel = family.relation(level)
     pred = _model_pred(model_id)
     off = 0 if model_id is None else 1
-    for lo, hi in ranges:
+    if len(ranges) == 1:
         await conn.execute(
             f"DELETE FROM {rel} WHERE {pred} AND bucket >= ${off + 1} AND bucket < ${off + 2}",
             *_model_args(model_id),
-            lo,
-            hi,
+            *ranges[0],
         )
-        if not insert:
-            continue
+    elif ranges:
+        # One statement for all ranges: late rows scattered over a week touch ~10 000 one-minute ranges, and a
+        # statement per range (planned against every chunk of the hypertable) was half of a refresh's time
+        # (bench/results/refresh_lag.md). The INSERTs stay one per range: the source views are pushed down to
+        # the raw rows' time index only for constant bounds.
+        await conn.execute(
+            f"DELETE FROM {rel} USING unnest(${off + 1}::timestamptz[], ${off + 2}::timestamptz[]) AS r(lo, hi)"
+            f" WHERE {pred} AND bucket >= r.lo AND bucket < r.hi",
+            *_model_args(model_id),
+            [lo for lo, _ in ranges],
+            [hi for _, hi in ranges],
+        )
+    if not insert:
+        return
+    for lo, hi in ranges:
         if source_sql is not None:  # feature 1m rows come from per-model SQL ($1 model, $2 lo, $3 hi)
             sql, extra = source_sql
             status = await conn.execute(f"INSERT INTO {rel} {sql}", model_id, lo, hi, *extra)

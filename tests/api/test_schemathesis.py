@@ -9,6 +9,7 @@ operation, derandomized so that a run is reproducible."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,15 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from api.app import create_app
+from api.openapi_docs import (
+    OP_CREATE_VERSION,
+    OP_FEATURE_WINDOWS,
+    OP_GET_MODEL,
+    OP_GET_VERSION,
+    OP_LABELS,
+    OP_METRIC_WINDOWS,
+    OP_PREDICTIONS,
+)
 from engine.config import Settings
 from engine.domain import NewModel
 from engine.sdk import Client
@@ -65,6 +75,50 @@ def flatmap_query(context: schemathesis.HookContext, query: dict[str, Any] | Non
         seeded = {"start": (T0 - timedelta(hours=2)).isoformat(), "end": (T0 + timedelta(hours=2)).isoformat()}
         out = out.flatmap(lambda q: st.one_of(st.just(q), st.just({**q, **seeded})))
     return out
+
+
+# Bodies drawn from the schema alone are mostly refused (a binary model without class labels, rows of features
+# the model does not have), so half of the model creations and ingests are made valid: the stateful phase then
+# gets past "create" to ingest into and read from what it created.
+_NAME = st.from_regex(r"\Ast_[a-z0-9]{4,12}\Z")
+_VALID_MODEL = st.builds(lambda name, task: {
+    "name": name, "task": task, "features": [{"name": "x", "kind": "numeric"}, {"name": "c", "kind": "categorical"}],
+    **({"class_labels": ["no", "yes"]} if task == "binary" else {})}, _NAME, st.sampled_from(["binary", "regression"]))
+_ROW = st.fixed_dictionaries({"k": st.integers(0, 10_000), "x": st.floats(-1e6, 1e6), "p": st.floats(0, 1)})
+
+
+def _rows_for(task: str) -> st.SearchStrategy[list[dict[str, Any]]]:
+    def row(d: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"prediction_id": f"st-{d['k']}", "time": (T0 + timedelta(minutes=d["k"])).isoformat(),
+                               "features": {"x": d["x"], "c": "a"}}
+        out.update({"score": d["p"]} if task == "binary" else {"prediction": d["x"]})
+        return out
+    return st.lists(_ROW.map(row), min_size=1, max_size=5, unique_by=lambda r: r["prediction_id"])
+
+
+_RUN = itertools.count()
+
+
+def _fresh(body: Any, key: str) -> Any:
+    """A name made unique per call (a counter, not a draw): Hypothesis replays the same draws and expects the same
+    behaviour, which a second create of one name (409 instead of 201) would break."""
+    if isinstance(body, dict) and isinstance(body.get(key), str) and body[key]:
+        return {**body, key: f"{body[key][:100]}_{next(_RUN)}"}
+    return body
+
+
+@schema.hook
+def flatmap_body(context: schemathesis.HookContext, body: Any) -> Any:
+    op = context.operation
+    if op is None or op.method.upper() != "POST":
+        return st.just(body)
+    if op.path == "/api/v1/models":
+        return st.one_of(st.just(body), _VALID_MODEL).map(lambda b: _fresh(b, "name"))
+    if op.path == "/api/v1/models/{name}/versions":
+        return st.just(body).map(lambda b: _fresh(b, "version"))
+    if op.path == "/api/v1/models/{name}/predictions" and isinstance(body, list | dict):
+        return st.one_of(st.just(body), _rows_for("binary"), _rows_for("regression"))
+    return st.just(body)
 
 
 def _rows(model: NewModel, rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
@@ -113,3 +167,47 @@ def served_api(db_url: str) -> Iterator[str]:
 def test_answers_conform_to_the_published_schema(case: schemathesis.Case, served_api: str) -> None:
     case.call_and_validate(base_url=served_api, timeout=30,
                            checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
+
+
+# Stateful phase: sequences of calls that follow the document's links (create a model → add a version → ingest
+# into it → read its windows, …), each answer checked as above. Bounded: `STATEFUL_EXAMPLES` sequences of at
+# most `STATEFUL_STEPS` calls, derandomized.
+STATEFUL_EXAMPLES = 25
+STATEFUL_STEPS = 6
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+
+
+# The workflow's operations only (every operation has its own stateless test above): with all of them, the links
+# inferred between ~50 operations crowd out the documented ones within a bounded run.
+WORKFLOW = [OP_GET_MODEL, OP_CREATE_VERSION, OP_GET_VERSION, OP_PREDICTIONS, OP_LABELS, OP_METRIC_WINDOWS,
+            OP_FEATURE_WINDOWS, "ApiV1ModelsCreateModel"]
+
+
+def test_linked_sequences_conform_to_the_published_schema(served_api: str) -> None:
+    base = schema.include(operation_id=WORKFLOW).as_state_machine()
+
+    class Workflow(base):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"base_url": served_api, "timeout": 30}
+
+        def validate_response(self, response: Any, case: schemathesis.Case,
+                              additional_checks: Any = None, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    followed: list[str] = []
+    original_step = Workflow.step
+
+    def step(self: Any, input: Any) -> Any:
+        if input.transition is not None and not input.transition.is_inferred and input.is_applied:
+            followed.append(input.transition.id)
+        return original_step(self, input)
+
+    Workflow.step = step  # type: ignore[method-assign]
+    Workflow.run(settings=hypothesis.settings(
+        max_examples=STATEFUL_EXAMPLES, stateful_step_count=STATEFUL_STEPS, deadline=None, derandomize=True,
+        database=None, suppress_health_check=list(hypothesis.HealthCheck),
+        phases=[hypothesis.Phase.generate]))
+    # the documented links were followed with the values they carry (not only inferred ones)
+    # (a transition's id: "POST /api/v1/models -> [201] CreateVersion -> POST /api/v1/models/{name}/versions")
+    links = {t.split("] ", 1)[1].split(" -> ", 1)[0] for t in followed}
+    assert {"CreateVersion", "LogPredictions"} <= links, sorted(set(followed))
