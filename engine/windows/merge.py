@@ -30,19 +30,33 @@ def decode_int8_array(buf: bytes | None) -> NDArray[np.int64] | None:
     )
 
 
-def _column_matrix(values: list[bytes | None]) -> NDArray[np.int64] | list[NDArray[np.int64] | None]:
-    """(rows, length) matrix when every array has the same length (NULL rows as zeros), else a list."""
+def decode_float8_array(buf: bytes | None) -> NDArray[np.float64] | None:
+    """`array_send(float8[])` bytes → float64 array (the same layout as bigint[], 8-byte IEEE values)."""
+    if buf is None:
+        return None
+    if len(buf) < _HEADER:
+        return np.zeros(0, dtype=np.float64)
+    return np.frombuffer(buf, dtype=np.dtype([("len", ">i4"), ("v", ">f8")]), offset=_HEADER)["v"].astype(
+        np.float64
+    )
+
+
+def _column_matrix(values: list[bytes | None], element: str = ">i8") -> Any:
+    """(rows, length) matrix when every array has the same length (NULL rows as zeros), else a list;
+    int64 for bigint[] (`element` ">i8"), float64 for float8[] (">f8")."""
+    decode = decode_int8_array if element == ">i8" else decode_float8_array
+    out_type = np.int64 if element == ">i8" else np.float64
     lengths = {len(v) for v in values if v is not None}
     if len(lengths) != 1:
-        return [decode_int8_array(v) for v in values]
+        return [decode(v) for v in values]
     size = lengths.pop()
     if size < _HEADER:
-        return [decode_int8_array(v) for v in values]
+        return [decode(v) for v in values]
     n = (size - _HEADER) // 12
-    rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", ">i8")], (n,))])
+    rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", element)], (n,))])
     blank = bytes(size)
     mat = np.frombuffer(b"".join(v if v is not None else blank for v in values), dtype=rec)["e"]["v"]
-    return mat.astype(np.int64)
+    return mat.astype(out_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +64,8 @@ class Merged:
     """Merged window state column by column: G groups (one per distinct (bucket, grp), in row order).
 
     `columns[c]`: for "counts" an int64 (G, length) matrix (zeros where absent) or, when lengths differ,
-    a list of arrays / None; for "count" an int64 (G,) array (0 where absent); for "sum" a float64 (G,)
+    a list of arrays / None; for "sums" the same in float64, present only where every merged row had one
+    (a group mixing rows with and without per-bin sums has none); for "count" an int64 (G,) array (0 where absent); for "sum" a float64 (G,)
     array; for "min"/"max" a float64 (G,) array with NaN where absent. `present[c]` (G,) says whether any
     merged row had a non-NULL value (the per-row form maps absent "counts"/"sum" to None).
     """
@@ -81,6 +96,9 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
     present: dict[str, NDArray[np.bool_]] = {}
     for col, how in family.state:
         values = column(col)
+        if how == "sums":
+            columns[col], present[col] = _merge_sums(values, idx, starts)
+            continue
         if how != "counts":
             # None → NaN in C (window sums, counts, minima and maxima are never NaN themselves)
             arr = np.array(values, dtype=np.float64)
@@ -113,6 +131,21 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
                 out.append(np.sum(parts, axis=0) if parts else None)
             columns[col] = out
     return Merged([bk[i] for i in starts], [gk[i] for i in starts], columns, present)
+
+
+def _merge_sums(values: list[bytes | None], idx: NDArray[Any], starts: list[int]) -> tuple[Any, NDArray[np.bool_]]:
+    notnull = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    present = np.minimum.reduceat(notnull, idx).astype(bool)
+    mat = _column_matrix(values, ">f8")
+    if isinstance(mat, np.ndarray):
+        summed = np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.float64)
+        return summed, present
+    bounds = [*starts[1:], len(values)]
+    out: list[NDArray[np.float64] | None] = []
+    for a, b, ok in zip(starts, bounds, present.tolist(), strict=True):
+        parts = [x for x in mat[a:b] if x is not None]
+        out.append(np.sum(parts, axis=0) if ok and parts else None)
+    return out, present
 
 
 def _placed_matrix(

@@ -114,11 +114,13 @@ async def read_feature_state(
             continue
         b = next(x for x in bins if x.feature == feature)
         num = b.kind == "numeric"
+        sums = c["bin_sums"][i] if num and m.present["bin_sums"][i] else None
         w = StoredWindow(
             np.asarray(counts, dtype=np.int64), int(c["missing"][i]), int(c["out_of_range"][i]),
             np.asarray(b.edges, dtype=np.float64) if num else None, None if num else b.categories,
             float(c["value_sum"][i]) if num else None, float(c["value_sumsq"][i]) if num else None,
             _f(c["value_min"][i]) if num else None, _f(c["value_max"][i]) if num else None,
+            np.asarray(sums, dtype=np.float64) if sums is not None else None,
         )
         out[feature] = out[feature] + w if feature in out else w
     return out
