@@ -70,12 +70,24 @@ class Params:
         return f"${len(self.values)}" + (f"::{cast}" if cast else "")
 
 
+def bin_sums(values: str, edges: str, k: int) -> str:
+    """SQL: the sum of the values of the float8[] `values` per bin of `edges` (k bins, `width_bucket`),
+    zeros for empty bins. Written inline rather than as a SQL function: a function call per (minute,
+    feature) cost 4× the inline subplan (measured: 13.7 s vs 3.6 s for a day of 1440 sparse minutes × 20
+    features; 0.9 s without sums)."""
+    return (
+        f"(SELECT array_agg(coalesce(t.s, 0) ORDER BY g.j) FROM generate_series(0, {k - 1}) AS g(j)"
+        f" LEFT JOIN (SELECT width_bucket(v, {edges}) AS b, sum(v) AS s FROM unnest({values}) AS v GROUP BY 1)"
+        " AS t ON t.b = g.j)"
+    )
+
+
 def feature_source_sql(baselines: list[FeatureBaseline], p: Params, model: str, lo: str, hi: str) -> str:
     """SELECT producing feature_hist_1m rows (bucket, model_id, baseline_id, feature, n, missing,
     out_of_range, counts, value_sum, value_sumsq, value_min, value_max, bin_sums) for the model bound at
     `model`, over raw rows with `lo <= time < hi` (all three are placeholders from `p`). Per-bin sums: the
-    minute's present values of each numeric feature collected (`array_agg`) and summed per bin by
-    `dl_bin_sums` (0012) with the same `width_bucket` edges as the counts."""
+    minute's present values of each numeric feature collected (`array_agg`) and summed per bin with the
+    same `width_bucket` edges as the counts (`bin_sums`)."""
     if not baselines:
         raise ValueError("no active baselines: nothing to bin")
     aggs: list[str] = []
@@ -102,7 +114,7 @@ def feature_source_sql(baselines: list[FeatureBaseline], p: Params, model: str, 
                 f" min({x}) FILTER (WHERE {present}) AS lo_{i}, max({x}) FILTER (WHERE {present}) AS hi_{i},"
                 f" array_agg({x}) FILTER (WHERE {present}) AS v_{i}"
             )
-            moments = f"s.s_{i}, s.q_{i}, s.lo_{i}, s.hi_{i}, dl_bin_sums(s.v_{i}, {edges})"
+            moments = f"s.s_{i}, s.q_{i}, s.lo_{i}, s.hi_{i}, {bin_sums(f's.v_{i}', edges, k)}"
         else:
             x = f"p.cat_features[{b.position}]"
             idx = f"array_position({p(list(b.categories or ()), 'text[]')}, {x})"

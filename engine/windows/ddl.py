@@ -90,8 +90,7 @@ def _downgrade(edition: Edition) -> list[str]:
     down += [_source_view(level, interval, below, "", replace=False) for level, interval, below in SOURCE_VIEWS]
     down.append(
         "DROP AGGREGATE dl_sum_sums(double precision[]);\n"
-        "DROP FUNCTION dl_add_sums(double precision[], double precision[]),"
-        " dl_bin_sums(double precision[], double precision[]);\n"
+        "DROP FUNCTION dl_add_sums(double precision[], double precision[]);\n"
     )
     return down
 

@@ -1,7 +1,7 @@
 """Per-bin sums in the feature windows: `feature_hist_1m/1h/1d` gain `bin_sums` (float8[], Σx per bin of
-`counts`, numeric features only), the views computing 1h / 1d merge them (aggregate `dl_sum_sums`), the
-engine computes them with `dl_bin_sums(values, edges)`; every model with an active baseline has its feature
-windows invalidated so the refresher recomputes them with their sums.
+`counts`, numeric features only), the views computing 1h / 1d merge them (aggregate `dl_sum_sums`); every
+model with an active baseline has its feature windows invalidated so the refresher recomputes them with
+their sums.
 
 SQL: sql/schema/0012_feature_bin_sums.<edition>.up.sql and .down.sql, rendered by engine.windows.ddl when
 this revision was written and frozen since (the same text on both editions: the feature windows are

@@ -28,4 +28,4 @@ FROM feature_hist_1h
 GROUP BY 1, model_id, baseline_id, feature;
 
 DROP AGGREGATE dl_sum_sums(double precision[]);
-DROP FUNCTION dl_add_sums(double precision[], double precision[]), dl_bin_sums(double precision[], double precision[]);
+DROP FUNCTION dl_add_sums(double precision[], double precision[]);
