@@ -4,7 +4,7 @@ Not a test. Steps, each resumable on a kept database (`driftline_bench_analysis_
 `--url`):
 
     .venv/bin/python bench/analysis_bench.py load --rows 20000000      # generate rows in SQL, refresh
-    .venv/bin/python bench/analysis_bench.py baseline                  # baseline of days 1-7, re-bucketing cost
+    .venv/bin/python bench/analysis_bench.py baseline                  # baseline of days 1-2, re-bucketing cost
     .venv/bin/python bench/analysis_bench.py measure --reps 30         # REST over uvicorn: drift / analysis set
     .venv/bin/python bench/analysis_bench.py evidently --sample 200000 # Evidently 0.7 on a sample of the rows
 
@@ -45,6 +45,8 @@ from tests.conftest import alembic_config  # noqa: E402
 START = datetime(2026, 3, 1, tzinfo=UTC)
 DAYS = 30
 DRIFT_FROM_DAY = 20  # 0-based: days 20..29 drift
+# The baseline's reference range: days 1-2 (1.33M rows; a baseline from a range takes at most 2M rows).
+REF_DAYS = 2
 N_NUMERIC, N_CATEGORICAL = 20, 5
 CATEGORY_SIZES = [2, 4, 8, 12, 20]
 RESULTS = ROOT / "bench" / "results" / "analysis.jsonl"
@@ -218,21 +220,21 @@ def iso(t: datetime) -> str:
 
 
 async def baseline(url: str, rows: int) -> None:
-    """Baseline from days 1-7 over REST (activated), then the refresh that re-buckets the retained history
+    """Baseline from days 1-2 over REST (activated), then the refresh that re-buckets the retained history
     against it: the re-bucketing cost per million retained rows."""
     db = await ensure_db(url, rows)
     pool = await asyncpg.create_pool(db, min_size=1, max_size=4)
     out: dict[str, Any] = {"db": db}
     async with pool.acquire() as conn:
         retained = await conn.fetchval("SELECT count(*) FROM predictions")
-        await conn.execute("DELETE FROM baselines WHERE name = 'week1'")
+        await conn.execute("DELETE FROM baselines WHERE name = 'ref'")
     server = Server(db)
     try:
         async with httpx.AsyncClient(base_url=server.base, timeout=3600) as client:
             await server.ready(client)
             t = time.perf_counter()
             r = await client.post("/api/v1/models/bench/baselines/", json={
-                "name": "week1", "start": iso(START), "end": iso(START + timedelta(days=7)), "activate": True})
+                "name": "ref", "start": iso(START), "end": iso(START + timedelta(days=REF_DAYS)), "activate": True})
             out["create_baseline_s"] = time.perf_counter() - t
             out["create_baseline_status"] = r.status_code
             if r.status_code >= 300:
@@ -297,12 +299,14 @@ async def measure(url: str, rows: int, reps: int) -> None:
     record("measure", out)
 
 
-async def _sample(conn: asyncpg.Connection, lo: datetime, hi: datetime, share: float, limit: int) -> dict[str, Any]:
+async def _sample(conn: asyncpg.Connection, lo: datetime, hi: datetime, share: float) -> dict[str, Any]:
+    """A Bernoulli sample (each row with probability `share`) of the rows in [lo, hi) — uniform over time
+    (a LIMIT would cut the scan, which runs in time order, short)."""
     import numpy as np
 
     rows = await conn.fetch(
-        "SELECT num_features, cat_features FROM predictions WHERE time >= $1 AND time < $2 AND random() < $3"
-        " LIMIT $4", lo, hi, share, limit)
+        "SELECT num_features, cat_features FROM predictions WHERE time >= $1 AND time < $2 AND random() < $3",
+        lo, hi, share)
     num = np.array([r["num_features"] for r in rows], dtype=np.float64)
     cat = np.array([r["cat_features"] for r in rows], dtype=str)
     cols: dict[str, Any] = {f"num_{j}": num[:, j] for j in range(N_NUMERIC)}
@@ -312,8 +316,8 @@ async def _sample(conn: asyncpg.Connection, lo: datetime, hi: datetime, share: f
 
 async def evidently(url: str, rows: int, samples: list[int], runs: int, python: str) -> None:
     """Evidently's DataDriftPreset on uniform random samples of the same rows the 30-day drift report
-    covers: reference = the baseline's days 1-7, current = all 30 days (each sample `n` rows of the
-    current, n/4 of the reference, ≈ the 7:30 ratio of the full sizes)."""
+    covers: reference = the baseline's days 1-2, current = all 30 days (each sample `n` rows of the
+    current and n/4 of the reference)."""
     import numpy as np
 
     db = await ensure_db(url, rows)
@@ -322,11 +326,11 @@ async def evidently(url: str, rows: int, samples: list[int], runs: int, python: 
     out_dir.mkdir(exist_ok=True)
     try:
         total = await conn.fetchval("SELECT count(*) FROM predictions")
-        week = await conn.fetchval("SELECT count(*) FROM predictions WHERE time < $1", START + timedelta(days=7))
+        week = await conn.fetchval("SELECT count(*) FROM predictions WHERE time < $1", START + timedelta(days=REF_DAYS))
         for n in samples:
             m = max(n // 4, 1000)
-            ref = await _sample(conn, START, START + timedelta(days=7), min(1.0, 1.5 * m / week), m)
-            cur = await _sample(conn, START, START + timedelta(days=DAYS), min(1.0, 1.5 * n / total), n)
+            ref = await _sample(conn, START, START + timedelta(days=REF_DAYS), min(1.0, m / week))
+            cur = await _sample(conn, START, START + timedelta(days=DAYS), min(1.0, n / total))
             path = out_dir / f"sample_{n}.npz"
             np.savez(path, **{f"ref_{k}": v for k, v in ref.items()}, **{f"cur_{k}": v for k, v in cur.items()})
             proc = subprocess.run([python, str(ROOT / "bench" / "evidently_run.py"), str(path), "--runs", str(runs)],
