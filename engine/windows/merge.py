@@ -47,8 +47,10 @@ def _column_matrix(values: list[bytes | None], element: str = ">i8") -> Any:
     decode = decode_int8_array if element == ">i8" else decode_float8_array
     out_type = np.int64 if element == ">i8" else np.float64
     lengths = {len(v) for v in values if v is not None}
-    if len(lengths) != 1:
-        return [decode(v) for v in values]
+    if len(lengths) > 1:  # e.g. feature windows: 50 bins of a numeric feature, 2-20 categories
+        return _decode_by_length(values, element, decode, out_type)
+    if not lengths:
+        return [None] * len(values)
     size = lengths.pop()
     if size < _HEADER:
         return [decode(v) for v in values]
@@ -57,6 +59,27 @@ def _column_matrix(values: list[bytes | None], element: str = ">i8") -> Any:
     blank = bytes(size)
     mat = np.frombuffer(b"".join(v if v is not None else blank for v in values), dtype=rec)["e"]["v"]
     return mat.astype(out_type)
+
+
+def _decode_by_length(values: list[bytes | None], element: str, decode: Any, out_type: Any) -> list[Any]:
+    """Arrays of several lengths: each length's arrays decoded at once (a structured view of their
+    concatenation) rather than one by one."""
+    out: list[Any] = [None] * len(values)
+    by_size: dict[int, list[int]] = {}
+    for i, v in enumerate(values):
+        if v is not None:
+            by_size.setdefault(len(v), []).append(i)
+    for size, rows in by_size.items():
+        if size < _HEADER:
+            for i in rows:
+                out[i] = decode(values[i])
+            continue
+        n = (size - _HEADER) // 12
+        rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", element)], (n,))])
+        mat = np.frombuffer(b"".join(values[i] for i in rows), dtype=rec)["e"]["v"].astype(out_type)  # type: ignore[misc]
+        for k, i in enumerate(rows):
+            out[i] = mat[k]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
