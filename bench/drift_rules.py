@@ -1,24 +1,27 @@
-"""Drift decision rules on synthetic streams with known shift sizes: detections and false alarms.
+"""Drift decision rules on synthetic streams with known shift sizes: detections and false alarms, with
+confidence intervals.
 
-Each replicate draws a reference of `REF_N` values from N(0, 1), takes its 50 quantile bins (the baseline's
-bins), then a stream of windows of `n` values from N(δ, 1) — a shift sustained from the first window on (δ
-in reference standard deviations, which is also the normed Wasserstein distance of the shift). Every window
-is judged from its bin counts and moments only, as the drift analysis judges stored windows:
+Each replicate (a *stream*) draws a reference of `REF_N` values from N(0, 1), takes its 50 quantile bins
+(the baseline's bins, with per-bin sums), then windows of `n` values from N(δ, 1) — a shift sustained from
+the first window on (δ in reference standard deviations, which is also the normed Wasserstein distance of
+the shift). Every window is judged from its bin counts, per-bin sums and moments only, as the drift
+analysis judges stored windows (binned KS p-value; Wasserstein estimate from both sides' bin sums, clipped
+into its interval, over the reference σ):
 
-* `classic` — today's automatic rule on the window alone: binned KS p < 0.05 and normed Wasserstein > 0.1.
-* `sustained` — the default of drift analyses: the window pooled with the `m − 1` windows before it (the
-  trailing span): p < 0.01 and normed Wasserstein > 0.05. (With p < 0.05 instead, a trial run gave more
-  false alarms than `classic` at n = 1000: 1.0 % vs 0.44 %.)
-* `either` — `classic` on the window or `sustained` on the span (not the default: about twice the false
-  alarms of `classic`).
+* `classic` — the old automatic rule on the window alone: p < 0.05 and normed Wasserstein > 0.1.
+* `sustained@α` — the window pooled with the `M − 1` windows before it (the trailing span): p < α and
+  normed Wasserstein > 0.05, for α = 0.01 (the default before this run) and 0.005.
 
-Detected = share of evaluations (after m windows of a shift) flagged; false alarms = the same with δ = 0.
+A stream is evaluated `EVALS` times (windows M … M + EVALS − 1); evaluations of one stream share windows,
+so rates and the paired difference of false alarms (rule − classic) carry 95 % intervals clustered by
+stream (normal approximation over per-stream means; Wilson for the rates).
 
-Run: .venv/bin/python bench/drift_rules.py [reps]   (writes bench/results/drift_rules.md)
+Run: .venv/bin/python bench/drift_rules.py [null_reps] [shift_reps]   (writes bench/results/drift_rules.md)
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -35,68 +38,129 @@ SIZES = (200, 1000, 5000)
 SHIFTS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.2)
 M = 4  # windows in the trailing span
 EVALS = 3  # evaluations per stream (windows M .. M + EVALS - 1)
+RULES = ("classic", "sustained@0.01", "sustained@0.005")
+SEED = 20261128
 
 
-def judge(edges: np.ndarray, ref: np.ndarray, ref_std: float, ref_lohi: tuple[float, float], x: np.ndarray,
-          effect: float, alpha: float = 0.05) -> bool:
+def stats_of(edges: np.ndarray, ref: np.ndarray, ref_sums: np.ndarray, ref_mean: float, ref_std: float,
+             ref_lohi: tuple[float, float], x: np.ndarray) -> tuple[float, float]:
+    """(binned KS p-value, normed Wasserstein estimate) of window `x` against the reference state."""
     idx = np.searchsorted(edges, x, side="right")
     cur = np.bincount(idx, minlength=edges.size + 1)
+    sums = np.bincount(idx, weights=x, minlength=edges.size + 1)
     stat = ks(BinnedCounts(edges, ref), BinnedCounts(edges, cur))
     lo, hi = min(ref_lohi[0], float(x.min())), max(ref_lohi[1], float(x.max()))
-    w, _, _, _ = wasserstein_bounds(edges, ref, cur, lo, hi)
+    w, _, _, _ = wasserstein_bounds(edges, ref, cur, lo, hi, ref_sums, sums, abs(float(x.mean()) - ref_mean))
     assert stat.p_value is not None
-    return bool(stat.p_value < alpha and w / ref_std > effect)
+    return float(stat.p_value), w / ref_std
 
 
-def run(reps: int, seed: int = 20261128) -> list[tuple[int, float, float, float, float]]:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for n in SIZES:
-        for delta in SHIFTS:
-            hits = {"classic": 0, "sustained": 0, "either": 0}
-            total = 0
-            for _ in range(reps):
-                reference = rng.normal(0, 1, REF_N)
-                edges = quantile_edges(reference, N_BINS)
-                ref = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=edges.size + 1)
-                lohi = (float(reference.min()), float(reference.max()))
-                sd = float(reference.std())
-                windows = [rng.normal(delta, 1, n) for _ in range(M + EVALS - 1)]
-                for t in range(M - 1, M + EVALS - 1):
-                    classic = judge(edges, ref, sd, lohi, windows[t], 0.1)
-                    pooled = judge(edges, ref, sd, lohi, np.concatenate(windows[t - M + 1 : t + 1]), 0.05, 0.01)
-                    hits["classic"] += classic
-                    hits["sustained"] += pooled
-                    hits["either"] += classic or pooled
-                    total += 1
-            rows.append((n, delta, hits["classic"] / total, hits["sustained"] / total, hits["either"] / total))
-            print(rows[-1], flush=True)
-    return rows
+def flags(window: tuple[float, float], span: tuple[float, float]) -> dict[str, bool]:
+    return {
+        "classic": window[0] < 0.05 and window[1] > 0.1,
+        "sustained@0.01": span[0] < 0.01 and span[1] > 0.05,
+        "sustained@0.005": span[0] < 0.005 and span[1] > 0.05,
+    }
+
+
+def cell(rng: np.random.Generator, n: int, delta: float, reps: int) -> dict[str, np.ndarray]:
+    """Per stream, the share of its evaluations each rule flagged."""
+    out = {r: np.zeros(reps) for r in RULES}
+    for s in range(reps):
+        reference = rng.normal(0, 1, REF_N)
+        edges = quantile_edges(reference, N_BINS)
+        idx = np.searchsorted(edges, reference, side="right")
+        ref = np.bincount(idx, minlength=edges.size + 1)
+        ref_sums = np.bincount(idx, weights=reference, minlength=edges.size + 1)
+        lohi = (float(reference.min()), float(reference.max()))
+        mean, sd = float(reference.mean()), float(reference.std())
+        windows = [rng.normal(delta, 1, n) for _ in range(M + EVALS - 1)]
+        for t in range(M - 1, M + EVALS - 1):
+            w = stats_of(edges, ref, ref_sums, mean, sd, lohi, windows[t])
+            span = stats_of(edges, ref, ref_sums, mean, sd, lohi, np.concatenate(windows[t - M + 1 : t + 1]))
+            for r, hit in flags(w, span).items():
+                out[r][s] += hit / EVALS
+    return out
+
+
+def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, c - h), min(1.0, c + h)
+
+
+def clustered_ci(per_stream: np.ndarray, z: float = 1.96) -> tuple[float, float, float]:
+    """Mean of per-stream values and its 95 % interval (normal approximation over streams)."""
+    m = float(per_stream.mean())
+    se = float(per_stream.std(ddof=1) / math.sqrt(per_stream.size)) if per_stream.size > 1 else math.nan
+    return m, m - z * se, m + z * se
 
 
 def main() -> None:
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    null_reps = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    shift_reps = int(sys.argv[2]) if len(sys.argv) > 2 else 300
+    rng = np.random.default_rng(SEED)
     t0 = time.perf_counter()
-    rows = run(reps)
+    rows = []
+    for n in SIZES:
+        for delta in SHIFTS:
+            reps = null_reps if delta == 0 else shift_reps
+            res = cell(rng, n, delta, reps)
+            rows.append((n, delta, reps, res))
+            print(n, delta, {r: round(float(v.mean()), 4) for r, v in res.items()}, flush=True)
     took = time.perf_counter() - t0
     out = [
         "# Drift decision rules: detections and false alarms by shift size",
         "",
-        f"Generated by `bench/drift_rules.py` (reps={reps} streams per cell, {EVALS} evaluations each, seed 20261128;"
-        f" {took:.0f} s). Reference: {REF_N} values from N(0, 1), {N_BINS} quantile bins; windows of n values from"
-        f" N(δ, 1), the shift sustained from the first window; judged from bin counts and moments only (binned KS"
-        f" p-value, bounded normed Wasserstein estimate). Trailing span: the window and the {M - 1} before it.",
+        f"Generated by `bench/drift_rules.py {null_reps} {shift_reps}` (seed {SEED}; {took:.0f} s): {null_reps} streams"
+        f" per no-shift cell, {shift_reps} per shifted cell, {EVALS} evaluations per stream. Reference: {REF_N}"
+        f" values from N(0, 1), {N_BINS} quantile bins with per-bin sums; windows of n values from N(δ, 1), the"
+        " shift sustained from the first window; judged from bin counts, per-bin sums and moments only (binned KS"
+        f" p-value; normed Wasserstein estimate from both sides' bin sums). Trailing span: the window and the"
+        f" {M - 1} before it.",
         "",
-        "- `classic`: today's rule on the window (p < 0.05 and effect > 0.1).",
-        "- `sustained` (the default): trailing span pooled, p < 0.01 and effect > 0.05.",
-        "- `either`: `classic` or `sustained`.",
+        "- `classic`: the old rule on the window (p < 0.05 and effect > 0.1).",
+        "- `sustained@α`: trailing span pooled, p < α and effect > 0.05. The default of drift analyses is"
+        " `sustained@0.005` (engine/services/analyses/drift.py `SUSTAINED_ALPHA`, chosen from this table).",
         "",
-        "Rows with δ = 0 are false-alarm rates (per evaluation); the others detection rates.",
+        "## False alarms (δ = 0), per evaluation",
         "",
-        "| window n | shift δ (σ) | classic | sustained | either |",
+        "Counts are flagged evaluations of (streams × evaluations); the rate's 95 % interval is Wilson on the"
+        " evaluations; the difference to `classic` is paired by stream with a 95 % interval clustered by"
+        " stream (evaluations of one stream share windows).",
+        "",
+        "| window n | evaluations | classic | sustained@0.01 | Δ vs classic [95 % CI] | sustained@0.005 |"
+        " Δ vs classic [95 % CI] |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, delta, reps, res in rows:
+        if delta != 0:
+            continue
+        total = reps * EVALS
+        cells = [f"| {n} | {total}"]
+        for r in RULES:
+            k = round(float(res[r].sum()) * EVALS)
+            lo, hi = wilson(k, total)
+            cells.append(f"{k} ({k / total:.2%}, {lo:.2%}–{hi:.2%})")
+            if r != "classic":
+                d, dlo, dhi = clustered_ci(res[r] - res["classic"])
+                cells.append(f"{d:+.2%} [{dlo:+.2%}, {dhi:+.2%}]")
+        out.append(" | ".join(cells) + " |")
+    out += [
+        "",
+        "## Detections (δ > 0), share of evaluations flagged",
+        "",
+        "| window n | shift δ (σ) | classic | sustained@0.01 | sustained@0.005 |",
         "|---:|---:|---:|---:|---:|",
     ]
-    out += [f"| {n} | {d:g} | {c:.3f} | {p:.3f} | {s:.3f} |" for n, d, c, p, s in rows]
+    for n, delta, _reps, res in rows:
+        if delta == 0:
+            continue
+        out.append(f"| {n} | {delta:g} | " + " | ".join(f"{float(res[r].mean()):.3f}" for r in RULES) + " |")
     path = Path(__file__).resolve().parent / "results" / "drift_rules.md"
     path.write_text("\n".join(out) + "\n")
     print(path)

@@ -2,7 +2,7 @@
 
 One pass over the model's rows in a time range computes, per 1-minute bucket and per feature with an active
 baseline, the counts per bin, missing and out-of-range counts, and (numeric features) the sum, sum of squares,
-minimum and maximum of the present values. The bin index of a value is
+minimum and maximum of the present values and their sum per bin. The bin index of a value is
 `width_bucket(x, edges)` (numeric; numpy `searchsorted(edges, x, side='right')`) or its position in the
 baseline's categories (categorical), and the counts per index come from TimescaleDB's `histogram()` over
 that integer index (unit-wide bins, so exact): one C aggregate per feature in a single scan, instead of an
@@ -70,13 +70,27 @@ class Params:
         return f"${len(self.values)}" + (f"::{cast}" if cast else "")
 
 
+def bin_sums(values: str, edges: str, k: int) -> str:
+    """SQL: the sum of the values of the float8[] `values` per bin of `edges` (k bins, `width_bucket`),
+    zeros for empty bins. Written inline rather than as a SQL function: a function call per (minute,
+    feature) cost 4× the inline subplan (measured: 13.7 s vs 3.6 s for a day of 1440 sparse minutes × 20
+    features; 0.9 s without sums)."""
+    return (
+        f"(SELECT array_agg(coalesce(t.s, 0) ORDER BY g.j) FROM generate_series(0, {k - 1}) AS g(j)"
+        f" LEFT JOIN (SELECT width_bucket(v, {edges}) AS b, sum(v) AS s FROM unnest({values}) AS v GROUP BY 1)"
+        " AS t ON t.b = g.j)"
+    )
+
+
 def feature_source_sql(
     baselines: list[FeatureBaseline], p: Params, model: str, lo: str, hi: str, rows_filter: str = ""
 ) -> str:
     """SELECT producing feature_hist_1m rows (bucket, model_id, baseline_id, feature, n, missing,
-    out_of_range, counts, value_sum, value_sumsq, value_min, value_max) for the model bound at `model`, over raw rows with `lo <= time < hi` (all three
-    are placeholders from `p`); `rows_filter`, composed of placeholders too, narrows the rows further
-    (` AND p.version_id = $n`, a segment containment)."""
+    out_of_range, counts, value_sum, value_sumsq, value_min, value_max, bin_sums) for the model bound at
+    `model`, over raw rows with `lo <= time < hi` (all three are placeholders from `p`). Per-bin sums: the
+    minute's present values of each numeric feature collected (`array_agg`) and summed per bin with the
+    same `width_bucket` edges as the counts (`bin_sums`). `rows_filter`, composed of placeholders too,
+    narrows the rows further (` AND p.version_id = $n`, a segment containment)."""
     if not baselines:
         raise ValueError("no active baselines: nothing to bin")
     aggs: list[str] = []
@@ -100,16 +114,17 @@ def feature_source_sql(
             )
             aggs.append(
                 f"sum({x}) FILTER (WHERE {present}) AS s_{i}, sum({x} * {x}) FILTER (WHERE {present}) AS q_{i},"
-                f" min({x}) FILTER (WHERE {present}) AS lo_{i}, max({x}) FILTER (WHERE {present}) AS hi_{i}"
+                f" min({x}) FILTER (WHERE {present}) AS lo_{i}, max({x}) FILTER (WHERE {present}) AS hi_{i},"
+                f" array_agg({x}) FILTER (WHERE {present}) AS v_{i}"
             )
-            moments = f"s.s_{i}, s.q_{i}, s.lo_{i}, s.hi_{i}"
+            moments = f"s.s_{i}, s.q_{i}, s.lo_{i}, s.hi_{i}, {bin_sums(f's.v_{i}', edges, k)}"
         else:
             x = f"p.cat_features[{b.position}]"
             idx = f"array_position({p(list(b.categories or ()), 'text[]')}, {x})"
             aggs.append(f"count(*) FILTER (WHERE {x} IS NULL) AS miss_{i}")
             aggs.append(f"count(*) FILTER (WHERE {x} IS NOT NULL AND {idx} IS NULL) AS oor_{i}")
             aggs.append(f"histogram({idx}, 1, {k + 1}, {k}) FILTER (WHERE {idx} IS NOT NULL) AS h_{i}")
-            moments = "NULL::float8, NULL::float8, NULL::float8, NULL::float8"
+            moments = "NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8[]"
         # histogram() element 1 counts values below its range, so bin j (0-based) is element j + 2.
         counts = f"s.h_{i}[2:{k + 1}]"
         values.append(
@@ -118,11 +133,12 @@ def feature_source_sql(
         )
     return (
         f"SELECT s.bucket, {model}::integer AS model_id, f.baseline_id, f.feature, s.n, f.missing,"
-        " f.out_of_range, f.counts, f.value_sum, f.value_sumsq, f.value_min, f.value_max\n"
+        " f.out_of_range, f.counts, f.value_sum, f.value_sumsq, f.value_min, f.value_max, f.bin_sums\n"
         "FROM (SELECT time_bucket('1 minute', p.time) AS bucket, count(*) AS n,\n        "
         + ",\n        ".join(aggs)
         + f"\n      FROM predictions p\n      WHERE p.model_id = {model} AND p.time >= {lo} AND p.time < {hi}{rows_filter}\n"
         "      GROUP BY 1) s\nCROSS JOIN LATERAL (VALUES\n    "
         + ",\n    ".join(values)
-        + "\n) AS f(baseline_id, feature, missing, out_of_range, counts, value_sum, value_sumsq, value_min, value_max)"
+        + "\n) AS f(baseline_id, feature, missing, out_of_range, counts, value_sum, value_sumsq, value_min,"
+        " value_max, bin_sums)"
     )

@@ -19,7 +19,7 @@ async def scoped_feature_state(
     version_id: int | None, segments: dict[str, str] | None,
 ) -> list[asyncpg.Record]:
     """One row per feature with rows in the scope: feature, missing, out_of_range, counts, value_sum,
-    value_sumsq, value_min, value_max (merged over the window)."""
+    value_sumsq, value_min, value_max, bin_sums (merged over the window; NULL bin sums for categorical features)."""
     if not bins:
         return []
     p = Params()
@@ -33,6 +33,6 @@ async def scoped_feature_state(
     src = feature_source_sql(bins, p, model, lo, hi, narrow)
     sql = ("SELECT feature, sum(missing)::bigint AS missing, sum(out_of_range)::bigint AS out_of_range,"
            " dl_sum_counts(counts) AS counts, sum(value_sum) AS value_sum, sum(value_sumsq) AS value_sumsq,"
-           " min(value_min) AS value_min, max(value_max) AS value_max\n"
+           " min(value_min) AS value_min, max(value_max) AS value_max, dl_sum_sums(bin_sums) AS bin_sums\n"
            f"FROM ({src}) AS w\nGROUP BY feature")
     return list(await conn.fetch(sql, *p.values))

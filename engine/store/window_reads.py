@@ -194,7 +194,7 @@ def _out_columns(fam: Family) -> str:
     cols = {c for c, _ in fam.state}
     out = []
     for c, how in fam.state:
-        if how != "counts":
+        if how not in ("counts", "sums"):
             out.append(c)
         elif c == "latency_hist" and {"latency_min", "latency_max"} <= cols:
             lo, hi = _latency_element("latency_min", 1), _latency_element("latency_max", 3)

@@ -7,12 +7,13 @@ A test checks that the newest revision's files equal what the templates render t
 fails it until it becomes a new revision (move `REVISION` on, render that, older files stay as they are),
 or the newest revision is re-rendered on purpose:
 
-    python -m engine.windows.ddl render 0007 --out sql/schema/
+    python -m engine.windows.ddl render 0012 --out sql/schema/
 
 Both editions get the same relation names and columns (the window relations themselves — rollup tables on
 Apache, continuous aggregates on the full edition — were created by 0002 / 0003, whose renderers went when
-they were frozen). The newest revision, 0007, adds columns to the derived SQL views only, so its two
-editions' files are the same text under different headers.
+they were frozen, as 0007's did). The newest revision, 0012, adds per-bin sums to the feature windows,
+which are engine-maintained tables on both editions, so its two editions' files are the same text under
+different headers.
 """
 
 from __future__ import annotations
@@ -23,13 +24,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from engine.windows.spec import (
-    LEVEL_ORDER,
-    PREDICTIONS,
-    PREDICTIONS_BY_VERSION,
-    Family,
-    LevelName,
-)
+from engine.windows.spec import LEVEL_ORDER, LevelName
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "sql" / "schema"
 
@@ -44,13 +39,7 @@ def _template_text(name: str, **params: str) -> str:
 Edition = Literal["apache", "timescale"]
 EDITIONS: tuple[Edition, ...] = ("apache", "timescale")
 # The revision the templates render: the newest one.
-REVISION = "0007_read_views"
-
-# Columns migration 0003 added at the end of the derived views (its functions dl_roc_auc, dl_roc_auc_bound).
-ROC_AUC_COLUMNS = (
-    ",\n    dl_roc_auc(w.score_hist_pos, w.score_hist_neg) AS roc_auc,"
-    "\n    dl_roc_auc_bound(w.score_hist_pos, w.score_hist_neg) AS roc_auc_bound"
-)
+REVISION = "0012_feature_bin_sums"
 
 
 def _template(name: str, **params: str) -> str:
@@ -59,55 +48,50 @@ def _template(name: str, **params: str) -> str:
     return re.sub(r"\A\s*(?:--[^\n]*\n\s*)*", "", text)
 
 
-def _model_view(family: Family, view: str, level: LevelName, extra: str = "", replace: bool = False) -> str:
-    segment = "\n    w.segment," if "segment" in family.keys else ""
-    sql = (
-        _template("model_windows_view.sql")
-        .replace("{view}", f"{view}_{level}")
-        .replace("{relation}", family.relation(level))
-        .replace("{segment}", segment)
-        .replace("{extra}", extra)
-    )
+# Per-bin sums of the feature windows (0012): one float8 per bin, like `counts`; NULL for categorical features.
+BIN_SUMS = ",\n       dl_sum_sums(bin_sums) AS bin_sums"
+# (level, its bucket width, the level it is computed from)
+SOURCE_VIEWS: tuple[tuple[LevelName, str, LevelName], ...] = (("1h", "1 hour", "1m"), ("1d", "1 day", "1h"))
+
+
+def _source_view(level: LevelName, interval: str, below: LevelName, extra: str, replace: bool) -> str:
+    sql = _template("feature_hist_source_view.sql", level=level, interval=interval, below=below, extra=extra)
     return sql.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1) if replace else sql
 
 
-# Columns migration 0007 adds after 0003's: precision / recall / F1 per class (arrays in the model's
-# class_labels order) and their macro averages (the unweighted mean over every class, as the engine's
-# `*_macro`); for binary models also the positive class's (class_labels[2]) precision / recall / F1.
-RATE_COLUMNS = "".join(
-    f",\n    dl_class_rates(w.confusion, cardinality(m.class_labels), '{r}') AS {r}_per_class"
-    for r in ("precision", "recall", "f1")
-) + "".join(
-    f",\n    dl_array_mean(dl_class_rates(w.confusion, cardinality(m.class_labels), '{r}')) AS {r}_macro"
-    for r in ("precision", "recall", "f1")
-) + "".join(
-    f",\n    CASE WHEN m.task = 'binary' THEN (dl_class_rates(w.confusion, 2, '{r}'))[2] END AS {r}"
-    for r in ("precision", "recall", "f1")
-)
-VIEWS: tuple[tuple[Family, str], ...] = (
-    (PREDICTIONS, "model_windows"),
-    (PREDICTIONS_BY_VERSION, "model_version_windows"),
-)
+# Every model with an active baseline has its feature windows recomputed over its whole history, so the
+# rows written before this revision (bin_sums NULL) gain their sums; reads of those ranges are exact from
+# raw rows until the refresher has been through them.
+INVALIDATE_ALL = """INSERT INTO window_invalidations (kind, model_id, lo, hi)
+SELECT 'features', r.model_id, time_bucket('1 minute', r.first), time_bucket('1 minute', r.last) + interval '1 minute'
+FROM (SELECT b.model_id,
+             (SELECT min(time) FROM predictions p WHERE p.model_id = b.model_id) AS first,
+             (SELECT max(time) FROM predictions p WHERE p.model_id = b.model_id) AS last
+      FROM (SELECT DISTINCT model_id FROM feature_baselines WHERE active) b) r
+WHERE r.first IS NOT NULL;
+"""
 
 
 def _upgrade(edition: Edition) -> list[str]:
-    """Precision, recall and F1 (per class, macro, and the binary positive class) appended to the derived
-    views `model_windows_<level>` and `model_version_windows_<level>`; the same on both editions (the views
-    read the window relations, whatever they are)."""
-    up = [_template_text("class_rate_functions.sql")]
-    for level in LEVEL_ORDER:
-        for family, view in VIEWS:
-            up.append(_model_view(family, view, level, ROC_AUC_COLUMNS + RATE_COLUMNS, replace=True))
+    """Per-bin sums (`bin_sums`, float8[] per bin of `counts`) in the feature windows at 1m / 1h / 1d and in
+    the views that compute 1h and 1d. The feature windows are engine-maintained tables on both editions
+    (their bins change with the active baseline, which a continuous aggregate cannot follow), so both
+    editions get the same text."""
+    up = [_template_text("feature_bin_sums.sql")]
+    up.append("".join(f"ALTER TABLE feature_hist_{lv} ADD COLUMN bin_sums double precision[];\n" for lv in LEVEL_ORDER))
+    up += [_source_view(level, interval, below, BIN_SUMS, replace=True) for level, interval, below in SOURCE_VIEWS]
+    up.append(INVALIDATE_ALL)
     return up
 
 
 def _downgrade(edition: Edition) -> list[str]:
-    down = []
-    for level in LEVEL_ORDER:  # back to 0003's columns: a view loses columns only by being recreated
-        for family, view in VIEWS:
-            down.append(f"DROP VIEW {view}_{level};\n")
-            down.append(_model_view(family, view, level, ROC_AUC_COLUMNS))
-    down.append("DROP FUNCTION IF EXISTS dl_class_rates(bigint[], integer, text), dl_array_mean(float8[]);\n")
+    down = ["".join(f"DROP VIEW feature_hist_{lv}_source;\n" for lv, _, _ in reversed(SOURCE_VIEWS))]
+    down.append("".join(f"ALTER TABLE feature_hist_{lv} DROP COLUMN bin_sums;\n" for lv in LEVEL_ORDER))
+    down += [_source_view(level, interval, below, "", replace=False) for level, interval, below in SOURCE_VIEWS]
+    down.append(
+        "DROP AGGREGATE dl_sum_sums(double precision[]);\n"
+        "DROP FUNCTION dl_add_sums(double precision[], double precision[]);\n"
+    )
     return down
 
 

@@ -30,19 +30,56 @@ def decode_int8_array(buf: bytes | None) -> NDArray[np.int64] | None:
     )
 
 
-def _column_matrix(values: Sequence[bytes | None]) -> NDArray[np.int64] | list[NDArray[np.int64] | None]:
-    """(rows, length) matrix when every array has the same length (NULL rows as zeros), else a list."""
+def decode_float8_array(buf: bytes | None) -> NDArray[np.float64] | None:
+    """`array_send(float8[])` bytes → float64 array (the same layout as bigint[], 8-byte IEEE values)."""
+    if buf is None:
+        return None
+    if len(buf) < _HEADER:
+        return np.zeros(0, dtype=np.float64)
+    return np.frombuffer(buf, dtype=np.dtype([("len", ">i4"), ("v", ">f8")]), offset=_HEADER)["v"].astype(
+        np.float64
+    )
+
+
+def _column_matrix(values: Sequence[bytes | None], element: str = ">i8") -> Any:
+    """(rows, length) matrix when every array has the same length (NULL rows as zeros), else a list;
+    int64 for bigint[] (`element` ">i8"), float64 for float8[] (">f8")."""
+    decode = decode_int8_array if element == ">i8" else decode_float8_array
+    out_type = np.int64 if element == ">i8" else np.float64
     lengths = {len(v) for v in values if v is not None}
-    if len(lengths) != 1:
-        return [decode_int8_array(v) for v in values]
+    if len(lengths) > 1:  # e.g. feature windows: 50 bins of a numeric feature, 2-20 categories
+        return _decode_by_length(values, element, decode, out_type)
+    if not lengths:
+        return [None] * len(values)
     size = lengths.pop()
     if size < _HEADER:
-        return [decode_int8_array(v) for v in values]
+        return [decode(v) for v in values]
     n = (size - _HEADER) // 12
-    rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", ">i8")], (n,))])
+    rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", element)], (n,))])
     blank = bytes(size)
     mat = np.frombuffer(b"".join(v if v is not None else blank for v in values), dtype=rec)["e"]["v"]
-    return mat.astype(np.int64)
+    return mat.astype(out_type)
+
+
+def _decode_by_length(values: Sequence[bytes | None], element: str, decode: Any, out_type: Any) -> list[Any]:
+    """Arrays of several lengths: each length's arrays decoded at once (a structured view of their
+    concatenation) rather than one by one."""
+    out: list[Any] = [None] * len(values)
+    by_size: dict[int, list[int]] = {}
+    for i, v in enumerate(values):
+        if v is not None:
+            by_size.setdefault(len(v), []).append(i)
+    for size, rows in by_size.items():
+        if size < _HEADER:
+            for i in rows:
+                out[i] = decode(values[i])
+            continue
+        n = (size - _HEADER) // 12
+        rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", element)], (n,))])
+        mat = np.frombuffer(b"".join(values[i] for i in rows), dtype=rec)["e"]["v"].astype(out_type)  # type: ignore[misc]
+        for k, i in enumerate(rows):
+            out[i] = mat[k]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +87,8 @@ class Merged:
     """Merged window state column by column: G groups (one per distinct (bucket, grp), in row order).
 
     `columns[c]`: for "counts" an int64 (G, length) matrix (zeros where absent) or, when lengths differ,
-    a list of arrays / None; for "count" an int64 (G,) array (0 where absent); for "sum" a float64 (G,)
+    a list of arrays / None; for "sums" the same in float64, present only where every merged row had one
+    (a group mixing rows with and without per-bin sums has none); for "count" an int64 (G,) array (0 where absent); for "sum" a float64 (G,)
     array; for "min"/"max" a float64 (G,) array with NaN where absent. `present[c]` (G,) says whether any
     merged row had a non-NULL value (the per-row form maps absent "counts"/"sum" to None).
     """
@@ -81,6 +119,9 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
     present: dict[str, NDArray[np.bool_]] = {}
     for col, how in family.state:
         values = column(col)
+        if how == "sums":
+            columns[col], present[col] = _merge_sums(values, idx, starts)
+            continue
         if how != "counts":
             # None → NaN in C (window sums, counts, minima and maxima are never NaN themselves)
             arr = np.array(values, dtype=np.float64)
@@ -113,6 +154,21 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
                 out.append(np.sum(parts, axis=0) if parts else None)
             columns[col] = out
     return Merged([bk[i] for i in starts], [gk[i] for i in starts], columns, present)
+
+
+def _merge_sums(values: Sequence[bytes | None], idx: NDArray[Any], starts: list[int]) -> tuple[Any, NDArray[np.bool_]]:
+    notnull = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    present = np.minimum.reduceat(notnull, idx).astype(bool)
+    mat = _column_matrix(values, ">f8")
+    if isinstance(mat, np.ndarray):
+        summed = np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.float64)
+        return summed, present
+    bounds = [*starts[1:], len(values)]
+    out: list[NDArray[np.float64] | None] = []
+    for a, b, ok in zip(starts, bounds, present.tolist(), strict=True):
+        parts = [x for x in mat[a:b] if x is not None]
+        out.append(np.sum(parts, axis=0) if ok and parts else None)
+    return out, present
 
 
 def _placed_matrix(

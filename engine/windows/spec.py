@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-Merge = Literal["count", "sum", "min", "max", "counts"]
+Merge = Literal["count", "sum", "min", "max", "counts", "sums"]
 LevelName = Literal["1m", "1h", "1d"]
 
 EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # time_bucket's default origin (a Monday); days align to UTC
@@ -198,6 +198,8 @@ FEATURES = Family(
         ("value_sumsq", "sum"),
         ("value_min", "min"),
         ("value_max", "max"),
+        # numeric features only: Σx per bin of `counts` (migration 0012), for the Wasserstein interval
+        ("bin_sums", "sums"),
     ),
 )
 

@@ -56,6 +56,8 @@ def merge_exprs(family: Family) -> list[str]:
             out.append(f"sum({col}) AS {col}")
         elif how == "counts":
             out.append(f"dl_sum_counts({col}) AS {col}")
+        elif how == "sums":
+            out.append(f"dl_sum_sums({col}) AS {col}")
         else:
             out.append(f"{how}({col}) AS {col}")
     return out

@@ -153,7 +153,7 @@ def merged_dicts(family: Family, m: Merged) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"bucket": b, "grp": g} for b, g in zip(m.buckets, m.groups, strict=True)]
     for col, how in family.state:
         values, has = m.columns[col], m.present[col].tolist()
-        if how == "counts":
+        if how in ("counts", "sums"):
             for o, v, p in zip(out, values, has, strict=True):
                 o[col] = v if p else None
         elif how == "count":

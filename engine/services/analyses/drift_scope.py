@@ -54,13 +54,15 @@ def _f(v: float | None) -> float | None:
 
 
 def _window(b: FeatureBaseline, counts: object, missing: int, oor: int, vsum: float | None, vsumsq: float | None,
-            vmin: float | None, vmax: float | None) -> StoredWindow:
+            vmin: float | None, vmax: float | None, sums: object | None) -> StoredWindow:
+    """One feature's state; `sums` are its per-bin sums (numeric features, when every merged row had them)."""
     num = b.kind == "numeric"
     return StoredWindow(
         np.asarray(counts, dtype=np.int64), int(missing), int(oor),
         np.asarray(b.edges, dtype=np.float64) if num else None, None if num else b.categories,
         float(vsum or 0.0) if num else None, float(vsumsq or 0.0) if num else None,
         _f(vmin) if num else None, _f(vmax) if num else None,
+        np.asarray(sums, dtype=np.float64) if num and sums is not None else None,
     )
 
 
@@ -79,8 +81,9 @@ async def read_feature_state(
         if counts is None:
             continue
         b = next(x for x in bins if x.feature == feature)
+        sums = c["bin_sums"][i] if m.present["bin_sums"][i] else None
         w = _window(b, counts, c["missing"][i], c["out_of_range"][i], c["value_sum"][i], c["value_sumsq"][i],
-                    c["value_min"][i], c["value_max"][i])
+                    c["value_min"][i], c["value_max"][i], sums)
         out[feature] = out[feature] + w if feature in out else w
     return out
 
@@ -94,5 +97,5 @@ async def scoped_feature_windows(
     rows = await scoped_feature_state(snap.conn, model_id, bins, start, end, scope.version_id, scope.filters)
     by_name = {b.feature: b for b in bins}
     return {r["feature"]: _window(by_name[r["feature"]], r["counts"], r["missing"], r["out_of_range"], r["value_sum"],
-                                  r["value_sumsq"], r["value_min"], r["value_max"])
+                                  r["value_sumsq"], r["value_min"], r["value_max"], r["bin_sums"])
             for r in rows if r["counts"] is not None}
