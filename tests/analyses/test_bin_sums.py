@@ -21,7 +21,8 @@ from scipy import stats
 
 from engine.algorithms.drift.binned_bounds import wasserstein_bounds
 from engine.algorithms.drift.stored import stored_statistic
-from engine.services.analyses.drift import DriftService, _stored_reference, read_feature_state
+from engine.services.analyses.drift import DriftService, _stored_reference
+from engine.services.analyses.drift_scope import read_feature_state
 from engine.services.baselines.service import BaselineService
 from engine.store.feature_bins import active_baselines
 from engine.store.unit import UnitOfWork
