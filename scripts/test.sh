@@ -25,12 +25,16 @@ echo "[test] import-linter (layer contracts)" >&2
 echo "[test] mypy (engine, api)" >&2
 .venv/bin/mypy
 echo "[test] pytest" >&2
+# A temporary directory of this run's own: pytest otherwise shares /tmp/pytest-of-$USER between runs and deletes
+# the older runs' directories (clusters of the fault tests among them) when a newer run starts.
+BASETEMP="$(mktemp -d /tmp/driftline-tests.XXXXXX)"
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --basetemp "$BASETEMP" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
   echo "[test] pytest collected no tests: that is a failure" >&2
   exit 1
 fi
+rm -rf "$BASETEMP"
 exit "$rc"
