@@ -61,7 +61,7 @@ class AnomaliesParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 @dataclass(frozen=True, slots=True)
 class MonitorWindow:
-    """What one run sees: the model, the window, the monitor's segment filter and its run key."""
+    """What one run sees: the model, the window, the monitor's version and segment filter and its run key."""
 
     model: ModelSpec
     start: datetime
@@ -69,6 +69,7 @@ class MonitorWindow:
     granularity: str
     segment: dict[str, str]
     run_key: str
+    version: str | None = None
 
 
 Runner = Callable[[UnitOfWork, MonitorWindow, Any], Awaitable[int | None]]  # → rows the analysis rested on
@@ -85,7 +86,7 @@ def _metric(model: ModelSpec, metric: str | None) -> str:
 async def _drift(uow: UnitOfWork, w: MonitorWindow, p: DriftParams) -> int | None:
     r = await DriftService(uow).drift(w.model.name, w.start, w.end, methods=p.methods, features=p.features,
                                       rule=p.rule, threshold=p.threshold, alpha=p.alpha, drift_share=p.drift_share,
-                                      persist=True, run_key=w.run_key)
+                                      version=w.version, filters=w.segment or None, persist=True, run_key=w.run_key)
     return max((f.n_current for f in r.features), default=None)
 
 
@@ -101,21 +102,22 @@ async def _degradation(uow: UnitOfWork, w: MonitorWindow, p: DegradationParams) 
     cfg = DegradationConfig(thresholds=p.thresholds, retrain_at=p.retrain_at)
     r = await DegradationService(uow).degradation(w.model.name, w.start, w.end, filters=w.segment or None,
                                                   min_samples=p.min_samples, persist=True, run_key=w.run_key,
-                                                  config=cfg)
+                                                  config=cfg, version=w.version)
     return max((m.n_current for m in r.metrics), default=None)
 
 
 async def _trend(uow: UnitOfWork, w: MonitorWindow, p: TrendParams) -> int | None:
     r = await TrendService(uow).trend(w.model.name, _metric(w.model, p.metric), w.end - timedelta(days=p.lookback_days),
                                       w.end, granularity=p.granularity, alpha=p.alpha, min_samples=p.min_samples,
-                                      filters=w.segment or None, persist=True, run_key=w.run_key)
+                                      filters=w.segment or None, version=w.version, persist=True, run_key=w.run_key)
     return sum(pt.n for pt in r.points)
 
 
 async def _anomalies(uow: UnitOfWork, w: MonitorWindow, p: AnomaliesParams) -> int | None:
     r = await AnomalyService(uow).anomalies(w.model.name, p.metric or "count", w.start, w.end, method=p.method,
                                             granularity=w.granularity, threshold=p.threshold,
-                                            filters=w.segment or None, persist=True, run_key=w.run_key)
+                                            filters=w.segment or None, version=w.version, persist=True,
+                                            run_key=w.run_key)
     return sum(pt.n for pt in r.points)
 
 
@@ -125,11 +127,14 @@ class AnalysisKind:
     run: Runner
     # what the analysis needs beyond predictions; a default monitor includes it only when the model has it
     needs: Literal["baseline", "labelled_baseline", "nothing"]
+    # whether it reads only the rows of the monitor's `version` / `segment`; one that cannot is refused with them
+    scoped: bool = True
 
 
 KINDS: dict[str, AnalysisKind] = {
     "drift": AnalysisKind(DriftParams, _drift, "baseline"),
-    "quality": AnalysisKind(QualityParams, _quality, "nothing"),
+    # quality reads the feature windows, refused rows and freshness of the whole model: not scoped
+    "quality": AnalysisKind(QualityParams, _quality, "nothing", scoped=False),
     "degradation": AnalysisKind(DegradationParams, _degradation, "labelled_baseline"),
     "trend": AnalysisKind(TrendParams, _trend, "nothing"),
     "anomalies": AnalysisKind(AnomaliesParams, _anomalies, "nothing"),
