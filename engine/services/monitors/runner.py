@@ -73,7 +73,8 @@ async def _run_window(uow: UnitOfWork, monitor_id: int, run_id: int, start: date
                 return "deleted"
             info = await models_repo.get_model(conn, m["model"])
             segment: dict[str, str] = json.loads(m["segment"])
-            w = MonitorWindow(info, start, end, m["granularity"], segment, run_key(m["name"]), m["version"])
+            w = MonitorWindow(info, start, end, m["granularity"], segment, run_key(m["name"]), m["version"],
+                              m["version_id"], m["every_seconds"], m["cron"], m["min_samples"])
             seen = await window_metrics(Snapshot(conn), info, start, end, {"count"}, tuple(sorted(segment.items())),
                                         m["version_id"])
             n = int(seen.values.get("count") or 0) if seen is not None else 0
