@@ -88,3 +88,18 @@ async def test_lookback_rejudges_earlier_windows_when_labels_arrive(pool: asyncp
     # reference hour [2h, 3h) two windows before the first run is judged too
     ends = await pool.fetch("SELECT DISTINCT window_end FROM analysis_results WHERE run_key = 'monitor:late'")
     assert sorted(r["window_end"] for r in ends) == [W1_END - timedelta(hours=2), W1_END, CUR_END]
+
+
+async def test_monitor_saved_before_lookback_reads_with_default(pool: asyncpg.Pool, client: AsyncTestClient) -> None:
+    """A monitor stored before `lookback_windows` existed shows its default, and re-applying the same body is a
+    no-op (not an "updated" diff of the new parameter)."""
+    await data(pool, baseline=False)
+    body = {"name": "old", "analyses": [{"kind": "degradation"}]}
+    assert (await client.post("/api/v1/models/churn/monitors/", json=body)).status_code == 201
+    await pool.execute("UPDATE monitors SET analyses = jsonb_set(analyses, '{0,params}', "
+                       "(analyses -> 0 -> 'params') - 'lookback_windows') WHERE name = 'old'")
+    assert "lookback_windows" not in await pool.fetchval("SELECT analyses::text FROM monitors WHERE name = 'old'")
+    got = (await client.get("/api/v1/models/churn/monitors/old")).json()
+    assert got["analyses"][0]["params"]["lookback_windows"] == 0
+    r = await client.put("/api/v1/models/churn/monitors/old", json=body)
+    assert r.status_code == 200 and r.json()["change"] == "unchanged", r.text
