@@ -213,6 +213,16 @@ async def measure(url: str, data_dir: Path, workers: int, n_models: int, latency
                 lat.append((done[end] - stamp).total_seconds())
         for end, computed in done.items():
             lag.append((computed - end).total_seconds())
+        # where the time after a window's end goes: end → its run queued (the tick), queued → started (a worker
+        # fetched the monitor's job), started → finished (the analyses)
+        steps = await pool.fetch(
+            "SELECT extract(epoch FROM r.queued_at - r.window_end) AS tick_s, "
+            "extract(epoch FROM r.started_at - r.queued_at) AS fetch_s, "
+            "extract(epoch FROM r.finished_at - r.started_at) AS run_s FROM monitor_runs r "
+            "JOIN monitors m ON m.id = r.monitor_id WHERE m.name = 'minutely' AND r.finished_at IS NOT NULL")
+        out["latency_steps"] = {k: {"mean_s": statistics.mean(float(x[k]) for x in steps),
+                                    "max_s": max(float(x[k]) for x in steps)} for k in ("tick_s", "fetch_s", "run_s")}
+        print(json.dumps(out["latency_steps"]), flush=True)
         out["latency"] = {"batches": len(written), "measured": len(lat), "windows": len(done),
                           "mean_s": statistics.mean(lat), "p50_s": statistics.median(lat),
                           "p95_s": sorted(lat)[int(0.95 * (len(lat) - 1))], "max_s": max(lat),

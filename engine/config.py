@@ -81,6 +81,10 @@ class JobSettings:
     # When the scheduler ticks: procrastinate's cron (5 fields, or 6 with the SECONDS LAST, e.g.
     # "* * * * * */5" every 5 s). Every minute by default; windows stay aligned to each monitor's schedule.
     tick_cron: str = "* * * * *"
+    # How long finished jobs of the queue (succeeded / failed / cancelled, with their events) and finished
+    # monitor runs (the run history) are kept; the worker deletes older ones. None keeps them.
+    job_retention: str | None = "7 days"
+    monitor_run_retention: str | None = "90 days"
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +266,8 @@ class Settings:
                 heartbeat_s=_float(env, "DRIFTLINE_WORKER_HEARTBEAT_S", 10.0, 0.1),
                 stalled_s=_float(env, "DRIFTLINE_WORKER_STALLED_S", 30.0, 0.5),
                 tick_cron=env.get("DRIFTLINE_SCHEDULER_CRON") or "* * * * *",
+                job_retention=_interval(env, "DRIFTLINE_JOB_RETENTION", "7 days"),
+                monitor_run_retention=_interval(env, "DRIFTLINE_MONITOR_RUN_RETENTION", "90 days"),
             ),
             access=AccessSettings(
                 mode=_auth_mode(env),

@@ -33,22 +33,24 @@ class DegradationController(Controller):
     async def degradation(
         self, name: str, start: FromQuery[datetime], end: FromQuery[datetime], degradation_service: DegradationService,
         baseline: FromQuery[str | None] = None, filter: FromQuery[str | None] = None,
+        version: FromQuery[str | None] = None,
         min_samples: FromQuery[int] = MIN_SAMPLES,
     ) -> DegradationReport:
         """The window's metrics against the baseline's reference metrics (the active baseline unless `baseline`
         names one), with severity and the retraining flag; `filter` key=value segment pairs; nothing stored."""
         return await degradation_service.degradation(name, start, end, baseline=baseline, filters=parse_filters(filter),
-                                                     min_samples=min_samples, persist=False)
+                                                     version=version, min_samples=min_samples, persist=False)
 
     @post("/degradation", status_code=200, responses=error_responses(400, 401, 404, 415, 422, 503))
     async def run_degradation(
         self, name: str, start: FromQuery[datetime], end: FromQuery[datetime], degradation_service: DegradationService,
         baseline: FromQuery[str | None] = None, filter: FromQuery[str | None] = None,
+        version: FromQuery[str | None] = None,
         min_samples: FromQuery[int] = MIN_SAMPLES,
     ) -> DegradationReport:
         """As GET, and the result is stored in `analysis_results` (replacing an earlier run of the same window)."""
         return await degradation_service.degradation(name, start, end, baseline=baseline, filters=parse_filters(filter),
-                                                     min_samples=min_samples, persist=True)
+                                                     version=version, min_samples=min_samples, persist=True)
 
     @get("/performance-summary", responses=error_responses(400, 401, 404, 422, 503))
     async def performance_summary(

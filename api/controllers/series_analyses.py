@@ -38,13 +38,14 @@ class SeriesAnalysesController(Controller):
         trend_service: TrendService, granularity: Granularity = "auto", custom: FromQuery[bool] = False,
         higher_is_better: FromQuery[bool | None] = None, alpha: FromQuery[float] = 0.05,
         min_samples: FromQuery[int] = MIN_SAMPLES, min_bucket_samples: FromQuery[int] = 1, filter: FromQuery[str | None] = None,
+        version: FromQuery[str | None] = None,
     ) -> TrendReport:
         """Trend of `metric` per bucket over [start, end): linear slope (CI, p-value) and Mann–Kendall with Sen's
         slope, per day; direction by whether higher is better (`custom=true`: a custom metric's bucket means)."""
         return await trend_service.trend(name, metric, start, end, granularity=granularity, custom=custom,
                                          higher_is_better_override=higher_is_better, alpha=alpha,
                                          min_samples=min_samples, min_bucket_samples=min_bucket_samples,
-                                         filters=parse_filters(filter))
+                                         filters=parse_filters(filter), version=version)
 
     @post("/trend", status_code=200, responses=error_responses(400, 401, 404, 415, 422, 503))
     async def run_trend(
@@ -52,12 +53,13 @@ class SeriesAnalysesController(Controller):
         trend_service: TrendService, granularity: Granularity = "auto", custom: FromQuery[bool] = False,
         higher_is_better: FromQuery[bool | None] = None, alpha: FromQuery[float] = 0.05,
         min_samples: FromQuery[int] = MIN_SAMPLES, min_bucket_samples: FromQuery[int] = 1, filter: FromQuery[str | None] = None,
+        version: FromQuery[str | None] = None,
     ) -> TrendReport:
         """As GET, and the result is stored in `analysis_results`."""
         return await trend_service.trend(name, metric, start, end, granularity=granularity, custom=custom,
                                          higher_is_better_override=higher_is_better, alpha=alpha,
                                          min_samples=min_samples, min_bucket_samples=min_bucket_samples,
-                                         filters=parse_filters(filter), persist=True)
+                                         filters=parse_filters(filter), version=version, persist=True)
 
     @get("/anomalies", responses=error_responses(400, 401, 404, 422, 503))
     async def anomalies(
@@ -67,6 +69,7 @@ class SeriesAnalysesController(Controller):
         reference_end: FromQuery[datetime | None] = None, reference_fraction: FromQuery[float] = 0.5,
         threshold: FromQuery[float | None] = None, period: FromQuery[int | None] = None,
         min_bucket_samples: FromQuery[int] = 1, filter: FromQuery[str | None] = None,
+        version: FromQuery[str | None] = None,
     ) -> AnomalyReport:
         """Point anomalies (zscore, iqr, mad, ewma, seasonal; fitted on the buckets before `reference_end` or the
         first `reference_fraction`, or `fit=whole`, also rolling_zscore) or change points (adwin, page_hinkley,
@@ -75,4 +78,5 @@ class SeriesAnalysesController(Controller):
             name, metric, start, end, method=method, granularity=granularity, custom=custom, fit=fit,
             reference_end=reference_end, reference_fraction=reference_fraction, threshold=threshold, period=period,
             min_bucket_samples=min_bucket_samples, filters=parse_filters(filter),
+            version=version,
         )

@@ -21,7 +21,7 @@ import asyncpg
 
 from engine.cli.context import CliContext, UsageError, run_in_unit
 from engine.cli.output import emit_json
-from engine.config import Settings
+from engine.config import JobSettings, Settings
 from engine.errors import DriftlineError
 from engine.store.db import create_pool
 from engine.store.unit import UnitOfWork, unit_from_pool
@@ -51,22 +51,32 @@ def refresh_once(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def worker_tick(
     uow: UnitOfWork, retention: str | None, ingest_log_retention: str | None = None,
-    label_horizon: str | None = None,
+    label_horizon: str | None = None, jobs: JobSettings | None = None,
 ) -> dict[str, Any]:
     """One run of the worker's job on the run's unit of work: refresh the windows, then apply retention (raw
-    rows; the ingest log: rejected_rows and ingest_batches; the prediction-time lookup: the label horizon)."""
+    rows; the ingest log: rejected_rows and ingest_batches; the prediction-time lookup: the label horizon;
+    with `jobs`, the job queue's finished jobs and the monitors' finished runs)."""
     from engine.rollups.refresher import refresh
-    from engine.services.retention import apply_ingest_log_retention, apply_retention, prune_prediction_times
+    from engine.services.retention import (
+        apply_ingest_log_retention,
+        apply_job_retention,
+        apply_retention,
+        prune_prediction_times,
+    )
 
     report = await refresh(uow)
     await apply_retention(uow, retention)
     pruned = await apply_ingest_log_retention(uow, ingest_log_retention)
     await prune_prediction_times(uow, label_horizon, retention)
-    return {**report.to_dict(), "ingest_log_deleted": pruned}
+    out = {**report.to_dict(), "ingest_log_deleted": pruned}
+    if jobs is not None:
+        out["job_history_deleted"] = await apply_job_retention(uow, jobs.job_retention, jobs.monitor_run_retention)
+    return out
 
 
 async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float, stop: asyncio.Event,
-                      ingest_log_retention: str | None = None, label_horizon: str | None = None) -> int:
+                      ingest_log_retention: str | None = None, label_horizon: str | None = None,
+                      jobs: JobSettings | None = None) -> int:
     """A tick, then sleep until the next one or until `stop` is set; each tick takes one connection from
     `pool` for its whole run. A failed tick is reported and retried on the next: a worker outlives a
     database restart."""
@@ -75,7 +85,7 @@ async def worker_loop(pool: asyncpg.Pool, retention: str | None, interval: float
         started = time.monotonic()
         try:
             async with unit_from_pool(pool, share=False) as uow:
-                summary = await worker_tick(uow, retention, ingest_log_retention, label_horizon)
+                summary = await worker_tick(uow, retention, ingest_log_retention, label_horizon, jobs)
             runs += 1
             if summary.get("groups") or summary.get("failed"):
                 sys.stderr.write(f"driftline worker: refreshed {json.dumps(summary)}\n")
@@ -117,7 +127,8 @@ def run_worker(args: argparse.Namespace, ctx: CliContext) -> int:
                 runtime = await start_jobs(pool, ctx.settings)
                 job_worker = asyncio.create_task(runtime.work(stop))
             runs = await worker_loop(pool, ctx.settings.store.retention, args.interval, stop,
-                                     ctx.settings.ingest_log_retention, ctx.settings.store.label_horizon)
+                                     ctx.settings.ingest_log_retention, ctx.settings.store.label_horizon,
+                                     None if args.no_jobs else ctx.settings.jobs)
             if runtime is not None:
                 await job_worker
         finally:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from procrastinate import App, PsycopgConnector
+from procrastinate import periodic as procrastinate_periodic
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 
@@ -21,10 +22,19 @@ Handler = Callable[..., Awaitable[Any]]
 log = logging.getLogger("driftline.jobs")
 
 
+# procrastinate's periodic deferrer sleeps until the next cron time plus `procrastinate.periodic.MARGIN`
+# (0.5 s) "to avoid waking up too early"; waking early is harmless there (nothing is due yet, it sleeps the few
+# milliseconds left and checks again), and that half second was most of the time from a monitor window's end
+# to its results (bench/results/monitors.md). A worker process runs one queue, so setting it here is local to
+# the process that owns the queue.
+PERIODIC_MARGIN_S = 0.02
+
+
 class JobQueue:
-    def __init__(self, database_url: str, *, pool_max: int = 2) -> None:
+    def __init__(self, database_url: str, *, pool_max: int = 2, periodic_margin_s: float = PERIODIC_MARGIN_S) -> None:
         self._app = App(connector=PsycopgConnector(conninfo=database_url, min_size=1, max_size=pool_max))
         self._open = False
+        procrastinate_periodic.MARGIN = periodic_margin_s
 
     async def open(self) -> JobQueue:
         await self._app.open_async()

@@ -5,7 +5,10 @@ The Apache edition has no job scheduler, so the worker calls `apply_retention` p
 chunks older than the configured interval with `drop_chunks` (cheap: no row-by-row DELETE).
 
 `prune_prediction_times` runs on both editions (the horizon is a runtime setting, not a policy): it drops the
-chunks of `prediction_times` older than the label horizon, or than the retention when there is no horizon."""
+chunks of `prediction_times` older than the label horizon, or than the retention when there is no horizon.
+
+`apply_job_retention` (both editions) deletes the job queue's finished jobs and the monitors' finished runs
+older than their settings."""
 
 from __future__ import annotations
 
@@ -59,3 +62,22 @@ async def apply_ingest_log_retention(uow: UnitOfWork, retention: str | None) -> 
     rejected = await conn.execute(query("ingest.delete_old_rejected"), retention)
     batches = await conn.execute(query("ingest.delete_old_batches"), retention)
     return {"rejected_rows": int(rejected.split()[-1]), "ingest_batches": int(batches.split()[-1])}
+
+
+DELETE_BATCH = 50_000
+
+
+async def apply_job_retention(uow: UnitOfWork, job_retention: str | None, run_retention: str | None,
+                              batch: int = DELETE_BATCH) -> dict[str, int]:
+    """Delete the job queue's finished jobs (and their events) older than `job_retention`
+    (DRIFTLINE_JOB_RETENTION, default 7 days) and the monitors' finished runs older than `run_retention`
+    (DRIFTLINE_MONITOR_RUN_RETENTION, default 90 days); None keeps them. At most `batch` rows of each per call."""
+    out: dict[str, int] = {}
+    async with uow.transaction() as conn:
+        if job_retention is not None:
+            tag = await conn.execute(query("job_retention.delete_old_jobs"), job_retention, batch)
+            out["jobs"] = int(tag.split()[-1])
+        if run_retention is not None:
+            tag = await conn.execute(query("job_retention.delete_old_monitor_runs"), run_retention, batch)
+            out["monitor_runs"] = int(tag.split()[-1])
+    return out

@@ -96,6 +96,7 @@ class WindowRead:
     baseline_ids: tuple[int, ...] | None = None  # the feature baselines (family FEATURES)
     granularity: str | None = None
     segments: tuple[tuple[str, str], ...] = ()
+    version_id: int | None = None  # one model version (only families keyed by version)
 
     @property
     def buckets(self) -> Granularity:
@@ -165,6 +166,10 @@ def _filter(read: WindowRead, p: Params) -> str:
         if "segment" not in read.family.keys:
             raise ValueError(f"{read.family.name} has no segment to filter on")
         out += f" AND segment ->> {p(key, 'text')} = {p(value, 'text')}"
+    if read.version_id is not None:
+        if "version_id" not in read.family.keys:
+            raise ValueError(f"{read.family.name} has no version to filter on")
+        out += f" AND version_id = {p(read.version_id, 'integer')}"
     if read.baseline_ids is not None:
         if read.family.name != FEATURES.name:
             raise ValueError("baseline_ids filter the feature windows only")

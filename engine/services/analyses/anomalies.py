@@ -22,6 +22,7 @@ import numpy as np
 from engine.algorithms.anomaly.base import json_value
 from engine.algorithms.anomaly.series import CHANGE_METHODS, check_method, score_series
 from engine.errors import RowError, ValidationError
+from engine.services.analyses.drift_scope import resolve_scope
 from engine.services.analyses.trend import read_points
 from engine.services.window_params import choose_granularity
 from engine.store import models_repo, results_repo
@@ -82,7 +83,7 @@ class AnomalyService:
         granularity: str = "auto", custom: bool = False, fit: str = "reference", reference_end: datetime | None = None,
         reference_fraction: float = 0.5, threshold: float | None = None, period: int | None = None,
         min_bucket_samples: int = 1, filters: dict[str, str] | None = None, persist: bool = False,
-        run_key: str = "adhoc",
+        run_key: str = "adhoc", version: str | None = None,
     ) -> AnomalyReport:
         change = method in CHANGE_METHODS
         bad = check_method(method, fit)
@@ -99,7 +100,8 @@ class AnomalyService:
         gran = choose_granularity(start, end, "1m" if change and granularity == "auto" else granularity)
         async with self.uow.transaction() as conn:
             info = await models_repo.get_model(conn, model)
-            raw = await read_points(self.uow, info, metric, start, end, gran, custom, filters)
+            version_id = (await resolve_scope(conn, info, version, None)).version_id
+            raw = await read_points(self.uow, info, metric, start, end, gran, custom, filters, version_id)
             points = [p for p in raw if p.value is not None and np.isfinite(p.value) and p.n >= min_bucket_samples]
             if len(points) > MAX_SERIES:
                 raise _invalid("granularity", f"more than {MAX_SERIES} points; use a coarser one")
@@ -137,7 +139,8 @@ class AnomalyService:
                 len(anomalies), anomalies, out, _json(details),
             )
             if persist:
-                run = RunKey(info.id, "anomalies", start, end, run_key, segment=filters or None)
+                run = RunKey(info.id, "anomalies", start, end, run_key, version_id=version_id or 0,
+                             segment=filters or None)
                 await results_repo.replace_run(conn, run, _rows(report), None)
         return report
 

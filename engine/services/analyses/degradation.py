@@ -22,6 +22,7 @@ import msgspec
 from engine.algorithms.degradation import DegradationConfig, assess_metric
 from engine.algorithms.trend import assess_trend
 from engine.errors import NotFoundError, RowError, ValidationError
+from engine.services.analyses.drift_scope import resolve_scope
 from engine.services.analyses.window_state import metric_series, sample_size, window_metrics
 from engine.store import baselines_repo, models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
@@ -113,7 +114,7 @@ class DegradationService:
     async def degradation(
         self, model: str, start: datetime, end: datetime, *, baseline: str | None = None,
         filters: dict[str, str] | None = None, min_samples: int = MIN_SAMPLES, persist: bool = True,
-        run_key: str = "adhoc", config: DegradationConfig | None = None,
+        run_key: str = "adhoc", config: DegradationConfig | None = None, version: str | None = None,
     ) -> DegradationReport:
         _check(start, end, min_samples)
         cfg = config or DegradationConfig()
@@ -123,6 +124,7 @@ class DegradationService:
             for key in dict(segments):
                 if key not in info.dimensions:
                     raise ValidationError([RowError(None, "filter", f"{key!r} is not a declared dimension of {model}")])
+            version_id = (await resolve_scope(conn, info, version, None)).version_id
             name = baseline or await baselines_repo.active_baseline_name(conn, info.id)
             if name is None:
                 raise NotFoundError(f"model {model!r} has no active baseline; create one first")
@@ -134,7 +136,7 @@ class DegradationService:
             if not wanted:
                 raise ValidationError([RowError(None, "baseline", f"baseline {name!r} holds no reference metric "
                                                 "(a labelled reference is needed)")])
-            current = await window_metrics(Snapshot(conn), info, start, end, wanted, segments)
+            current = await window_metrics(Snapshot(conn), info, start, end, wanted, segments, version_id)
             out = []
             for m in sorted(wanted):
                 base, cur = ref[m], current.values.get(m) if current else None
@@ -157,7 +159,8 @@ class DegradationService:
             report = DegradationReport(model, start, end, name, dict(segments), min_samples, tuple(out), order[worst],
                                        any(c.degraded for c in out), any(c.retrain for c in out), cfg.retrain_at)
             if persist:
-                run = RunKey(info.id, "degradation", start, end, run_key, segment=dict(segments) or None)
+                run = RunKey(info.id, "degradation", start, end, run_key, version_id=version_id or 0,
+                             segment=dict(segments) or None)
                 await results_repo.replace_run(conn, run, _rows(report), row.id)
         return report
 

@@ -19,6 +19,7 @@ from engine.algorithms.performance.registry import metric_higher_is_better
 from engine.algorithms.trend import TREND_METHODS, TrendResult, assess_trend
 from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
+from engine.services.analyses.drift_scope import resolve_scope
 from engine.services.analyses.window_state import metric_series
 from engine.services.window_params import choose_granularity
 from engine.services.windows import WindowsService
@@ -114,7 +115,7 @@ def trend_tests(points: list[SeriesPoint], start: datetime, better: bool | None,
 
 async def read_points(
     uow: UnitOfWork, info: ModelSpec, metric: str, start: datetime, end: datetime, gran: Granularity, custom: bool,
-    filters: dict[str, str] | None = None,
+    filters: dict[str, str] | None = None, version_id: int | None = None,
 ) -> list[SeriesPoint]:
     """The series: a model metric per bucket (value, rows it rests on; `filters`: segment key = value pairs)
     or a custom metric's bucket means."""
@@ -123,13 +124,16 @@ async def read_points(
         if custom or key not in info.dimensions:
             raise ValidationError([RowError(None, "filter", f"{key!r} is not a declared dimension of {info.name}"
                                             + (" (custom metrics have tags, not segments)" if custom else ""))])
+    if custom and version_id is not None:
+        raise ValidationError([RowError(None, "version", "custom metrics are not kept per model version")])
     if custom:
         series = await WindowsService(uow).custom_metrics(metric, start, end, gran.name, model=info.name)
         return [SeriesPoint(p.bucket, p.mean, p.count) for p in series.points]
     if metric not in metric_names(info.task):
         raise ValidationError([RowError(None, "metric", f"{metric!r} is not a {info.task} window metric; "
                                         f"known: {', '.join(metric_names(info.task))}")])
-    buckets, values, sizes = await metric_series(Snapshot(uow.conn), info, start, end, gran, metric, segments)
+    buckets, values, sizes = await metric_series(Snapshot(uow.conn), info, start, end, gran, metric, segments,
+                                                 version_id)
     return [SeriesPoint(b, v, n) for b, v, n in zip(buckets, values, sizes, strict=True)]
 
 
@@ -141,7 +145,7 @@ class TrendService:
         self, model: str, metric: str, start: datetime, end: datetime, *, granularity: str = "auto",
         custom: bool = False, higher_is_better_override: bool | None = None, alpha: float = 0.05,
         min_samples: int = MIN_SAMPLES, min_bucket_samples: int = 1, filters: dict[str, str] | None = None,
-        persist: bool = False, run_key: str = "adhoc",
+        persist: bool = False, run_key: str = "adhoc", version: str | None = None,
     ) -> TrendReport:
         errs = []
         if not 0 < alpha < 1:
@@ -155,7 +159,8 @@ class TrendService:
         gran = choose_granularity(start, end, granularity)
         async with self.uow.transaction() as conn:
             info = await models_repo.get_model(conn, model)
-            points = await read_points(self.uow, info, metric, start, end, gran, custom, filters)
+            version_id = (await resolve_scope(conn, info, version, None)).version_id
+            points = await read_points(self.uow, info, metric, start, end, gran, custom, filters, version_id)
             better = higher_is_better_override if higher_is_better_override is not None else (
                 None if custom else higher_is_better(metric))
             if len(points) > 5000:
@@ -166,7 +171,7 @@ class TrendService:
                                  end, gran.name,
                                  better, alpha, min_samples, min_bucket_samples, tests, mk.direction, tuple(points))
             if persist:
-                run = RunKey(info.id, "trend", start, end, run_key, segment=filters or None)
+                run = RunKey(info.id, "trend", start, end, run_key, version_id=version_id or 0, segment=filters or None)
                 await results_repo.replace_run(conn, run, _rows(report), None)
         return report
 

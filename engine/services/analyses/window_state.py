@@ -55,13 +55,13 @@ def collapse(family: Family, m: Merged, bucket: Any) -> Merged:
 
 async def window_metrics(
     snap: Snapshot, info: ModelSpec, start: datetime, end: datetime, wanted: set[str],
-    segments: tuple[tuple[str, str], ...] = (),
+    segments: tuple[tuple[str, str], ...] = (), version_id: int | None = None,
 ) -> Derived | None:
     """The model's metrics in `wanted` over the whole of [start, end), with sample sizes and
-    Wilson intervals; None when the window holds no prediction."""
-    source = PREDICTIONS if segments else PREDICTIONS_BY_MODEL
+    Wilson intervals (of one version and segment values when given); None when the window holds no prediction."""
+    source = PREDICTIONS if segments or version_id is not None else PREDICTIONS_BY_MODEL
     family = source.subset(needed_columns(wanted))
-    read = WindowRead(family, window_level(start, end), info.id, start, end, segments=segments)
+    read = WindowRead(family, window_level(start, end), info.id, start, end, segments=segments, version_id=version_id)
     [merged] = await read_windows(snap, [read])
     if not len(merged):
         return None
@@ -73,13 +73,14 @@ async def window_metrics(
 
 async def metric_series(
     snap: Snapshot, info: ModelSpec, start: datetime, end: datetime, granularity: Granularity, metric: str,
-    segments: tuple[tuple[str, str], ...] = (),
+    segments: tuple[tuple[str, str], ...] = (), version_id: int | None = None,
 ) -> tuple[list[datetime], list[float | None], list[int]]:
     """One model metric per bucket of `granularity` over [start, end): bucket starts, values (None where the
     bucket has no data for it) and the sample size each rests on."""
-    source = PREDICTIONS if segments else PREDICTIONS_BY_MODEL
+    source = PREDICTIONS if segments or version_id is not None else PREDICTIONS_BY_MODEL
     family = source.subset(needed_columns({metric}))
-    read = WindowRead(family, granularity.base, info.id, start, end, granularity=granularity.name, segments=segments)
+    read = WindowRead(family, granularity.base, info.id, start, end, granularity=granularity.name, segments=segments,
+                      version_id=version_id)
     [merged] = await read_windows(snap, [read])
     lo, hi = covered(start, end)
     seconds = bucket_seconds(merged.buckets, granularity, lo, hi)

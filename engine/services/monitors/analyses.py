@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 import msgspec
+from croniter import croniter
 
 from engine.algorithms.degradation import DEFAULT_THRESHOLDS, DegradationConfig
 from engine.domain import ModelSpec
@@ -18,8 +19,11 @@ from engine.services.analyses.degradation import DegradationService
 from engine.services.analyses.drift import DriftService
 from engine.services.analyses.quality import QualityService
 from engine.services.analyses.trend import TrendService
-from engine.store.unit import UnitOfWork
+from engine.services.analyses.window_state import window_metrics
+from engine.store.unit import Snapshot, UnitOfWork
 from engine.windows.catalog import metric_names
+
+MAX_LOOKBACK_WINDOWS = 168
 
 
 class DriftParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -43,6 +47,9 @@ class DegradationParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     thresholds: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     retrain_at: float = 0.15
     min_samples: int = 30
+    # labels arrive late: each run also re-evaluates the degradation of this many earlier windows of the
+    # schedule (their results are replaced, so re-running is harmless); 0: only the window itself
+    lookback_windows: Annotated[int, msgspec.Meta(ge=0, le=MAX_LOOKBACK_WINDOWS)] = 0
 
 
 class TrendParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -61,7 +68,7 @@ class AnomaliesParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 @dataclass(frozen=True, slots=True)
 class MonitorWindow:
-    """What one run sees: the model, the window, the monitor's segment filter and its run key."""
+    """What one run sees: the model, the window, the monitor's version and segment filter and its run key."""
 
     model: ModelSpec
     start: datetime
@@ -69,6 +76,25 @@ class MonitorWindow:
     granularity: str
     segment: dict[str, str]
     run_key: str
+    version: str | None = None
+    version_id: int | None = None
+    # the schedule (windows end every `every_seconds`, or on the cron's ticks) and the run's sample threshold
+    every_seconds: int | None = None
+    cron: str | None = None
+    min_samples: int = 1
+
+    def earlier(self, n: int) -> list[tuple[datetime, datetime]]:
+        """The `n` windows of the schedule before this one, newest first (same span)."""
+        span, out, end = self.end - self.start, [], self.end
+        for _ in range(n):
+            if self.every_seconds is not None:
+                end = end - timedelta(seconds=self.every_seconds)
+            elif self.cron is not None:
+                end = croniter(self.cron, end).get_prev(datetime).astimezone(UTC).replace(fold=0)
+            else:
+                end = end - span
+            out.append((end - span, end))
+        return out
 
 
 Runner = Callable[[UnitOfWork, MonitorWindow, Any], Awaitable[int | None]]  # → rows the analysis rested on
@@ -85,7 +111,7 @@ def _metric(model: ModelSpec, metric: str | None) -> str:
 async def _drift(uow: UnitOfWork, w: MonitorWindow, p: DriftParams) -> int | None:
     r = await DriftService(uow).drift(w.model.name, w.start, w.end, methods=p.methods, features=p.features,
                                       rule=p.rule, threshold=p.threshold, alpha=p.alpha, drift_share=p.drift_share,
-                                      persist=True, run_key=w.run_key)
+                                      version=w.version, filters=w.segment or None, persist=True, run_key=w.run_key)
     return max((f.n_current for f in r.features), default=None)
 
 
@@ -99,23 +125,32 @@ async def _quality(uow: UnitOfWork, w: MonitorWindow, p: QualityParams) -> int |
 
 async def _degradation(uow: UnitOfWork, w: MonitorWindow, p: DegradationParams) -> int | None:
     cfg = DegradationConfig(thresholds=p.thresholds, retrain_at=p.retrain_at)
-    r = await DegradationService(uow).degradation(w.model.name, w.start, w.end, filters=w.segment or None,
-                                                  min_samples=p.min_samples, persist=True, run_key=w.run_key,
-                                                  config=cfg)
+    svc = DegradationService(uow)
+    r = await svc.degradation(w.model.name, w.start, w.end, filters=w.segment or None, min_samples=p.min_samples,
+                              persist=True, run_key=w.run_key, config=cfg, version=w.version)
+    # windows closed earlier whose labels may have come in since: judged again with what is stored now; a
+    # window below the monitor's min_samples keeps its "no data" rows
+    for start, end in w.earlier(p.lookback_windows):
+        seen = await window_metrics(Snapshot(uow.conn), w.model, start, end, {"count"},
+                                    tuple(sorted(w.segment.items())), w.version_id)
+        if seen is not None and int(seen.values.get("count") or 0) >= w.min_samples:
+            await svc.degradation(w.model.name, start, end, filters=w.segment or None, min_samples=p.min_samples,
+                                  persist=True, run_key=w.run_key, config=cfg, version=w.version)
     return max((m.n_current for m in r.metrics), default=None)
 
 
 async def _trend(uow: UnitOfWork, w: MonitorWindow, p: TrendParams) -> int | None:
     r = await TrendService(uow).trend(w.model.name, _metric(w.model, p.metric), w.end - timedelta(days=p.lookback_days),
                                       w.end, granularity=p.granularity, alpha=p.alpha, min_samples=p.min_samples,
-                                      filters=w.segment or None, persist=True, run_key=w.run_key)
+                                      filters=w.segment or None, version=w.version, persist=True, run_key=w.run_key)
     return sum(pt.n for pt in r.points)
 
 
 async def _anomalies(uow: UnitOfWork, w: MonitorWindow, p: AnomaliesParams) -> int | None:
     r = await AnomalyService(uow).anomalies(w.model.name, p.metric or "count", w.start, w.end, method=p.method,
                                             granularity=w.granularity, threshold=p.threshold,
-                                            filters=w.segment or None, persist=True, run_key=w.run_key)
+                                            filters=w.segment or None, version=w.version, persist=True,
+                                            run_key=w.run_key)
     return sum(pt.n for pt in r.points)
 
 
@@ -125,11 +160,14 @@ class AnalysisKind:
     run: Runner
     # what the analysis needs beyond predictions; a default monitor includes it only when the model has it
     needs: Literal["baseline", "labelled_baseline", "nothing"]
+    # whether it reads only the rows of the monitor's `version` / `segment`; one that cannot is refused with them
+    scoped: bool = True
 
 
 KINDS: dict[str, AnalysisKind] = {
     "drift": AnalysisKind(DriftParams, _drift, "baseline"),
-    "quality": AnalysisKind(QualityParams, _quality, "nothing"),
+    # quality reads the feature windows, refused rows and freshness of the whole model: not scoped
+    "quality": AnalysisKind(QualityParams, _quality, "nothing", scoped=False),
     "degradation": AnalysisKind(DegradationParams, _degradation, "labelled_baseline"),
     "trend": AnalysisKind(TrendParams, _trend, "nothing"),
     "anomalies": AnalysisKind(AnomaliesParams, _anomalies, "nothing"),

@@ -73,8 +73,10 @@ async def _run_window(uow: UnitOfWork, monitor_id: int, run_id: int, start: date
                 return "deleted"
             info = await models_repo.get_model(conn, m["model"])
             segment: dict[str, str] = json.loads(m["segment"])
-            w = MonitorWindow(info, start, end, m["granularity"], segment, run_key(m["name"]))
-            seen = await window_metrics(Snapshot(conn), info, start, end, {"count"}, tuple(sorted(segment.items())))
+            w = MonitorWindow(info, start, end, m["granularity"], segment, run_key(m["name"]), m["version"],
+                              m["version_id"], m["every_seconds"], m["cron"], m["min_samples"])
+            seen = await window_metrics(Snapshot(conn), info, start, end, {"count"}, tuple(sorted(segment.items())),
+                                        m["version_id"])
             n = int(seen.values.get("count") or 0) if seen is not None else 0
             analyses = json.loads(m["analyses"])
             details: dict[str, dict[str, object]] = {}
@@ -85,7 +87,8 @@ async def _run_window(uow: UnitOfWork, monitor_id: int, run_id: int, start: date
                     no_data = ResultRow("*", "n", float(n), float(m["min_samples"]), None, "no_data", n,
                                         {"reason": f"{n} predictions in the window, fewer than min_samples"})
                     await results_repo.replace_run(
-                        conn, RunKey(info.id, a["kind"], start, end, w.run_key, segment=segment or None), [no_data], None)
+                        conn, RunKey(info.id, a["kind"], start, end, w.run_key, version_id=m["version_id"] or 0,
+                               segment=segment or None), [no_data], None)
                     details[a["kind"]] = {"status": "no_data", "n": n}
             else:
                 status = "succeeded"

@@ -101,13 +101,29 @@ class ApplyOut(msgspec.Struct, frozen=True):
 
 def monitor_out(r: asyncpg.Record) -> MonitorOut:
     settings = json.loads(r["settings"])
-    analyses = tuple(AnalysisSpec(a["kind"], a.get("params", {})) for a in json.loads(r["analyses"]))
+    analyses = tuple(AnalysisSpec(a["kind"], _normalised(a["kind"], a.get("params", {})))
+                     for a in json.loads(r["analyses"]))
     return MonitorOut(
         r["id"], r["model"], r["name"], analyses, format_duration(r["window_seconds"]), r["window_seconds"],
         r["granularity"], format_duration(r["every_seconds"]) if r["every_seconds"] else None, r["cron"], r["version"],
         json.loads(r["segment"]), r["min_samples"], r["enabled"], float(settings.get("alert_threshold", 0.1)),
         float(settings.get("alert_cooldown_hours", 24.0)), r["scheduled_until"], r["created_at"], r["updated_at"],
     )
+
+
+def _normalised(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Stored params with every current default filled in (a parameter added since the monitor was saved shows
+    its default, and a declarative re-apply of the same file is "unchanged"); a stored config the engine cannot
+    read any more is shown as stored (its runs fail, saying why)."""
+    k = KINDS.get(kind)
+    if k is None:
+        return params
+    try:
+        out = msgspec.to_builtins(msgspec.convert(params, k.params))
+    except msgspec.ValidationError:
+        return params
+    assert isinstance(out, dict)
+    return out
 
 
 def run_out(r: asyncpg.Record, model: str, monitor: str) -> RunOut:

@@ -131,6 +131,10 @@ def validate(body: MonitorBody, model: ModelSpec, versions: set[str]) -> Monitor
         except msgspec.ValidationError as exc:
             errs.append(RowError(i, f"analyses.{a.kind}.params", str(exc)))
             continue
+        for field, value in (("version", body.version), ("segment", body.segment)):
+            if value and not kind.scoped:
+                errs.append(RowError(i, field, f"analysis {a.kind!r} cannot be restricted to a {field} (it reads the "
+                                     f"whole model); drop {field!r} or run {a.kind!r} in a monitor without it"))
         problem = metric_params_errors(model, a.kind, params)
         if problem:
             errs.append(RowError(i, f"analyses.{a.kind}.params.metric", problem))
