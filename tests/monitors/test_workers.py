@@ -70,6 +70,11 @@ async def test_three_workers_ticks_windows_catchup_and_equal_results(pool: async
             return (len(runs) >= 6 and all(r["status"] == "succeeded" for r in runs)
                     and bool(default) and default[0]["status"] == "succeeded")
         await wait_for(settled, 200, "the caught-up windows and the run-now window")
+
+        async def three_ticks() -> bool:  # on a quiet machine the windows settle within two ticks (every 2 s)
+            return bool(await pool.fetchval(
+                "SELECT count(*) >= 3 FROM procrastinate_jobs WHERE task_name = 'driftline.tick'"))
+        await wait_for(three_ticks, 60, "three scheduler ticks")
         ticks = await pool.fetchval("SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'driftline.tick'")
         distinct = await pool.fetchval("SELECT count(DISTINCT args->>'timestamp') FROM procrastinate_jobs "
                                        "WHERE task_name = 'driftline.tick'")
@@ -78,7 +83,8 @@ async def test_three_workers_ticks_windows_catchup_and_equal_results(pool: async
     logs = "".join((tmp_path / f"w{i}.log").read_text() for i in range(3))
     assert all(p.returncode == 0 for p in procs), logs[-4000:]
     assert ticks >= 3 and ticks == distinct, (ticks, distinct)  # each tick once, though three workers defer it
-    runs = await _runs(pool, "minutely")
+    # a window that closed while the workers stopped may be queued, not run: not part of what is checked
+    runs = [r for r in await _runs(pool, "minutely") if r["status"] != "queued"]
     ends = [r["window_end"] for r in runs]
     # caught up: the 5 newest missed windows (not 30), then each new minute once; no gap, no duplicate
     assert ends[0] == minute - timedelta(minutes=4) or ends[0] == minute - timedelta(minutes=3), (ends[0], minute)
