@@ -1,0 +1,144 @@
+"""Large ingest bodies are decoded and validated in a small pool of worker processes, so that the event loop
+keeps answering while a 100k-row JSON batch is turned into rows: msgspec's decode and the per-row Python
+conversion hold the GIL (~1.3 s per 100k rows on the reference machine), so a thread does not help.
+
+The worker gets the body, the model and the batch options; it runs exactly what the in-process path runs
+(`decode.decode_rows`, `prepare.check_size`, `prepare.prepare_predictions`, `prepare.decide`) and sends back a
+compact result: the canonical frame as uncompressed Arrow IPC bytes (the loop side only wraps them), the
+row errors, the rejected_rows payloads of the refused rows (partial mode) and the batch digest (when an
+idempotency key asks for one). A refusal comes back as a value (its class, errors and message), so that the
+answer is the same as the in-process one.
+
+The pool is `spawn`ed, fixed in size (`DRIFTLINE_DECODE_WORKERS`, default 2; 0 keeps every body in process),
+and its processes start on first use (or from `warm()`, which the served app calls at start-up). Bodies
+smaller than `DRIFTLINE_OFFLOAD_MIN_BYTES` (default 256 KiB, ~1k rows, ~25 ms of CPU) stay in process: for
+them a round trip costs more than it saves. A worker that dies (OOM killer, kill -9) breaks the pool: it is
+replaced for later requests, and the request that saw it runs in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import polars as pl
+
+from engine.config import DecodeLimits
+from engine.domain import ModelSpec
+from engine.errors import RowError, ValidationError
+from engine.ingest.decode import decode_rows
+from engine.ingest.prepare import batch_digest, check_size, decide, payload, prepare_predictions
+
+T = TypeVar("T")
+A = TypeVar("A")
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionJob:
+    body: bytes
+    content_type: str | None
+    limits: DecodeLimits
+    model: ModelSpec | None  # None: only decode (the model was not found; a malformed body is reported first)
+    max_rows: int = 100_000
+    version: str | None = None
+    partial: bool = False
+    segment_columns: tuple[str, ...] = ()
+    want_digest: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPredictions:
+    received: int
+    frame_ipc: bytes  # the canonical frame, uncompressed Arrow IPC
+    errors: list[RowError]
+    payloads: dict[int, str] = field(default_factory=dict)  # row → its rejected_rows payload (refused rows)
+    digest: str | None = None
+
+    def frame(self) -> pl.DataFrame:
+        return pl.read_ipc(io.BytesIO(self.frame_ipc))
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A ValidationError (or subclass) raised in a worker, carried back as a value: exceptions whose
+    constructor takes other arguments than `args` do not survive pickling."""
+
+    kind: type[ValidationError]
+    errors: list[RowError]
+    message: str
+
+    def exception(self) -> ValidationError:
+        return self.kind(self.errors, self.message)
+
+
+def prepare_prediction_body(job: PredictionJob) -> PreparedPredictions | Refusal | None:
+    """Runs in a worker process: decode, size check, conversion and validation of one predictions body."""
+    try:
+        rows = decode_rows(job.body, job.content_type, job.limits)
+        if job.model is None:
+            return None
+        n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
+        check_size(n, job.max_rows)
+        frame, errors = prepare_predictions(job.model, rows, job.segment_columns, job.partial)
+        decide(errors, job.partial)
+    except ValidationError as exc:
+        return Refusal(type(exc), exc.errors, str(exc))
+    bad = sorted({e.row for e in errors if e.row is not None})
+    item: Callable[[int], Any] = ((lambda i: rows.row(i, named=True)) if isinstance(rows, pl.DataFrame)
+                                  else rows.__getitem__)
+    return PreparedPredictions(
+        received=n,
+        frame_ipc=frame.write_ipc(None, compression="uncompressed").getvalue(),
+        errors=errors,
+        payloads={i: payload(item(i)) for i in bad},
+        digest=batch_digest(rows, job.version, job.partial, job.segment_columns) if job.want_digest else None,
+    )
+
+
+def _ready() -> bool:
+    return True
+
+
+class DecodePool:
+    """A fixed-size pool of spawned worker processes for large ingest bodies (one per API process)."""
+
+    def __init__(self, workers: int = 2, min_bytes: int = 256 * 1024) -> None:
+        self.workers = workers
+        self.min_bytes = min_bytes
+        self._executor: ProcessPoolExecutor | None = None
+
+    def wants(self, body: bytes) -> bool:
+        return self.workers > 0 and len(body) >= self.min_bytes
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._executor
+
+    def warm(self) -> None:
+        """Start every worker now (they import polars and numpy: ~1 s each), without waiting for them."""
+        if self.workers > 0:
+            pool = self._pool()
+            for _ in range(self.workers):
+                pool.submit(_ready)
+
+    async def run(self, fn: Callable[[A], T], arg: A) -> T:
+        loop = asyncio.get_running_loop()
+        pool = self._pool()
+        try:
+            return await loop.run_in_executor(pool, fn, arg)
+        except BrokenProcessPool:
+            if self._executor is pool:
+                self._executor = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            return await asyncio.to_thread(fn, arg)
+
+    async def close(self) -> None:
+        pool, self._executor = self._executor, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
