@@ -4,8 +4,8 @@ conversion hold the GIL (~1.3 s per 100k rows on the reference machine), so a th
 
 The worker gets the body, the model and the batch options; it runs exactly what the in-process path runs
 (`decode.decode_rows`, `prepare.check_size`, `prepare.prepare_predictions`, `prepare.decide`) and sends back a
-compact result: the canonical frame as uncompressed Arrow IPC bytes (the loop side only wraps them), the
-row errors, the rejected_rows payloads of the refused rows (partial mode) and the batch digest (when an
+compact result: the binary COPY data of the valid rows (the loop side only streams it to PostgreSQL), the
+row errors, the warnings, the rejected_rows payloads of the refused rows (partial mode) and the batch digest (when an
 idempotency key asks for one). A refusal comes back as a value (its class, errors and message), so that the
 answer is the same as the in-process one.
 
@@ -18,12 +18,12 @@ replaced for later requests, and the request that saw it runs in a thread."""
 from __future__ import annotations
 
 import asyncio
-import io
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import polars as pl
@@ -31,8 +31,17 @@ import polars as pl
 from engine.config import DecodeLimits
 from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
+from engine.ingest.copy_binary import prediction_copy_chunks
 from engine.ingest.decode import decode_rows
-from engine.ingest.prepare import batch_digest, check_size, decide, payload, prepare_predictions
+from engine.ingest.prepare import (
+    batch_digest,
+    check_size,
+    decide,
+    payload,
+    prepare_predictions,
+    undeclared_segment_warnings,
+    writable_rows,
+)
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -49,18 +58,19 @@ class PredictionJob:
     partial: bool = False
     segment_columns: tuple[str, ...] = ()
     want_digest: bool = False
+    version_id: int = 0
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedPredictions:
     received: int
-    frame_ipc: bytes  # the canonical frame, uncompressed Arrow IPC
+    written: int  # rows in copy_chunks
+    copy_chunks: list[bytes]  # binary COPY data of the valid rows, sorted (`prepare.writable_rows`)
     errors: list[RowError]
+    warnings: tuple[RowError, ...] = ()
     payloads: dict[int, str] = field(default_factory=dict)  # row → its rejected_rows payload (refused rows)
     digest: str | None = None
-
-    def frame(self) -> pl.DataFrame:
-        return pl.read_ipc(io.BytesIO(self.frame_ipc))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +101,13 @@ def prepare_prediction_body(job: PredictionJob) -> PreparedPredictions | Refusal
     bad = sorted({e.row for e in errors if e.row is not None})
     item: Callable[[int], Any] = ((lambda i: rows.row(i, named=True)) if isinstance(rows, pl.DataFrame)
                                   else rows.__getitem__)
+    good = writable_rows(frame, bad)
     return PreparedPredictions(
         received=n,
-        frame_ipc=frame.write_ipc(None, compression="uncompressed").getvalue(),
+        written=good.height,
+        copy_chunks=list(prediction_copy_chunks(job.model, job.version_id, good, job.received_at)),
         errors=errors,
+        warnings=undeclared_segment_warnings(job.model, good),
         payloads={i: payload(item(i)) for i in bad},
         digest=batch_digest(rows, job.version, job.partial, job.segment_columns) if job.want_digest else None,
     )
@@ -111,6 +124,7 @@ class DecodePool:
         self.workers = workers
         self.min_bytes = min_bytes
         self._executor: ProcessPoolExecutor | None = None
+        self.runs = 0  # bodies handed to a worker process (a count for tests and diagnostics)
 
     def wants(self, body: bytes) -> bool:
         return self.workers > 0 and len(body) >= self.min_bytes
@@ -130,6 +144,7 @@ class DecodePool:
     async def run(self, fn: Callable[[A], T], arg: A) -> T:
         loop = asyncio.get_running_loop()
         pool = self._pool()
+        self.runs += 1
         try:
             return await loop.run_in_executor(pool, fn, arg)
         except BrokenProcessPool:

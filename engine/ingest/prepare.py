@@ -15,7 +15,7 @@ import polars as pl
 
 from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
-from engine.ingest.canonical import frame_to_canonical
+from engine.ingest.canonical import SEGMENT_PREFIX, frame_to_canonical
 from engine.ingest.rows import prediction_rows_to_frame
 from engine.ingest.text import frame_nul_errors, storable, unstorable_errors
 from engine.ingest.validate import validate_predictions
@@ -97,3 +97,28 @@ def prepare_predictions(
     return frame, errors
 
 
+
+
+def undeclared_segment_warnings(model: ModelSpec, frame: pl.DataFrame) -> tuple[RowError, ...]:
+    """One warning per segment key the stored rows carry that is not a declared dimension of the model:
+    those values are stored, but the windows keep only declared dimensions, so they cannot be grouped or
+    filtered by."""
+    declared = ", ".join(model.dimensions) or "none"
+    keys = sorted(c[len(SEGMENT_PREFIX):] for c in frame.columns
+                  if c.startswith(SEGMENT_PREFIX) and c[len(SEGMENT_PREFIX):] not in model.dimensions
+                  and frame.get_column(c).is_not_null().any())
+    return tuple(RowError(None, f"segments.{k}", f"not a declared dimension of {model.name} (declared: {declared}): "
+                          "stored, but windows cannot be grouped or filtered by it") for k in keys)
+
+
+def writable_rows(frame: pl.DataFrame, bad: Sequence[int]) -> pl.DataFrame:
+    """The rows to COPY: all but the refused ones, sorted. Concurrent batches that share ids must take the
+    unique index's row locks in one global order, or two of them can each wait for the other (deadlock).
+    Byte order of the id, then time; the de-duplicating path inserts from its freshly filled stage table in
+    this same order."""
+    good = frame
+    if bad:
+        keep = pl.Series([True] * frame.height)
+        keep[list(bad)] = False
+        good = frame.filter(keep)
+    return good.sort(["prediction_id", "time"])

@@ -20,11 +20,10 @@ import asyncpg
 import polars as pl
 
 from engine.config import DecodeLimits
-from engine.domain import ModelSpec, VersionInfo
+from engine.domain import ModelSpec
 from engine.errors import NotFoundError, RowError, ValidationError
 from engine.ingest import labels as label_rows
 from engine.ingest import metrics as metric_rows
-from engine.ingest.canonical import SEGMENT_PREFIX
 from engine.ingest.copy_binary import prediction_copy_chunks
 from engine.ingest.decode import decode_rows
 from engine.ingest.label_writes import apply_labels
@@ -42,6 +41,8 @@ from engine.ingest.prepare import (
     check_size,
     decide,
     prepare_predictions,
+    undeclared_segment_warnings,
+    writable_rows,
 )
 from engine.ingest.prepare import payload as _payload
 from engine.ingest.records import METRIC_COLUMNS, PREDICTION_COLUMNS
@@ -109,18 +110,6 @@ class _Checked:
         return sorted({e.row for e in self.errors if e.row is not None})
 
 
-def undeclared_segment_warnings(model: ModelSpec, frame: pl.DataFrame) -> tuple[RowError, ...]:
-    """One warning per segment key the stored rows carry that is not a declared dimension of the model:
-    those values are stored, but the windows keep only declared dimensions, so they cannot be grouped or
-    filtered by."""
-    declared = ", ".join(model.dimensions) or "none"
-    keys = sorted(c[len(SEGMENT_PREFIX):] for c in frame.columns
-                  if c.startswith(SEGMENT_PREFIX) and c[len(SEGMENT_PREFIX):] not in model.dimensions
-                  and frame.get_column(c).is_not_null().any())
-    return tuple(RowError(None, f"segments.{k}", f"not a declared dimension of {model.name} (declared: {declared}): "
-                          "stored, but windows cannot be grouped or filtered by it") for k in keys)
-
-
 def _unknown_reason(item: Any) -> str:
     if item.get("time"):
         return "no stored prediction with this id and time"
@@ -177,8 +166,15 @@ class IngestService:
             item = rows.row(i, named=True) if is_frame else rows[i]  # type: ignore[union-attr]
             return _payload(item)
 
-        return await self._store_predictions(model, ver, _Checked(received=n, errors=errors), frame, partial,
-                                             idempotency_key, payload,
+        checked = _Checked(received=n, errors=errors)
+        good = writable_rows(frame, checked.bad_rows())
+        received_at = datetime.now(UTC)
+
+        def copy_data() -> Iterable[bytes]:
+            return prediction_copy_chunks(model, ver.id, good, received_at)
+
+        return await self._store_predictions(model, checked, copy_data, good.height,
+                                             undeclared_segment_warnings(model, good), idempotency_key, payload,
                                              lambda: batch_digest(rows, ver.version, partial, segment_columns))
 
     async def log_prediction_body(
@@ -192,9 +188,9 @@ class IngestService:
         idempotency_key: str | None = None,
         segment_columns: Sequence[str] = (),
     ) -> IngestResult:
-        """`log_predictions` of a request body. A large body (see `engine.ingest.offload`) is decoded and
-        validated in a worker process, with the same answers, in the same order: a malformed body, then an
-        unknown model or version, then the batch's size, then its rows."""
+        """`log_predictions` of a request body. A large body (see `engine.ingest.offload`) is decoded,
+        validated and encoded for COPY in a worker process, with the same answers, in the same order: a
+        malformed body, then an unknown model or version, then the batch's size, then its rows."""
         pool = self.offload
         if pool is None or not pool.wants(body):
             rows = await asyncio.to_thread(decode_rows, body, content_type, limits)
@@ -209,46 +205,31 @@ class IngestService:
                 raise decoded.exception() from None
             raise
         job = PredictionJob(body, content_type, limits, model, self.max_batch_rows, ver.version, partial,
-                            tuple(segment_columns), want_digest=idempotency_key is not None)
+                            tuple(segment_columns), want_digest=idempotency_key is not None, version_id=ver.id,
+                            received_at=datetime.now(UTC))
         out = await pool.run(prepare_prediction_body, job)
         if not isinstance(out, PreparedPredictions):
             raise out.exception() if out is not None else RuntimeError("the decode worker returned nothing")
-        digest = out.digest
-        return await self._store_predictions(model, ver, _Checked(received=out.received, errors=out.errors),
-                                             out.frame(), partial, idempotency_key, out.payloads.__getitem__,
-                                             lambda: digest or "")
+        digest = out.digest or ""
+        return await self._store_predictions(model, _Checked(received=out.received, errors=out.errors),
+                                             lambda: iter(out.copy_chunks), out.written, out.warnings,
+                                             idempotency_key, out.payloads.__getitem__, lambda: digest)
 
     async def _store_predictions(
-        self, model: ModelSpec, ver: VersionInfo, checked: _Checked, frame: pl.DataFrame, partial: bool,
-        idempotency_key: str | None, payload: Callable[[int], str], digest: Callable[[], str],
+        self, model: ModelSpec, checked: _Checked, copy_data: Callable[[], Iterable[bytes]], n_good: int,
+        warnings: tuple[RowError, ...], idempotency_key: str | None, payload: Callable[[int], str],
+        digest: Callable[[], str],
     ) -> IngestResult:
-        """Write a checked batch: its valid rows (all of them, unless partial), the refused ones to
-        rejected_rows, and the idempotency key, in one transaction."""
+        """Write a checked batch in one transaction: its valid rows (binary COPY data from `copy_data()`),
+        the refused ones to rejected_rows, and the idempotency key."""
         conn = self.conn
-        n = checked.received
-        bad = checked.bad_rows()
-        good = frame
-        if bad:
-            keep = pl.Series([True] * n)
-            keep[bad] = False
-            good = frame.filter(keep)
-        # Concurrent batches that share ids must take the unique index's row locks in one global order,
-        # or two of them can each wait for the other (deadlock). Byte order of the id, then time; the
-        # de-duplicating path inserts from its freshly filled stage table in this same order.
-        good = good.sort(["prediction_id", "time"])
-        received_at = datetime.now(UTC)
-
-        def copy_data() -> Iterable[bytes]:
-            return prediction_copy_chunks(model, ver.id, good, received_at)
-
         async with conn.transaction():
             replay = await self._claim_key(conn, idempotency_key, "predictions", model.id, digest)
             if replay is not None:
                 return replay
-            written, duplicates = await self._write_predictions(conn, copy_data, good.height)
+            written, duplicates = await self._write_predictions(conn, copy_data, n_good)
             await self._reject(conn, "predictions", model.id, idempotency_key, checked, payload)
-            result = replace(self._result("predictions", checked, written, duplicates),
-                             warnings=undeclared_segment_warnings(model, good))
+            result = replace(self._result("predictions", checked, written, duplicates), warnings=warnings)
             await self._store_key(conn, idempotency_key, result)
         return result
 
