@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing import shared_memory
 from typing import Any, TypeVar
 
 import polars as pl
@@ -47,9 +50,54 @@ T = TypeVar("T")
 A = TypeVar("A")
 
 
+_COPY_STEP = 1 << 20  # bytes copied into shared memory between two turns of the event loop
+
+
+@dataclass(frozen=True, slots=True)
+class SharedBody:
+    """A request body in POSIX shared memory: handing a job to a worker pickles it while holding the GIL
+    (~15-35 ms for 23 MB), this copies it in 1 MiB steps between turns of the loop instead."""
+
+    name: str
+    size: int
+
+    def read(self) -> bytes:
+        shm = shared_memory.SharedMemory(name=self.name)
+        try:
+            return bytes(_buffer(shm)[: self.size])
+        finally:
+            shm.close()
+
+
+def _buffer(shm: shared_memory.SharedMemory) -> memoryview:
+    buf = shm.buf
+    if buf is None:  # closed
+        raise ValueError(f"shared memory block {shm.name} is closed")
+    return buf
+
+
+@asynccontextmanager
+async def shared_body(body: bytes) -> AsyncIterator[SharedBody]:
+    """The body copied into a shared memory block, unlinked on exit (the workers share the parent's
+    resource tracker, so a block left behind by a crash is removed when the API process ends)."""
+    n = len(body)
+    shm = shared_memory.SharedMemory(create=True, size=max(n, 1))
+    try:
+        view = memoryview(body)
+        for start in range(0, n, _COPY_STEP):
+            end = min(start + _COPY_STEP, n)
+            _buffer(shm)[start:end] = view[start:end]
+            await asyncio.sleep(0)
+        view.release()
+        yield SharedBody(shm.name, n)
+    finally:
+        shm.close()
+        shm.unlink()
+
+
 @dataclass(frozen=True, slots=True)
 class PredictionJob:
-    body: bytes
+    body: bytes | SharedBody
     content_type: str | None
     limits: DecodeLimits
     model: ModelSpec | None  # None: only decode (the model was not found; a malformed body is reported first)
@@ -89,7 +137,9 @@ class Refusal:
 def prepare_prediction_body(job: PredictionJob) -> PreparedPredictions | Refusal | None:
     """Runs in a worker process: decode, size check, conversion and validation of one predictions body."""
     try:
-        rows = decode_rows(job.body, job.content_type, job.limits)
+        body = job.body.read() if isinstance(job.body, SharedBody) else job.body
+        rows = decode_rows(body, job.content_type, job.limits)
+        del body
         if job.model is None:
             return None
         n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
@@ -117,6 +167,12 @@ def _ready() -> bool:
     return True
 
 
+def _background_priority() -> None:
+    """Workers run at a lower CPU priority (nice +10): on a busy host the scheduler then prefers the API
+    process, whose event loop answers the other requests, over the batch being decoded."""
+    os.nice(10)
+
+
 class DecodePool:
     """A fixed-size pool of spawned worker processes for large ingest bodies (one per API process)."""
 
@@ -131,7 +187,8 @@ class DecodePool:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_background_priority)
         return self._executor
 
     def warm(self) -> None:

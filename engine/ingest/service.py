@@ -33,6 +33,7 @@ from engine.ingest.offload import (
     PreparedPredictions,
     Refusal,
     prepare_prediction_body,
+    shared_body,
 )
 from engine.ingest.prepare import (
     MAX_REJECTED_PAYLOAD_CHARS,
@@ -200,14 +201,16 @@ class IngestService:
             model = await models_repo.get_model(self.conn, model_name)
             ver = await models_repo.get_version(self.conn, model, version)
         except NotFoundError:
-            decoded = await pool.run(prepare_prediction_body, PredictionJob(body, content_type, limits, None))
+            async with shared_body(body) as shared:
+                decoded = await pool.run(prepare_prediction_body, PredictionJob(shared, content_type, limits, None))
             if isinstance(decoded, Refusal):
                 raise decoded.exception() from None
             raise
-        job = PredictionJob(body, content_type, limits, model, self.max_batch_rows, ver.version, partial,
-                            tuple(segment_columns), want_digest=idempotency_key is not None, version_id=ver.id,
-                            received_at=datetime.now(UTC))
-        out = await pool.run(prepare_prediction_body, job)
+        async with shared_body(body) as shared:
+            job = PredictionJob(shared, content_type, limits, model, self.max_batch_rows, ver.version, partial,
+                                tuple(segment_columns), want_digest=idempotency_key is not None, version_id=ver.id,
+                                received_at=datetime.now(UTC))
+            out = await pool.run(prepare_prediction_body, job)
         if not isinstance(out, PreparedPredictions):
             raise out.exception() if out is not None else RuntimeError("the decode worker returned nothing")
         digest = out.digest or ""
