@@ -34,9 +34,11 @@ from tests.ingest.support import T0, good_binary_row
 
 PRED = "/api/v1/models/churn/predictions"
 ROWS = 100_000
-# Seconds a probe may wait while a 100k-row batch is decoded and stored: every wait but the longest stays under
-# STALL_BOUND, the longest under 2 × STALL_BOUND (on the shared 2-core test host one probe in ~400 is sometimes
-# descheduled for longer; seen: longest 17-74 ms in most runs, once 101 ms; in process: 0.22-0.51 s).
+# A probe's wait while a 100k-row batch is decoded and stored: at most 1 % of the probes wait longer than
+# STALL_BOUND, none longer than 2.5 × STALL_BOUND. (The test host has 2 cores shared by several developers: at a
+# load average of 6-7 any process is sometimes descheduled for ~0.1 s, so "every probe under 0.1 s" measures the
+# host, not the loop. Seen with the pool: longest wait 17-74 ms at load 2.5-4, 137 ms at load 6.7; in process:
+# 0.22-0.51 s, and a run of waits over 0.1 s while msgspec decodes.)
 STALL_BOUND = 0.1
 PROBES = ("/health/live", "/api/v1/models/")
 
@@ -100,7 +102,8 @@ def test_large_bodies_leave_the_event_loop_free(served: str, tmp_path: Path, db_
         assert status == 201
         report[name] = (len(waits), max(waits))
         assert len(waits) >= 20, (name, len(waits))  # the probes did run during the ingest
-        assert sorted(waits)[-2] < STALL_BOUND and max(waits) < 2 * STALL_BOUND, (name, sorted(waits)[-5:])
+        slow = sum(w > STALL_BOUND for w in waits)
+        assert slow <= len(waits) // 100 and max(waits) < 2.5 * STALL_BOUND, (name, len(waits), sorted(waits)[-5:])
     # the reference: the same server with every body decoded in process stalls its loop for the decode
     with api_process(db_url, tmp_path / "api-inprocess.log", DRIFTLINE_DECODE_WORKERS="0") as api:
         status, waits = _probe_while_posting(api.url, _json_body("r"), "application/json", tmp_path)
