@@ -10,7 +10,8 @@ idempotency key asks for one). A refusal comes back as a value (its class, error
 answer is the same as the in-process one.
 
 The pool is `spawn`ed, fixed in size (`DRIFTLINE_DECODE_WORKERS`, default 2; 0 keeps every body in process),
-and its processes start on first use (or from `warm()`, which the served app calls at start-up). Bodies
+and its processes start on first use (or from `warm()`, which the served app calls at start-up). Only JSON and
+NDJSON bodies go there (Arrow and Parquet are decoded by columnar code and stay in process). Bodies
 smaller than `DRIFTLINE_OFFLOAD_MIN_BYTES` (default 256 KiB, ~1k rows, ~25 ms of CPU) stay in process: for
 them a round trip costs more than it saves. A worker that dies (OOM killer, kill -9) breaks the pool: it is
 replaced for later requests, and the request that saw it runs in a thread."""
@@ -35,7 +36,7 @@ from engine.config import DecodeLimits
 from engine.domain import ModelSpec
 from engine.errors import RowError, ValidationError
 from engine.ingest.copy_binary import prediction_copy_chunks
-from engine.ingest.decode import decode_rows
+from engine.ingest.decode import JSON_TYPES, NDJSON_TYPES, decode_rows, media_type
 from engine.ingest.prepare import (
     batch_digest,
     check_size,
@@ -46,6 +47,7 @@ from engine.ingest.prepare import (
     writable_rows,
 )
 
+_OFFLOADED = JSON_TYPES + NDJSON_TYPES
 T = TypeVar("T")
 A = TypeVar("A")
 
@@ -182,8 +184,10 @@ class DecodePool:
         self._executor: ProcessPoolExecutor | None = None
         self.runs = 0  # bodies handed to a worker process (a count for tests and diagnostics)
 
-    def wants(self, body: bytes) -> bool:
-        return self.workers > 0 and len(body) >= self.min_bytes
+    def wants(self, body: bytes, content_type: str | None) -> bool:
+        """JSON and NDJSON bodies of at least `min_bytes`. Arrow and Parquet stay in process: their decoding
+        and conversion are columnar (polars, pyarrow), and the SDK's bulk path should not pay the extra hop."""
+        return self.workers > 0 and len(body) >= self.min_bytes and media_type(content_type) in _OFFLOADED
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:

@@ -193,7 +193,7 @@ class IngestService:
         validated and encoded for COPY in a worker process, with the same answers, in the same order: a
         malformed body, then an unknown model or version, then the batch's size, then its rows."""
         pool = self.offload
-        if pool is None or not pool.wants(body):
+        if pool is None or not pool.wants(body, content_type):
             rows = await asyncio.to_thread(decode_rows, body, content_type, limits)
             return await self.log_predictions(model_name, rows, version=version, partial=partial,
                                               idempotency_key=idempotency_key, segment_columns=segment_columns)

@@ -1,4 +1,4 @@
-"""The REST bad-input cases of the predictions endpoint again, against a server that sends every body to its
+"""The REST bad-input cases of the predictions endpoint again, against a server that sends every JSON and NDJSON body to its
 decode worker process (DRIFTLINE_OFFLOAD_MIN_BYTES=0; engine/ingest/offload.py): the same status, the same
 row, field and reason, and the database unchanged, as on the in-process path (tests/badinput/test_rest.py)."""
 
