@@ -50,6 +50,7 @@ from api.deps import (
 from api.edge import EdgeMiddleware
 from api.errors import EXCEPTION_HANDLERS
 from engine.config import Settings
+from engine.ingest.offload import DecodePool
 from engine.store.db import create_pool
 
 CONTROLLERS: list[type] = [HealthController, ModelController, IngestController, WindowsController, AnalyticsController,
@@ -77,11 +78,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.access.secret()  # a secret that is set but unusable (too short) stops the start, with why
         app.state.pool = await create_pool(settings.database_url, settings.pool_min_size, settings.pool_max_size)
         app.state.job_queue, app.state.job_queue_lock = None, asyncio.Lock()
+        # processes start on first use (tests build many apps), or at start-up in the served app
+        app.state.decode_pool = DecodePool(settings.decode_workers, settings.offload_min_bytes)
         try:
             yield
         finally:
             if app.state.job_queue is not None:
                 await app.state.job_queue.close()
+            await app.state.decode_pool.close()
             await app.state.pool.close()
 
     # No origin is allowed unless configured: browsers then refuse cross-origin reads and every preflight
@@ -131,9 +135,15 @@ def freeze_long_lived(_: Litestar) -> None:
     gc.freeze()
 
 
+def warm_decode_pool(app: Litestar) -> None:
+    """Start the decode worker processes now rather than on the first large body (~1 s each, off the loop)."""
+    app.state.decode_pool.warm()
+
+
 def app_from_env() -> Litestar:
     """Factory for `uvicorn --factory api.app:app_from_env` (what `driftline serve` runs): the app of the
     served process, which freezes the long-lived heap once started."""
     app = create_app(Settings.from_env())
     app.on_startup.append(freeze_long_lived)  # runs after the lifespan has opened the pool
+    app.on_startup.append(warm_decode_pool)
     return app

@@ -41,8 +41,8 @@ def provide_model_service(uow: UnitOfWork) -> ModelService:
     return ModelService(uow)
 
 
-def provide_ingest_service(uow: UnitOfWork, settings: Settings) -> IngestService:
-    return IngestService(uow, max_batch_rows=settings.max_batch_rows)
+def provide_ingest_service(uow: UnitOfWork, settings: Settings, state: State) -> IngestService:
+    return IngestService(uow, max_batch_rows=settings.max_batch_rows, offload=state.decode_pool)
 
 
 def provide_prediction_service(uow: UnitOfWork, settings: Settings) -> PredictionService:

@@ -223,6 +223,10 @@ class Settings:
     # while reading and decoding, before the rows are materialised.
     max_body_bytes: int = 64 * 1024 * 1024
     max_decoded_bytes: int = 64 * 1024 * 1024
+    # Prediction bodies of at least `offload_min_bytes` are decoded and validated in `decode_workers`
+    # spawned processes (per API process; 0: none, everything in process), keeping the event loop free.
+    decode_workers: int = 2
+    offload_min_bytes: int = 256 * 1024
     pool_min_size: int = 1
     pool_max_size: int = 10
     api_key: str | None = None
@@ -247,6 +251,8 @@ class Settings:
             max_batch_rows=_int(env, "DRIFTLINE_MAX_BATCH_ROWS", 100_000),
             max_body_bytes=_int(env, "DRIFTLINE_MAX_BODY_BYTES", 64 * 1024 * 1024),
             max_decoded_bytes=_int(env, "DRIFTLINE_MAX_DECODED_BYTES", 64 * 1024 * 1024),
+            decode_workers=_int(env, "DRIFTLINE_DECODE_WORKERS", 2, minimum=0),
+            offload_min_bytes=_int(env, "DRIFTLINE_OFFLOAD_MIN_BYTES", 256 * 1024, minimum=0),
             pool_min_size=_int(env, "DRIFTLINE_POOL_MIN", 1),
             pool_max_size=_int(env, "DRIFTLINE_POOL_MAX", 10),
             api_key=env.get("DRIFTLINE_API_KEY") or None,

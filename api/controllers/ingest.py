@@ -54,8 +54,10 @@ class IngestController(Controller):
         segment_columns: str | None = None,
     ) -> Response[IngestOut]:
         segs = [s for s in (segment_columns or "").split(",") if s]
-        result = await ingest_service.log_predictions(name, await _rows(request), version=version, partial=partial,
-                                                      idempotency_key=idempotency_key, segment_columns=segs)
+        settings: Settings = request.app.state.settings
+        result = await ingest_service.log_prediction_body(
+            name, await request.body(), request.headers.get("content-type"), settings.decode_limits,
+            version=version, partial=partial, idempotency_key=idempotency_key, segment_columns=segs)
         return _out(result)
 
     @delete("/models/{name:str}/predictions", status_code=200, responses=error_responses(400, 401, 404, 422, 503))

@@ -10,9 +10,7 @@ answered from the stored result without writing anything.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import math
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,26 +19,44 @@ from typing import Any, Literal
 import asyncpg
 import polars as pl
 
+from engine.config import DecodeLimits
 from engine.domain import ModelSpec
-from engine.errors import RowError, ValidationError
+from engine.errors import NotFoundError, RowError, ValidationError
 from engine.ingest import labels as label_rows
 from engine.ingest import metrics as metric_rows
-from engine.ingest.canonical import SEGMENT_PREFIX, frame_to_canonical
 from engine.ingest.copy_binary import prediction_copy_chunks
+from engine.ingest.decode import decode_rows
 from engine.ingest.label_writes import apply_labels
+from engine.ingest.offload import (
+    DecodePool,
+    PredictionJob,
+    PreparedPredictions,
+    Refusal,
+    prepare_prediction_body,
+    shared_body,
+)
+from engine.ingest.prepare import (
+    MAX_REJECTED_PAYLOAD_CHARS,
+    MAX_REPORTED_ERRORS,
+    batch_digest,
+    check_size,
+    decide,
+    prepare_predictions,
+    undeclared_segment_warnings,
+    writable_rows,
+)
+from engine.ingest.prepare import payload as _payload
 from engine.ingest.records import METRIC_COLUMNS, PREDICTION_COLUMNS
-from engine.ingest.rows import prediction_rows_to_frame
-from engine.ingest.text import frame_nul_errors, storable, unstorable_errors
-from engine.ingest.validate import validate_predictions
+from engine.ingest.text import frame_nul_errors, unstorable_errors
 from engine.store import models_repo
 from engine.store.sqlfiles import query
 from engine.store.unit import UnitOfWork
 
+__all__ = ["MAX_REJECTED_PAYLOAD_CHARS", "MAX_REPORTED_ERRORS", "IngestResult", "IngestService", "batch_digest"]
+
 Kind = Literal["predictions", "labels", "metrics"]
-MAX_REPORTED_ERRORS = 1000
-# A refused row is kept once, with at most this many of its errors and at most this much of its content.
+# A refused row is kept once, with at most this many of its errors (and MAX_REJECTED_PAYLOAD_CHARS of it).
 MAX_ERRORS_PER_REJECTED_ROW = 50
-MAX_REJECTED_PAYLOAD_CHARS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,77 +111,6 @@ class _Checked:
         return sorted({e.row for e in self.errors if e.row is not None})
 
 
-def undeclared_segment_warnings(model: ModelSpec, frame: pl.DataFrame) -> tuple[RowError, ...]:
-    """One warning per segment key the stored rows carry that is not a declared dimension of the model:
-    those values are stored, but the windows keep only declared dimensions, so they cannot be grouped or
-    filtered by."""
-    declared = ", ".join(model.dimensions) or "none"
-    keys = sorted(c[len(SEGMENT_PREFIX):] for c in frame.columns
-                  if c.startswith(SEGMENT_PREFIX) and c[len(SEGMENT_PREFIX):] not in model.dimensions
-                  and frame.get_column(c).is_not_null().any())
-    return tuple(RowError(None, f"segments.{k}", f"not a declared dimension of {model.name} (declared: {declared}): "
-                          "stored, but windows cannot be grouped or filtered by it") for k in keys)
-
-
-def batch_digest(rows: Sequence[Any] | pl.DataFrame, version: str | None, partial: bool,
-                 segment_columns: Sequence[str]) -> str:
-    """sha256 over a batch's content and the options that change its meaning."""
-    h = hashlib.sha256(repr((version, partial, tuple(segment_columns))).encode())
-    if isinstance(rows, pl.DataFrame):
-        h.update(rows.write_ipc(None, compression="uncompressed").getbuffer())
-    else:
-        h.update(json.dumps(rows, default=_json_default, sort_keys=True).encode())
-    return h.hexdigest()
-
-
-def _json_default(value: object) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _finite_json(value: object) -> object:
-    """PostgreSQL's json has no NaN or Infinity: keep such numbers as the strings 'NaN', 'Infinity'."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value).replace("inf", "Infinity").replace("nan", "NaN")
-    if isinstance(value, dict):
-        return {k: _finite_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_json(v) for v in value]
-    return value
-
-
-def _payload(item: object) -> str:
-    """The refused row as jsonb text: NUL and huge integers made storable, and at most
-    MAX_REJECTED_PAYLOAD_CHARS of it (a longer row is kept as the start of its JSON text)."""
-    try:
-        text = json.dumps(item, default=_json_default, allow_nan=False)
-    except (ValueError, TypeError):
-        text = json.dumps(_finite_json(storable(item)), default=_json_default, allow_nan=False)
-    if "\\u0000" in text:
-        text = json.dumps(_finite_json(storable(item)), default=_json_default, allow_nan=False)
-    if len(text) > MAX_REJECTED_PAYLOAD_CHARS:
-        return json.dumps({"truncated": True, "chars": len(text), "head": text[:MAX_REJECTED_PAYLOAD_CHARS]})
-    return text
-
-
-def _prepare_predictions(
-    model: ModelSpec, rows: Sequence[Any] | pl.DataFrame, segment_columns: Sequence[str], partial: bool,
-) -> tuple[pl.DataFrame, list[RowError]]:
-    """The CPU part of a predictions batch (conversion and validation), run in a worker thread."""
-    if isinstance(rows, pl.DataFrame):
-        errors = frame_nul_errors(rows)
-        frame, more = frame_to_canonical(model, rows, segment_columns)
-        errors += more
-        IngestService._decide(errors, partial)
-    else:
-        errors = unstorable_errors(rows)
-        frame, more = prediction_rows_to_frame(model, rows)
-        errors += more
-    frame, more = validate_predictions(model, frame, {(e.row, e.field) for e in errors if e.row is not None
-                                                      and e.field is not None})
-    errors = sorted(errors + more, key=lambda e: (e.row if e.row is not None else -1))
-    return frame, errors
-
-
 def _unknown_reason(item: Any) -> str:
     if item.get("time"):
         return "no stored prediction with this id and time"
@@ -190,23 +135,15 @@ async def _stream(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
 
 
 class IngestService:
-    def __init__(self, uow: UnitOfWork, max_batch_rows: int = 100_000) -> None:
+    def __init__(self, uow: UnitOfWork, max_batch_rows: int = 100_000, offload: DecodePool | None = None) -> None:
         self.conn = uow.conn
         self.max_batch_rows = max_batch_rows
+        self.offload = offload
 
     def _check_size(self, n: int) -> None:
-        if n == 0:
-            raise ValidationError([RowError(None, None, "empty batch")])
-        if n > self.max_batch_rows:
-            raise ValidationError(
-                [RowError(None, None, f"batch of {n} rows exceeds the limit of {self.max_batch_rows}; split it")]
-            )
+        check_size(n, self.max_batch_rows)
 
-    @staticmethod
-    def _decide(errors: list[RowError], partial: bool) -> None:
-        batch_level = [e for e in errors if e.row is None]
-        if batch_level or (errors and not partial):
-            raise ValidationError(errors[:MAX_REPORTED_ERRORS] if len(errors) > MAX_REPORTED_ERRORS else errors)
+    _decide = staticmethod(decide)
 
     async def log_predictions(
         self,
@@ -218,43 +155,84 @@ class IngestService:
         segment_columns: Sequence[str] = (),
     ) -> IngestResult:
         """Validate and store predictions given as JSON-shaped dicts or as a DataFrame."""
-        conn = self.conn
-        model = await models_repo.get_model(conn, model_name)
-        ver = await models_repo.get_version(conn, model, version)
+        model = await models_repo.get_model(self.conn, model_name)
+        ver = await models_repo.get_version(self.conn, model, version)
         is_frame = isinstance(rows, pl.DataFrame)
         n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
         self._check_size(n)
-        frame, errors = await asyncio.to_thread(_prepare_predictions, model, rows, segment_columns, partial)
+        frame, errors = await asyncio.to_thread(prepare_predictions, model, rows, segment_columns, partial)
         self._decide(errors, partial)
-        checked = _Checked(received=n, errors=errors)
-        bad = checked.bad_rows()
-        good = frame
-        if bad:
-            keep = pl.Series([True] * n)
-            keep[bad] = False
-            good = frame.filter(keep)
-        # Concurrent batches that share ids must take the unique index's row locks in one global order,
-        # or two of them can each wait for the other (deadlock). Byte order of the id, then time; the
-        # de-duplicating path inserts from its freshly filled stage table in this same order.
-        good = good.sort(["prediction_id", "time"])
-        received_at = datetime.now(UTC)
-
-        def copy_data() -> Iterable[bytes]:
-            return prediction_copy_chunks(model, ver.id, good, received_at)
 
         def payload(i: int) -> str:
             item = rows.row(i, named=True) if is_frame else rows[i]  # type: ignore[union-attr]
             return _payload(item)
 
+        checked = _Checked(received=n, errors=errors)
+        good = writable_rows(frame, checked.bad_rows())
+        received_at = datetime.now(UTC)
+
+        def copy_data() -> Iterable[bytes]:
+            return prediction_copy_chunks(model, ver.id, good, received_at)
+
+        return await self._store_predictions(model, checked, copy_data, good.height,
+                                             undeclared_segment_warnings(model, good), idempotency_key, payload,
+                                             lambda: batch_digest(rows, ver.version, partial, segment_columns))
+
+    async def log_prediction_body(
+        self,
+        model_name: str,
+        body: bytes,
+        content_type: str | None,
+        limits: DecodeLimits,
+        version: str | None = None,
+        partial: bool = False,
+        idempotency_key: str | None = None,
+        segment_columns: Sequence[str] = (),
+    ) -> IngestResult:
+        """`log_predictions` of a request body. A large body (see `engine.ingest.offload`) is decoded,
+        validated and encoded for COPY in a worker process, with the same answers, in the same order: a
+        malformed body, then an unknown model or version, then the batch's size, then its rows."""
+        pool = self.offload
+        if pool is None or not pool.wants(body, content_type):
+            rows = await asyncio.to_thread(decode_rows, body, content_type, limits)
+            return await self.log_predictions(model_name, rows, version=version, partial=partial,
+                                              idempotency_key=idempotency_key, segment_columns=segment_columns)
+        try:
+            model = await models_repo.get_model(self.conn, model_name)
+            ver = await models_repo.get_version(self.conn, model, version)
+        except NotFoundError:
+            async with shared_body(body) as shared:
+                decoded = await pool.run(prepare_prediction_body, PredictionJob(shared, content_type, limits, None))
+            if isinstance(decoded, Refusal):
+                raise decoded.exception() from None
+            raise
+        async with shared_body(body) as shared:
+            job = PredictionJob(shared, content_type, limits, model, self.max_batch_rows, ver.version, partial,
+                                tuple(segment_columns), want_digest=idempotency_key is not None, version_id=ver.id,
+                                received_at=datetime.now(UTC))
+            out = await pool.run(prepare_prediction_body, job)
+        if not isinstance(out, PreparedPredictions):
+            raise out.exception() if out is not None else RuntimeError("the decode worker returned nothing")
+        digest = out.digest or ""
+        return await self._store_predictions(model, _Checked(received=out.received, errors=out.errors),
+                                             lambda: iter(out.copy_chunks), out.written, out.warnings,
+                                             idempotency_key, out.payloads.__getitem__, lambda: digest)
+
+    async def _store_predictions(
+        self, model: ModelSpec, checked: _Checked, copy_data: Callable[[], Iterable[bytes]], n_good: int,
+        warnings: tuple[RowError, ...], idempotency_key: str | None, payload: Callable[[int], str],
+        digest: Callable[[], str],
+    ) -> IngestResult:
+        """Write a checked batch in one transaction: its valid rows (binary COPY data from `copy_data()`),
+        the refused ones to rejected_rows, and the idempotency key."""
+        conn = self.conn
         async with conn.transaction():
-            replay = await self._claim_key(conn, idempotency_key, "predictions", model.id,
-                                           lambda: batch_digest(rows, ver.version, partial, segment_columns))
+            replay = await self._claim_key(conn, idempotency_key, "predictions", model.id, digest)
             if replay is not None:
                 return replay
-            written, duplicates = await self._write_predictions(conn, copy_data, good.height)
+            written, duplicates = await self._write_predictions(conn, copy_data, n_good)
             await self._reject(conn, "predictions", model.id, idempotency_key, checked, payload)
-            result = replace(self._result("predictions", checked, written, duplicates),
-                             warnings=undeclared_segment_warnings(model, good))
+            result = replace(self._result("predictions", checked, written, duplicates), warnings=warnings)
             await self._store_key(conn, idempotency_key, result)
         return result
 

@@ -312,19 +312,20 @@ async def test_405_carries_allow_and_strings_are_not_numbers(small: AsyncTestCli
     assert await pool.fetchval("SELECT count(*) FROM models") == 0
 
 
-@pytest.mark.xfail(reason="open: decoding runs in a thread, but msgspec and the per-row Python conversion hold the "
-                   "GIL, so the loop still stalls ~0.6 s per 100k rows; needs chunked decoding or a process pool",
-                   strict=False)
 async def test_decoding_leaves_the_event_loop_free(uow: UnitOfWork, models: dict[str, ModelSpec]) -> None:
-    """Decoding a body and converting/validating 100k rows run in worker threads: the loop keeps ticking."""
+    """A 100k-row body is decoded, validated and encoded for COPY in a worker process (engine/ingest/offload.py):
+    the loop keeps ticking (every 10 ms; at most 1 % of the gaps over 100 ms, none over 250 ms: the shared test
+    host sometimes deschedules a process; in process the decode alone is one 0.2-0.5 s gap). Against a real uvicorn server, with NDJSON too
+    and with the in-process reference: tests/api/test_ingest_offload.py."""
     import asyncio
     import time
 
-    from api.bodies import decode_rows_off_loop
     from engine.config import DecodeLimits
+    from engine.ingest.offload import DecodePool
     from engine.ingest.service import IngestService
 
     body = json.dumps([good_binary_row(k) for k in range(100_000)]).encode()
+    decode_pool = DecodePool(workers=1)
     gaps: list[float] = []
     done = asyncio.Event()
 
@@ -336,10 +337,13 @@ async def test_decoding_leaves_the_event_loop_free(uow: UnitOfWork, models: dict
             gaps.append(now - last)
             last = now
 
-    task = asyncio.create_task(ticker())
-    rows = await decode_rows_off_loop(body, "application/json", DecodeLimits())
-    result = await IngestService(uow).log_predictions("churn", rows)
-    done.set()
-    await task
-    assert result.written == 100_000
-    assert len(gaps) > 10 and max(gaps) < 0.3, max(gaps)
+    try:
+        task = asyncio.create_task(ticker())
+        result = await IngestService(uow, offload=decode_pool).log_prediction_body("churn", body, "application/json",
+                                                                                  DecodeLimits())
+        done.set()
+        await task
+    finally:
+        await decode_pool.close()
+    assert result.written == 100_000 and decode_pool.runs == 1
+    assert len(gaps) > 10 and sum(g > 0.1 for g in gaps) <= len(gaps) // 100 and max(gaps) < 0.25, sorted(gaps)[-5:]
