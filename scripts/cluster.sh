@@ -175,10 +175,22 @@ cmd_start() {
     write_conf
     log "starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PORT, log $LOG"
     local t0=$SECONDS
-    if ! pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null; then
+    # The port lies in Linux's ephemeral range (32768-60999): on a busy machine a client connection can hold it
+    # for a moment as its local port. Such a bind failure is retried a few times; a listening server is not.
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        if pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null; then
+            break
+        fi
+        if [[ $attempt -lt 5 ]] && tail -n 5 "$LOG" | grep -q "Address already in use" \
+                && ! ss -ltn "sport = :$PORT" 2>/dev/null | grep -q LISTEN; then
+            log "port $PORT is busy for a moment (not a listening server); retrying in 3 s"
+            sleep 3
+            continue
+        fi
         tail -n 30 "$LOG" >&2
         die "PostgreSQL did not start (is port $PORT taken? see $LOG)"
-    fi
+    done
     if [[ -z "$(sql postgres "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ]]; then
         log "creating database $DB"
         sql postgres "CREATE DATABASE \"$DB\"" >/dev/null
