@@ -124,7 +124,8 @@ async def test_multiclass_and_regression_against_libraries(pool: asyncpg.Pool, u
     y = {r: np.array([labels.index(x["label_class"]) for x in raw[r]]) for r in raw}
     p = {r: np.array([labels.index(x["predicted_class"]) for x in raw[r]]) for r in raw}
     by = {x.metric: x for x in iris.metrics}
-    assert set(by) == {"accuracy", "precision_macro", "recall_macro", "f1_macro"}
+    assert set(by) == {"accuracy", "precision_macro", "recall_macro", "f1_macro", "latency_mean_ms"}
+    assert by["latency_mean_ms"].n_a == 0 and by["latency_mean_ms"].p_value is None  # the rows carry no latency
     for name, fn in (("f1_macro", skm.f1_score), ("precision_macro", skm.precision_score), ("recall_macro", skm.recall_score)):
         want = fn(y["us"], p["us"], average="macro", zero_division=0) - fn(y["eu"], p["eu"], average="macro", zero_division=0)
         assert by[name].difference == pytest.approx(want, abs=1e-12), name
@@ -141,6 +142,20 @@ async def test_multiclass_and_regression_against_libraries(pool: asyncpg.Pool, u
         assert (by[name].lower, by[name].upper) == (pytest.approx(ci.low, abs=1e-7), pytest.approx(ci.high, abs=1e-7))
     assert by["mae"].significant
     _check_squared_errors(by, err)
+    async with pool.acquire() as conn:  # latencies (a deterministic spread per row; us 20 % slower), read raw
+        await conn.execute("UPDATE predictions SET latency_ms = (5 + abs(hashtext(prediction_id)) % 1000 / 10.0)"
+                           " * CASE WHEN segments ->> 'region' = 'us' THEN 1.2 ELSE 1 END WHERE model_id = $1",
+                           models["price"].id)
+        lat = {r: np.array([x["latency_ms"] for x in await conn.fetch(
+            "SELECT latency_ms FROM predictions WHERE model_id = $1 AND segments ->> 'region' = $2",
+            models["price"].id, r)]) for r in ("eu", "us")}
+    by = {x.metric: x for x in (await svc.compare("price", CUR_START, CUR_END, versions=("v1", "v2"))).metrics}
+    t = stats.ttest_ind(lat["us"], lat["eu"], equal_var=False)
+    ci, latency = t.confidence_interval(0.95), by["latency_mean_ms"]
+    assert latency.difference == pytest.approx(lat["us"].mean() - lat["eu"].mean(), rel=1e-9)
+    assert latency.p_value == pytest.approx(t.pvalue, rel=1e-6, abs=1e-12) and latency.significant
+    assert (latency.lower, latency.upper) == (pytest.approx(ci.low, rel=1e-7), pytest.approx(ci.high, rel=1e-7))
+    assert latency.n_a == latency.n_b == 1500 and latency.test == "welch_t"
     async with pool.acquire() as conn:
         await models_repo.append_dimension(conn, "price", "region", 4)  # the windows are re-keyed with it
     by_segment = {x.metric: x for x in (await svc.compare("price", CUR_START, CUR_END, segment="region",

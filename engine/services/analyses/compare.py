@@ -7,9 +7,10 @@ bootstrap of the confusion matrices), binary score histograms of positives / neg
 the 100 bins), predicted-class counts (binary positive rate). Regression: Σe, Σ|e|, Σe² (mean error and MAE:
 Welch's t); MSE and RMSE: Welch's t on e² (RMSE: the same p-value, a delta-method interval), whose variance
 needs Σe⁴, which the windows do not keep — it comes from one grouped aggregate over the window's raw rows
-(`compare_repo.squared_error_moments`: count, Σe², Σe⁴, var_samp(e²) per group), the same rows the windows
-hold (labelled rows with a prediction in [start, end) of each version / segment value). Latency is not compared (the windows keep its sum and a log histogram, no
-second moment). The groups are disjoint sets of rows, so the tests are for independent samples.
+(`compare_repo.comparison_moments`: count, Σe², Σe⁴, var_samp(e²) per group), the same rows the windows
+hold (labelled rows with a prediction in [start, end) of each version / segment value). Mean latency (every
+task): Welch's t from its count, mean and var_samp per group from the same scan (the windows keep its sum and a
+log histogram, no second moment). The groups are disjoint sets of rows, so the tests are for independent samples.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from engine.domain import ModelSpec
 from engine.errors import NotFoundError, RowError, ValidationError
 from engine.services.analyses.window_state import window_level
 from engine.store import compare_repo, models_repo, results_repo
-from engine.store.compare_repo import SquaredErrors
+from engine.store.compare_repo import EMPTY, GroupMoments
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import Snapshot, UnitOfWork
 from engine.store.window_reads import GroupBy, WindowRead, read_windows
@@ -150,12 +151,8 @@ class CompareService:
                 group, family, by = GroupBy("segment", segment), PREDICTIONS, f"segment:{segment}"
             state = await self._state(Snapshot(conn), info, family.subset(STATE), group, start, end, keys)
             a, b = state[keys[0]], state[keys[1]]
-            squared: tuple[SquaredErrors, SquaredErrors] | None = None
-            if not info.is_classifier:
-                moments_by_key = await compare_repo.squared_error_moments(conn, info.id, start, end, segment, keys)
-                empty = SquaredErrors(0, 0.0, 0.0, None)
-                squared = (moments_by_key.get(keys[0], empty), moments_by_key.get(keys[1], empty))
-            metrics = _compare(info, a, b, confidence, n_draws, seed, squared)
+            raw = await compare_repo.comparison_moments(conn, info.id, start, end, segment, keys)
+            metrics = _compare(info, a, b, confidence, n_draws, seed, (raw.get(keys[0], EMPTY), raw.get(keys[1], EMPTY)))
             out = Comparison(model, info.task, start, end, by, pair[0], pair[1], int(a.scalars.get("n", 0)),
                              int(b.scalars.get("n", 0)), int(a.scalars.get("n_labeled", 0)),
                              int(b.scalars.get("n_labeled", 0)), confidence, metrics)
@@ -189,7 +186,7 @@ def _hist(g: _Group, name: str) -> np.ndarray:
 
 
 def _compare(info: ModelSpec, a: _Group, b: _Group, confidence: float, n_draws: int, seed: int,
-             squared: tuple[SquaredErrors, SquaredErrors] | None = None) -> tuple[MetricComparison, ...]:
+             raw: tuple[GroupMoments, GroupMoments] = (EMPTY, EMPTY)) -> tuple[MetricComparison, ...]:
     out: list[tuple[str, Difference, int, int, str | None]] = []
     if info.is_classifier:
         k = len(info.class_labels or ())
@@ -219,13 +216,17 @@ def _compare(info: ModelSpec, a: _Group, b: _Group, confidence: float, n_draws: 
         out.append(("mae", welch(na, *mae[0], nb, *mae[1], confidence), na, nb, None))
         me = [moments(n, g.scalars.get("err_sum", 0.0), g.scalars.get("sq_err_sum", 0.0)) for n, g in ((na, a), (nb, b))]
         out.append(("mean_error", welch(na, *me[0], nb, *me[1], confidence), na, nb, "prediction − label"))
-        sa, sb = squared or (SquaredErrors(0, 0.0, 0.0, None), SquaredErrors(0, 0.0, 0.0, None))
+        sa, sb = raw
         mse = [(s.n, s.e2_sum / s.n if s.n else math.nan, s.e2_var if s.e2_var is not None else math.nan)
                for s in (sa, sb)]
         note = "Welch's t on the squared errors (Σe⁴ from the raw rows)"
         out.append(("mse", welch(*mse[0], *mse[1], confidence), sa.n, sb.n, note))
         out.append(("rmse", rmse_difference(*mse[0], *mse[1], confidence), sa.n, sb.n,
                     "p-value of the MSE test; delta-method interval"))
+    lat = [(g.latency_n, g.latency_mean if g.latency_mean is not None else math.nan,
+            g.latency_var if g.latency_var is not None else math.nan) for g in raw]
+    out.append(("latency_mean_ms", welch(*lat[0], *lat[1], confidence), raw[0].latency_n, raw[1].latency_n,
+                "rows with a latency, labelled or not"))
     alpha = 1 - confidence
     return tuple(
         MetricComparison(name, _f(d.a), _f(d.b), _f(d.difference), _f(d.lower), _f(d.upper), _f(d.p_value),
