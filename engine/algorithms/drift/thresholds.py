@@ -18,8 +18,8 @@ capped at `z_cap` standard errors. Under no drift an effect size between two sam
 on n or m (asymptotically; tests/algorithms/test_sustained_floor.py checks it with scipy), so a floor of at
 least the classic rule's multiple of that scale, with a stricter p-value, should raise no more false alarms than
 the classic rule (bench/results/drift_rules.md measures it, paired on the same streams); past `z_cap` the no-drift tail is negligible (the largest
-no-drift normed Wasserstein over 72 000 seeded evaluations was 4.7 standard errors, bench/drift_rules.py), so
-the floor stops growing and moderate shifts stay visible.
+no-drift normed Wasserstein over the bench's 72 000 seeded evaluations was 4.5 standard errors,
+bench/results/drift_rules.md), so the floor stops growing and moderate shifts stay visible.
 
 >>> round(sustained_effect_floor(20_000, 4_000, 1_000), 4)  # the window's noise dominates: ≈ 0.05
 0.0535
