@@ -9,6 +9,9 @@ mergeable window state: difference b − a, a confidence interval and a two-side
   binned scores: rows of a bin are ties), z test on the difference of independent AUCs.
 - Means with a second moment in the state (MAE: Σ|e| and Σe² = Σ|e|²; mean error: Σe, Σe²): Welch's t
   (Welch–Satterthwaite degrees of freedom), as scipy's `ttest_ind(equal_var=False)`.
+- MSE is the mean of e², so the same Welch t on e² (its variance needs Σe⁴, aggregated from the raw rows).
+  RMSE = √MSE: equal RMSEs ⇔ equal MSEs, so its p-value is the MSE test's; its interval is the delta method
+  (Var √m̂ ≈ Var m̂ / (4m)) with the Welch–Satterthwaite degrees of freedom of those variances.
 - Ratios of counts without a closed form (F1, macro averages): parametric bootstrap of the confusion
   matrices (multinomial redraws of each group's cells, seeded), percentile interval, p-value 2·min tail
   share of the differences around 0.
@@ -79,6 +82,27 @@ def welch(n_a: int, mean_a: float, var_a: float, n_b: int, mean_b: float, var_b:
     p = float(2 * stats.t.sf(abs(t), df))
     q = float(stats.t.ppf(0.5 + confidence / 2, df))
     return Difference(mean_a, mean_b, diff, diff - q * se, diff + q * se, p, test)
+
+
+def rmse_difference(n_a: int, mse_a: float, var_a: float, n_b: int, mse_b: float, var_b: float,
+                    confidence: float = 0.95) -> Difference:
+    """RMSE b − a from each group's MSE (mean of e²) and sample variance of e²: the MSE Welch test's p-value,
+    a delta-method interval."""
+    test = "welch_t_mse_delta"
+    mse = welch(n_a, mse_a, var_a, n_b, mse_b, var_b, confidence)
+    ra = math.sqrt(mse_a) if n_a and math.isfinite(mse_a) else None
+    rb = math.sqrt(mse_b) if n_b and math.isfinite(mse_b) else None
+    if mse.p_value is None or ra is None or rb is None:
+        return _none(test, ra, rb)
+    # Var(√m̂) ≈ Var(m̂)/(4m); a group whose errors are all 0 has no spread (0/0 is taken as 0)
+    va = var_a / n_a / (4 * mse_a) if mse_a > 0 else 0.0
+    vb = var_b / n_b / (4 * mse_b) if mse_b > 0 else 0.0
+    diff, se = rb - ra, math.sqrt(va + vb)
+    if se == 0:
+        return Difference(ra, rb, diff, diff, diff, mse.p_value, test)
+    df = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
+    q = float(stats.t.ppf(0.5 + confidence / 2, df))
+    return Difference(ra, rb, diff, diff - q * se, diff + q * se, mse.p_value, test)
 
 
 def moments(n: int, total: float, total_sq: float) -> tuple[float, float]:

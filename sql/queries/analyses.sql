@@ -68,3 +68,21 @@ SELECT time, predicted_class, predicted_value, score, probabilities, label_class
 FROM predictions
 WHERE model_id = $1 AND prediction_id = ANY($2::text[]) AND time >= $3 AND time < $4
   AND ($5::integer IS NULL OR version_id = $5);
+
+-- Comparison of two versions / segment values (services/analyses/compare.py), what the prediction windows cannot
+-- give, in one grouped scan of the window's rows: per group, the squared errors e² = (prediction − label)² of the
+-- labelled regression rows — count, Σe², Σe⁴ and their sample variance (var_samp: the stable single-pass update,
+-- which (Σe⁴ − n·mean²)/(n − 1) is not) — for the MSE / RMSE Welch test (the windows keep Σe², not Σe⁴), and the
+-- latency's count, mean and sample variance (the windows keep its sum and a log histogram, no second moment).
+-- $4 NULL groups by version id, else by the value of that segment key; $5 the two group keys (version ids as
+-- text, or segment values).
+-- name: comparison_moments
+SELECT g.grp, count(g.e2)::bigint AS n, sum(g.e2) AS e2_sum, sum(g.e2 * g.e2) AS e4_sum, var_samp(g.e2) AS e2_var,
+       count(g.latency_ms)::bigint AS latency_n, avg(g.latency_ms) AS latency_mean,
+       var_samp(g.latency_ms) AS latency_var
+FROM (SELECT CASE WHEN $4::text IS NULL THEN version_id::text ELSE segments ->> $4::text END AS grp,
+             (predicted_value - label_value) ^ 2 AS e2, latency_ms
+      FROM predictions
+      WHERE model_id = $1 AND time >= $2 AND time < $3) AS g
+WHERE g.grp = ANY($5::text[])
+GROUP BY g.grp;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -123,7 +124,8 @@ async def test_multiclass_and_regression_against_libraries(pool: asyncpg.Pool, u
     y = {r: np.array([labels.index(x["label_class"]) for x in raw[r]]) for r in raw}
     p = {r: np.array([labels.index(x["predicted_class"]) for x in raw[r]]) for r in raw}
     by = {x.metric: x for x in iris.metrics}
-    assert set(by) == {"accuracy", "precision_macro", "recall_macro", "f1_macro"}
+    assert set(by) == {"accuracy", "precision_macro", "recall_macro", "f1_macro", "latency_mean_ms"}
+    assert by["latency_mean_ms"].n_a == 0 and by["latency_mean_ms"].p_value is None  # the rows carry no latency
     for name, fn in (("f1_macro", skm.f1_score), ("precision_macro", skm.precision_score), ("recall_macro", skm.recall_score)):
         want = fn(y["us"], p["us"], average="macro", zero_division=0) - fn(y["eu"], p["eu"], average="macro", zero_division=0)
         assert by[name].difference == pytest.approx(want, abs=1e-12), name
@@ -138,7 +140,48 @@ async def test_multiclass_and_regression_against_libraries(pool: asyncpg.Pool, u
         assert by[name].difference == pytest.approx(f(err["us"]).mean() - f(err["eu"]).mean(), abs=1e-9), name
         assert by[name].p_value == pytest.approx(t.pvalue, rel=1e-6, abs=1e-12), name
         assert (by[name].lower, by[name].upper) == (pytest.approx(ci.low, abs=1e-7), pytest.approx(ci.high, abs=1e-7))
-    assert by["mae"].significant and by["mse"].p_value is None and "Σe⁴" in (by["mse"].note or "")
+    assert by["mae"].significant
+    _check_squared_errors(by, err)
+    async with pool.acquire() as conn:  # latencies (a deterministic spread per row; us 20 % slower), read raw
+        await conn.execute("UPDATE predictions SET latency_ms = (5 + abs(hashtext(prediction_id)) % 1000 / 10.0)"
+                           " * CASE WHEN segments ->> 'region' = 'us' THEN 1.2 ELSE 1 END WHERE model_id = $1",
+                           models["price"].id)
+        lat = {r: np.array([x["latency_ms"] for x in await conn.fetch(
+            "SELECT latency_ms FROM predictions WHERE model_id = $1 AND segments ->> 'region' = $2",
+            models["price"].id, r)]) for r in ("eu", "us")}
+    by = {x.metric: x for x in (await svc.compare("price", CUR_START, CUR_END, versions=("v1", "v2"))).metrics}
+    t = stats.ttest_ind(lat["us"], lat["eu"], equal_var=False)
+    ci, latency = t.confidence_interval(0.95), by["latency_mean_ms"]
+    assert latency.difference == pytest.approx(lat["us"].mean() - lat["eu"].mean(), rel=1e-9)
+    assert latency.p_value == pytest.approx(t.pvalue, rel=1e-6, abs=1e-12) and latency.significant
+    assert (latency.lower, latency.upper) == (pytest.approx(ci.low, rel=1e-7), pytest.approx(ci.high, rel=1e-7))
+    assert latency.n_a == latency.n_b == 1500 and latency.test == "welch_t"
+    async with pool.acquire() as conn:
+        await models_repo.append_dimension(conn, "price", "region", 4)  # the windows are re-keyed with it
+    by_segment = {x.metric: x for x in (await svc.compare("price", CUR_START, CUR_END, segment="region",
+                                                           values=("eu", "us"))).metrics}
+    assert by_segment == by  # v1 ↔ eu, v2 ↔ us: the same rows grouped by segment instead of version
+
+
+def _check_squared_errors(by: dict[str, Any], err: dict[str, np.ndarray]) -> None:
+    """MSE: Welch's t on e² as scipy on the raw rows; RMSE: the same p-value, the delta-method interval."""
+    sq = {r: err[r] ** 2 for r in err}
+    t = stats.ttest_ind(sq["us"], sq["eu"], equal_var=False)
+    ci = t.confidence_interval(0.95)
+    mse = by["mse"]
+    assert (mse.a, mse.b) == (pytest.approx(sq["eu"].mean(), rel=1e-12), pytest.approx(sq["us"].mean(), rel=1e-12))
+    assert mse.difference == pytest.approx(sq["us"].mean() - sq["eu"].mean(), rel=1e-9)
+    assert mse.p_value == pytest.approx(t.pvalue, rel=1e-6, abs=1e-12) and mse.test == "welch_t"
+    assert (mse.lower, mse.upper) == (pytest.approx(ci.low, rel=1e-7), pytest.approx(ci.high, rel=1e-7))
+    assert mse.significant and mse.n_a == err["eu"].size and mse.n_b == err["us"].size  # noise 5 vs 6
+    rmse = by["rmse"]
+    ra, rb = np.sqrt(sq["eu"].mean()), np.sqrt(sq["us"].mean())
+    va, vb = (sq[r].var(ddof=1) / sq[r].size / (4 * sq[r].mean()) for r in ("eu", "us"))
+    df = (va + vb) ** 2 / (va**2 / (sq["eu"].size - 1) + vb**2 / (sq["us"].size - 1))
+    half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+    assert rmse.difference == pytest.approx(rb - ra, rel=1e-9) and rmse.p_value == mse.p_value
+    assert (rmse.lower, rmse.upper) == (pytest.approx(rb - ra - half, rel=1e-7), pytest.approx(rb - ra + half, rel=1e-7))
+    assert rmse.test == "welch_t_mse_delta"
 
 
 async def test_compare_errors(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
@@ -154,3 +197,9 @@ async def test_compare_errors(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
         await svc.compare("iris", CUR_START, CUR_END, segment="region", values=("eu", "us"))
     empty = await svc.compare("churn", CUR_START, CUR_END, segment="region", values=("eu", "mars"))
     assert empty.n_b == 0 and all(x.p_value is None for x in empty.metrics)
+    async with pool.acquire() as conn:
+        await models_repo.append_dimension(conn, "price", "region", 4)
+    empty = await svc.compare("price", CUR_START, CUR_END, segment="region", values=("eu", "mars"))
+    by = {x.metric: x for x in empty.metrics}
+    assert all(x.p_value is None and x.b is None for x in empty.metrics) and by["mse"].n_b == 0
+    assert by["mse"].a is not None and by["rmse"].a == pytest.approx(by["mse"].a ** 0.5)

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from engine.algorithms.drift.binning import quantile_edges
+from engine.algorithms.drift.thresholds import sustained_effect_floor
 from engine.services.analyses.drift import DriftService
 from engine.services.baselines.service import BaselineService
 from engine.store import models_repo
@@ -143,3 +144,26 @@ async def test_sliding_window_calibrated_and_sql_function(pool: asyncpg.Pool, uo
         rows = {r["feature"]: r for r in await conn.fetch("SELECT * FROM dl_feature_drift('churn', $1, $2)", CUR_START, CUR_END)}
     fine = await svc.drift("churn", CUR_START, CUR_END, methods=("psi_categorical",), persist=False, features=("plan",))
     assert rows["plan"]["psi"] == pytest.approx(fine.features[0].statistic, abs=1e-9)
+
+
+async def test_default_rule_uses_the_scaled_effect_floor(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
+    """`sustained` (default) judges the window pooled with the 3 before it at p < 0.005 against
+    `sustained_effect_floor(n_ref, n_pooled, n_window)`; `classic` the window alone at p < 0.05 and 0.1."""
+    models = await _setup(pool)
+    await BaselineService(uow).create_from_range("churn", "ref", REF_START, REF_END)
+    svc = DriftService(uow)
+    sustained = await svc.drift("churn", CUR_START, CUR_END, fdr=False, persist=False)
+    classic = await svc.drift("churn", CUR_START, CUR_END, fdr=False, persist=False, rule="classic")
+    span = CUR_END - CUR_START
+    async with pool.acquire() as conn:
+        ref = [v for v in await raw_feature(conn, models["churn"], "age", REF_START, REF_END) if v is not None]
+        pooled = [v for v in await raw_feature(conn, models["churn"], "age", CUR_END - 4 * span, CUR_END) if v is not None]
+        window = [v for v in await raw_feature(conn, models["churn"], "age", CUR_START, CUR_END) if v is not None]
+    s = next(r for r in sustained.features if r.feature == "age")
+    c = next(r for r in classic.features if r.feature == "age")
+    assert (s.n_reference, s.details["judged_n"], s.n_current) == (len(ref), len(pooled), len(window))
+    assert s.threshold == pytest.approx(sustained_effect_floor(len(ref), len(pooled), len(window)), rel=1e-12)
+    assert s.threshold > 0.05 and s.details["alpha"] == 0.005 and s.rule == "sustained"
+    assert c.threshold == 0.1 and c.details["alpha"] == 0.05 and c.rule == "classic"
+    assert s.drift == (s.p_value < 0.005 and s.statistic > s.threshold)  # type: ignore[operator]
+    assert s.drift and c.drift  # the shift of the demo data is large

@@ -117,7 +117,7 @@ async def test_compare_over_rest(pool: asyncpg.Pool, client: AsyncTestClient, mo
     body = r.json()
     assert body["by"] == "version" and body["n_a"] == body["n_b"] == 1500
     names = {m["metric"] for m in body["metrics"]}
-    assert "accuracy" in names if model != "price" else {"mae", "mean_error", "mse", "rmse"} == names
+    assert "accuracy" in names if model != "price" else {"mae", "mean_error", "mse", "rmse", "latency_mean_ms"} == names
     for m in body["metrics"]:
         if m["p_value"] is not None:
             assert m["lower"] <= m["difference"] <= m["upper"] and 0 <= m["p_value"] <= 1
@@ -146,8 +146,8 @@ async def test_cli_and_sdk_compare(pool: asyncpg.Pool, db_url: str, server_url: 
             return frame
 
     frame = await asyncio.to_thread(sync)
-    assert frame["metric"].to_list() == ["mae", "mean_error", "mse", "rmse"]
+    assert frame["metric"].to_list() == ["mae", "mean_error", "mse", "rmse", "latency_mean_ms"]
     assert {"value_a", "value_b", "difference", "lower", "upper", "p_value", "test"} <= set(frame.columns)
     async with AsyncClient(server_url) as dl:
         again = await dl.compare("churn", CUR_START, CUR_END, segment="region", values=("eu", "us"))
-    assert again.height == 6 and again["a"].unique().to_list() == ["eu"]
+    assert again.height == 7 and again["a"].unique().to_list() == ["eu"]

@@ -5,14 +5,19 @@ as `analysis_results` rows in the same transaction.
 
 References: the model's active baseline (default), another window (`reference_start`/`reference_end`,
 e.g. last week), or a sliding window (`sliding`: the span right before the window, as WhyLabs' trailing
-windows). Rules for the default method (`auto`: KS p-value and normed Wasserstein effect):
-`classic` — today's rule on the window: p < α and effect > 0.1; `sustained` (default) — the window pooled
-with the `sustain − 1` windows of equal length before it: p < 0.005 and effect > 0.05, which flags sustained
-moderate shifts (bench/results/drift_rules.md, n = 1000 per window: a 0.05σ shift 8 % → 32 %, 0.075σ
-23 % → 74 %, 0.1σ 52 % → 97 %). False alarms, 30 000 evaluations per size with intervals clustered by
-stream: 0.19 % vs 0.31 % (classic) at n = 1000, difference −0.12 % [−0.20 %, −0.04 %]; 0.26 % vs 2.72 % at
-n = 200; 2 vs 0 of 30 000 at n = 5000 (+0.01 % [−0.01 %, +0.02 %]). With p < 0.01 the n = 1000 difference
-was −0.01 % [−0.10 %, +0.08 %]: parity not shown, hence 0.005.
+windows). Rules for the default method (`auto`: KS p-value and normed Wasserstein effect; categorical: z /
+chi-square p-value and Jensen–Shannon effect):
+`classic` — the old rule on the window alone: p < α and effect > 0.1; `sustained` (default) — the window pooled
+with the `sustain − 1` windows of equal length before it: p < 0.005 and effect > `sustained_effect_floor`
+(engine/algorithms/drift/thresholds.py): 0.05, raised to the classic floor's multiple of the effect's standard
+error sqrt(1/n_ref + 1/n) and capped at 5.5 standard errors — with a reference of 20 000 values and 4 windows
+pooled: 0.0535 at n = 1000 per window, 0.055 at n = 5000, 0.05 at n = 20 000. A fixed 0.05 floor (the default
+before) raised 2 false alarms in 30 000 no-drift evaluations at n = 5000 where the classic rule raised none:
+with the reference as large as the pooled span, 0.05 is only 5 standard errors (classic: 6.3).
+bench/results/drift_rules.md (same seeded streams, 18 000 no-drift evaluations per size): false alarms 0.11 %
+vs 0.25 % (classic) at n = 1000, paired difference −0.14 % [−0.23 %, −0.06 %]; 0 vs 0 at n = 5000 and 20 000;
+0.05σ / 0.075σ / 0.1σ shifts flagged 28 / 75 / 98 % vs 8 / 26 / 54 % at n = 1000, 37 / 99 / 100 % vs
+0.2 / 6 / 50 % at n = 5000.
 """
 
 from __future__ import annotations
@@ -32,7 +37,12 @@ from engine.algorithms.drift.stored import (
     loco_statistics,
     stored_statistic,
 )
-from engine.algorithms.drift.thresholds import CalibratedThreshold, FixedThreshold
+from engine.algorithms.drift.thresholds import (
+    CLASSIC_EFFECT,
+    CalibratedThreshold,
+    FixedThreshold,
+    sustained_effect_floor,
+)
 from engine.domain import FeatureBaseline
 from engine.errors import NotFoundError, RowError, ValidationError
 from engine.services.analyses.drift_exact import exact_feature_drift
@@ -44,7 +54,6 @@ from engine.store.unit import Snapshot, UnitOfWork
 Rule = Literal["sustained", "classic"]
 ThresholdMode = Literal["fixed", "calibrated"]
 AUTO = {"numeric": "auto_numeric", "categorical": "auto_categorical"}
-CLASSIC_EFFECT, SUSTAINED_EFFECT = 0.1, 0.05
 SUSTAINED_ALPHA = 0.005  # 0.05 raised ~2x the classic rule's false alarms at n = 1000; 0.01 only matched them
 DEFAULT_SUSTAIN = 4
 MAX_ROW_CAP = 200_000
@@ -232,7 +241,7 @@ class DriftService:
             drift = decision.drift_detected and (not combined or (stat.p_value or 1.0) < alpha)
             how = f"calibrated: mean + {k}·σ (ddof=1) of leave-one-chunk-out statistics over {len(chunks)} chunks"
         else:
-            default = SUSTAINED_EFFECT if combined and rule == "sustained" else (
+            default = sustained_effect_floor(ref.n, judged.n, cur.n) if combined and rule == "sustained" else (
                 CLASSIC_EFFECT if combined else DRIFT_METHODS.get(method).default_threshold if method in DRIFT_METHODS else 0.1)
             limit = threshold if threshold is not None else default
             if limit is None:  # e.g. Wasserstein in the feature's units: reported, not judged

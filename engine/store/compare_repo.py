@@ -1,0 +1,43 @@
+"""Raw-row aggregates of a comparison that the prediction windows cannot give, per group: the squared errors'
+Σe⁴ (and their sample variance) for the MSE / RMSE Welch test, and the latency's sample variance for its Welch
+test. One grouped scan of the window's rows, bind parameters only (`analyses.comparison_moments`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from engine.store.sqlfiles import query
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMoments:
+    """One group's moments: e² = (prediction − label)² over its labelled regression rows, latency over its rows."""
+
+    n: int
+    e2_sum: float
+    e4_sum: float
+    e2_var: float | None  # sample variance (ddof = 1) of e²; None below two rows
+    latency_n: int = 0
+    latency_mean: float | None = None
+    latency_var: float | None = None  # ddof = 1
+
+
+EMPTY = GroupMoments(0, 0.0, 0.0, None)
+
+
+def _float(v: object) -> float | None:
+    return float(v) if v is not None else None  # type: ignore[arg-type]
+
+
+async def comparison_moments(
+    conn: asyncpg.Connection, model_id: int, start: datetime, end: datetime, segment_key: str | None,
+    keys: tuple[str, str],
+) -> dict[str, GroupMoments]:
+    """Per group key (version id as text when `segment_key` is None, else that segment's value) over [start, end)."""
+    rows = await conn.fetch(query("analyses.comparison_moments"), model_id, start, end, segment_key, list(keys))
+    return {r["grp"]: GroupMoments(int(r["n"]), float(r["e2_sum"] or 0.0), float(r["e4_sum"] or 0.0),
+                                   _float(r["e2_var"]), int(r["latency_n"]), _float(r["latency_mean"]),
+                                   _float(r["latency_var"])) for r in rows}
