@@ -154,7 +154,7 @@ class DriftService:
             active = await baselines_repo.active_baseline_name(conn, info.id)
             if active is None:
                 raise NotFoundError(f"model {model!r} has no active baseline; create one first")
-            row = await baselines_repo.get_baseline(conn, info.id, active)
+            row = await baselines_repo.get_baseline(conn, info.id, active, chunks=threshold_mode == "calibrated")
             bins = [b for b in await baselines_repo.feature_bins(conn, row.id) if features is None or b.feature in features]
             if not bins and features is not None:
                 raise ValidationError([RowError(None, "features", "no feature of the active baseline selected")])
