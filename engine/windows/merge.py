@@ -146,6 +146,8 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
             columns[col] = (
                 np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.int64)
             )
+        elif len(starts) == len(values):  # one row per (bucket, grp): nothing to add
+            columns[col] = list(mat)
         else:
             bounds = [*starts[1:], len(values)]
             out: list[NDArray[np.int64] | None] = []
@@ -163,6 +165,8 @@ def _merge_sums(values: Sequence[bytes | None], idx: NDArray[Any], starts: list[
     if isinstance(mat, np.ndarray):
         summed = np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.float64)
         return summed, present
+    if len(starts) == len(values):  # one row per (bucket, grp): each array as it came (None where absent)
+        return list(mat), present
     bounds = [*starts[1:], len(values)]
     out: list[NDArray[np.float64] | None] = []
     for a, b, ok in zip(starts, bounds, present.tolist(), strict=True):
