@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.analysis_bench import DAYS, START, iso, pct, record  # noqa: E402
+from bench.analysis_bench import DAYS, START, iso, pct, record
 
 TICK_MS = 1000.0 / os.sysconf("SC_CLK_TCK")
 

@@ -151,7 +151,7 @@ def theil_sen(y: FloatArray, x: FloatArray, confidence: float) -> tuple[float, f
 def _repeats(v: FloatArray) -> NDArray[np.int64]:
     """The multiplicities (> 1) of the repeated values of `v`, by value (scipy's `_find_repeats`)."""
     _, counts = np.unique(v, return_counts=True)
-    return counts[counts > 1]  # type: ignore[no-any-return]
+    return counts[counts > 1]
 
 
 def mann_kendall(values: ArrayLike, times: ArrayLike | None = None, confidence: float = 0.95) -> TrendResult:
