@@ -210,10 +210,12 @@ def _out_columns(fam: Family) -> str:
 
 
 def _micros(bucket: str) -> str:
-    """A bucket start as integer microseconds since the Unix epoch (exact: `extract` is numeric): decoding
-    one bigint costs the client a fraction of a timestamptz (a tz-aware datetime per row); `merge_columns`
-    turns the starts of the merged buckets back into datetimes."""
-    return f"(extract(epoch FROM {bucket}) * 1000000)::int8"
+    """A bucket start as integer microseconds since the Unix epoch: decoding one bigint costs the client a
+    fraction of a timestamptz (a tz-aware datetime per row); `merge_columns` turns the starts of the merged
+    buckets back into datetimes. `date_part` (float8) costs the server less than `extract` (numeric) and is
+    exact here: bucket starts are whole minutes, and the cast to bigint rounds (float8 seconds carry < 0.5 µs
+    of error for any time before 2100)."""
+    return f"(date_part('epoch', {bucket}) * 1000000)::int8"
 
 
 async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[asyncpg.Record]:
