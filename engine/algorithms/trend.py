@@ -111,7 +111,7 @@ def theil_sen(y: FloatArray, x: FloatArray, confidence: float) -> tuple[float, f
     """(slope, intercept, low_slope, high_slope): `scipy.stats.theilslopes(y, x, alpha=confidence)` to the
     bit (same pairwise slopes, median and Sen (1968) interval indices), with the interval's two order
     statistics selected by one `np.partition` instead of sorting all n(n-1)/2 slopes, and the slopes built row
-    by row when the times increase (~6x faster at 672 points)."""
+    by row when the times increase (~3x faster at 672 points)."""
     if x.size > 1 and bool(np.all(np.diff(x) > 0)):  # the pairs with deltax > 0 are those i > j, row by row
         slopes = np.concatenate([(y[i] - y[:i]) / (x[i] - x[:i]) for i in range(1, x.size)])
     else:
