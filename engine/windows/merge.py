@@ -48,7 +48,7 @@ def _column_matrix(values: Sequence[bytes | None], element: str = ">i8") -> Any:
     decode = decode_int8_array if element == ">i8" else decode_float8_array
     out_type = np.int64 if element == ">i8" else np.float64
     complete = None not in values  # (an identity scan in C) then map/join without a per-row branch
-    lengths = set(map(len, values)) if complete else {len(v) for v in values if v is not None}
+    lengths = set(map(len, values)) if complete else {len(v) for v in values if v is not None}  # type: ignore[arg-type]
     if len(lengths) > 1:  # e.g. feature windows: 50 bins of a numeric feature, 2-20 categories
         return _decode_by_length(values, element, decode, out_type)
     if not lengths:
