@@ -121,8 +121,11 @@ async def list_baselines(conn: asyncpg.Connection, model_id: int) -> list[Baseli
     return [_row(r) for r in await conn.fetch(query("baselines.list_baselines"), model_id)]
 
 
-async def get_baseline(conn: asyncpg.Connection, model_id: int, name: str) -> BaselineRow:
-    r = await conn.fetchrow(query("baselines.get_baseline"), model_id, name)
+async def get_baseline(conn: asyncpg.Connection, model_id: int, name: str, *, chunks: bool = True) -> BaselineRow:
+    """The baseline with its content; `chunks=False` leaves out the per-chunk counts (`content["chunks"]`,
+    most of the document: ~250 kB of JSON for 25 features), which only calibrated thresholds read."""
+    r = await conn.fetchrow(query("baselines.get_baseline" if chunks else "baselines.get_baseline_without_chunks"),
+                            model_id, name)
     if r is None:
         raise NotFoundError(f"no baseline named {name!r}")
     return _row(r, with_content=True)

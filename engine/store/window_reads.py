@@ -209,8 +209,18 @@ def _out_columns(fam: Family) -> str:
     return ", ".join(out)
 
 
+def _micros(bucket: str) -> str:
+    """A bucket start as integer microseconds since the Unix epoch: decoding one bigint costs the client a
+    fraction of a timestamptz (a tz-aware datetime per row); `merge_columns` turns the starts of the merged
+    buckets back into datetimes. `date_part` (float8) costs the server less than `extract` (numeric) and is
+    exact here: bucket starts are whole minutes, and the cast to bigint rounds (float8 seconds carry < 0.5 µs
+    of error for any time before 2100)."""
+    return f"(date_part('epoch', {bucket}) * 1000000)::int8"
+
+
 async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[asyncpg.Record]:
-    """The unmerged rows of `read`, sorted by (bucket, grp) (several per key where series or levels meet).
+    """The unmerged rows of `read`, sorted by (bucket, grp) (several per key where series or levels meet);
+    `bucket` in microseconds since the epoch.
 
     Exact: the requested range (`covered`) need not fall on bucket edges. The whole buckets of the
     granularity overlapping it are [lo, hi); the parts of [lo, hi) outside the range are treated like
@@ -240,7 +250,7 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
     if not pending and not outside:
         model = _model_pred(read.model_id, p)
         where = f"{model} AND bucket >= {p(lo)} AND bucket < {p(hi)}{_filter(read, p)}"
-        sql = f"SELECT {bucket} AS bucket, {group} AS grp, {out_cols} FROM {rel} WHERE {where} ORDER BY 1, 2"
+        sql = f"SELECT {_micros(bucket)} AS bucket, {group} AS grp, {out_cols} FROM {rel} WHERE {where} ORDER BY 1, 2"
         return await conn.fetch(sql, *p.values)
 
     dirty = merge_ranges([*pending, *outside])
@@ -282,8 +292,9 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
                         f" AND bucket >= {p(a)} AND bucket < {p(b)}{filt}"
                     )
     union = "\nUNION ALL\n".join(parts)
+    gran_bucket = f"time_bucket('{gran.sql_interval}', bucket)"
     sql = (
-        f"SELECT time_bucket('{gran.sql_interval}', bucket) AS bucket, {group} AS grp, {out_cols}\n"
+        f"SELECT {_micros(gran_bucket)} AS bucket, {group} AS grp, {out_cols}\n"
         f"FROM ({union}) u ORDER BY 1, 2"
     )
     return await conn.fetch(sql, *p.values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,8 @@ def _column_matrix(values: Sequence[bytes | None], element: str = ">i8") -> Any:
     int64 for bigint[] (`element` ">i8"), float64 for float8[] (">f8")."""
     decode = decode_int8_array if element == ">i8" else decode_float8_array
     out_type = np.int64 if element == ">i8" else np.float64
-    lengths = {len(v) for v in values if v is not None}
+    complete = None not in values  # (an identity scan in C) then map/join without a per-row branch
+    lengths = set(map(len, values)) if complete else {len(v) for v in values if v is not None}  # type: ignore[arg-type]
     if len(lengths) > 1:  # e.g. feature windows: 50 bins of a numeric feature, 2-20 categories
         return _decode_by_length(values, element, decode, out_type)
     if not lengths:
@@ -57,7 +59,8 @@ def _column_matrix(values: Sequence[bytes | None], element: str = ">i8") -> Any:
     n = (size - _HEADER) // 12
     rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", element)], (n,))])
     blank = bytes(size)
-    mat = np.frombuffer(b"".join(v if v is not None else blank for v in values), dtype=rec)["e"]["v"]
+    joined = b"".join(values) if complete else b"".join(v if v is not None else blank for v in values)  # type: ignore[arg-type]
+    mat = np.frombuffer(joined, dtype=rec)["e"]["v"]
     return mat.astype(out_type)
 
 
@@ -102,6 +105,14 @@ class Merged:
         return len(self.buckets)
 
 
+def _group_starts(bk: Sequence[Any], gk: Sequence[Any]) -> list[int]:
+    """The first row of each run of equal (bucket, grp); vectorised for integer buckets without a group."""
+    if isinstance(bk[0], int) and list(gk).count(None) == len(gk):
+        b = np.fromiter(bk, dtype=np.int64, count=len(bk))
+        return [0, *(np.flatnonzero(b[1:] != b[:-1]) + 1).tolist()]
+    return [0] + [i for i in range(1, len(bk)) if bk[i] != bk[i - 1] or gk[i] != gk[i - 1]]
+
+
 def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
     """Rows sorted by (bucket, grp) → merged columns per (bucket, grp) with the family's merge rules."""
     if not rows:
@@ -113,7 +124,7 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
         return transposed[index[name]]
 
     bk, gk = column("bucket"), column("grp")
-    starts = [0] + [i for i in range(1, len(rows)) if bk[i] != bk[i - 1] or gk[i] != gk[i - 1]]
+    starts = _group_starts(bk, gk)
     idx = np.asarray(starts)
     columns: dict[str, Any] = {}
     present: dict[str, NDArray[np.bool_]] = {}
@@ -146,6 +157,8 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
             columns[col] = (
                 np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.int64)
             )
+        elif len(starts) == len(values):  # one row per (bucket, grp): nothing to add
+            columns[col] = list(mat)
         else:
             bounds = [*starts[1:], len(values)]
             out: list[NDArray[np.int64] | None] = []
@@ -153,7 +166,16 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
                 parts = [x for x in mat[a:b] if x is not None]
                 out.append(np.sum(parts, axis=0) if parts else None)
             columns[col] = out
-    return Merged([bk[i] for i in starts], [gk[i] for i in starts], columns, present)
+    return Merged([_as_time(bk[i]) for i in starts], [gk[i] for i in starts], columns, present)
+
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _as_time(bucket: Any) -> Any:
+    """A bucket start sent as integer microseconds since the epoch (`window_reads`) → the UTC datetime a
+    timestamptz decodes to; a datetime as it is."""
+    return _UNIX_EPOCH + timedelta(microseconds=bucket) if isinstance(bucket, int) else bucket
 
 
 def _merge_sums(values: Sequence[bytes | None], idx: NDArray[Any], starts: list[int]) -> tuple[Any, NDArray[np.bool_]]:
@@ -163,6 +185,8 @@ def _merge_sums(values: Sequence[bytes | None], idx: NDArray[Any], starts: list[
     if isinstance(mat, np.ndarray):
         summed = np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.float64)
         return summed, present
+    if len(starts) == len(values):  # one row per (bucket, grp): each array as it came (None where absent)
+        return list(mat), present
     bounds = [*starts[1:], len(values)]
     out: list[NDArray[np.float64] | None] = []
     for a, b, ok in zip(starts, bounds, present.tolist(), strict=True):

@@ -24,6 +24,13 @@ SELECT b.id, b.name, b.source, b.range_start, b.range_end, b.n_rows, b.n_bins, b
 FROM baselines b LEFT JOIN model_versions v ON v.id = b.version_id
 WHERE b.model_id = $1 AND b.name = $2;
 
+-- name: get_baseline_without_chunks
+-- The content without its per-chunk counts (most of its size), for analyses that do not calibrate.
+SELECT b.id, b.name, b.source, b.range_start, b.range_end, b.n_rows, b.n_bins, b.chunking, b.active,
+       b.created_at, b.activated_at, v.version, (b.content - 'chunks')::text AS content
+FROM baselines b LEFT JOIN model_versions v ON v.id = b.version_id
+WHERE b.model_id = $1 AND b.name = $2;
+
 -- name: active_baseline_name
 SELECT name FROM baselines WHERE model_id = $1 AND active;
 

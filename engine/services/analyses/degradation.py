@@ -128,7 +128,7 @@ class DegradationService:
             name = baseline or await baselines_repo.active_baseline_name(conn, info.id)
             if name is None:
                 raise NotFoundError(f"model {model!r} has no active baseline; create one first")
-            row = await baselines_repo.get_baseline(conn, info.id, name)
+            row = await baselines_repo.get_baseline(conn, info.id, name, chunks=False)
             perf: dict[str, Any] = (row.content or {}).get("performance", {})
             ref: dict[str, float | None] = perf.get("metrics", {})
             known = set(metric_names(info.task))

@@ -46,7 +46,7 @@ from engine.algorithms.drift.thresholds import (
 from engine.domain import FeatureBaseline
 from engine.errors import NotFoundError, RowError, ValidationError
 from engine.services.analyses.drift_exact import exact_feature_drift
-from engine.services.analyses.drift_scope import resolve_scope, scoped_feature_windows
+from engine.services.analyses.drift_scope import resolve_scope, scoped_feature_windows, scoped_window_and_span
 from engine.store import baselines_repo, models_repo, results_repo
 from engine.store.results_repo import ResultRow, RunKey
 from engine.store.unit import Snapshot, UnitOfWork
@@ -163,7 +163,7 @@ class DriftService:
             active = await baselines_repo.active_baseline_name(conn, info.id)
             if active is None:
                 raise NotFoundError(f"model {model!r} has no active baseline; create one first")
-            row = await baselines_repo.get_baseline(conn, info.id, active)
+            row = await baselines_repo.get_baseline(conn, info.id, active, chunks=threshold_mode == "calibrated")
             bins = [b for b in await baselines_repo.feature_bins(conn, row.id) if features is None or b.feature in features]
             if not bins and features is not None:
                 raise ValidationError([RowError(None, "features", "no feature of the active baseline selected")])
@@ -177,10 +177,13 @@ class DriftService:
                 ref_label, ref_lo, ref_hi = "window", reference_start, reference_end
             if threshold_mode == "calibrated" and ref_lo is not None:
                 raise ValidationError([RowError(None, "threshold_mode", "calibration needs the baseline as reference")])
-            current = await scoped_feature_windows(snap, info.id, bins, start, end, scope)
             span = end - start
-            pooled = (await scoped_feature_windows(snap, info.id, bins, end - sustain * span, end, scope)
-                      if rule == "sustained" else current)
+            if rule == "sustained" and sustain > 1:  # the trailing span contains the window: one read for both
+                current, pooled = await scoped_window_and_span(snap, info.id, bins, start, end, end - sustain * span,
+                                                               scope)
+            else:
+                current = await scoped_feature_windows(snap, info.id, bins, start, end, scope)
+                pooled = current
             if ref_lo is not None and ref_hi is not None:
                 reference = await scoped_feature_windows(snap, info.id, bins, ref_lo, ref_hi, scope)
             else:

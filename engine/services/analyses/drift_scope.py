@@ -5,6 +5,7 @@ binned from raw rows against the same baseline bins (`source: raw_rows` in the r
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +20,8 @@ from engine.store import models_repo
 from engine.store.scoped_features import scoped_feature_state
 from engine.store.unit import Snapshot
 from engine.store.window_reads import GroupBy, WindowRead, read_windows
-from engine.windows.spec import FEATURES
+from engine.windows.merge import Merged
+from engine.windows.spec import FEATURES, LEVELS, LevelName
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,26 +68,91 @@ def _window(b: FeatureBaseline, counts: object, missing: int, oor: int, vsum: fl
     )
 
 
+def _sum_states(m: Merged, bins: list[FeatureBaseline], cuts: tuple[datetime, ...]) -> list[dict[str, StoredWindow]]:
+    """Per cut `c`, each feature's state summed over the buckets of `m` from `c` on (`m` is ordered by bucket):
+    counts and sums added in bucket order, sequentially (`np.cumsum`), so every value equals adding the
+    buckets' states one by one with `StoredWindow.__add__`."""
+    c = m.columns
+    counts_col, sums_col, sums_present = c["counts"], c["bin_sums"], m.present["bin_sums"]
+    rows: dict[str, list[int]] = {}
+    for i, feature in enumerate(m.groups):
+        if counts_col[i] is not None:  # a matrix row, or an array / None when bin counts differ by feature
+            rows.setdefault(feature, []).append(i)
+    out: list[dict[str, StoredWindow]] = [{} for _ in cuts]
+    by_name = {b.feature: b for b in bins}
+    for feature, idx_list in rows.items():
+        b = by_name[feature]
+        num = b.kind == "numeric"
+        idx = np.asarray(idx_list)
+        counts = (counts_col[idx] if isinstance(counts_col, np.ndarray)
+                  else np.stack([counts_col[i] for i in idx_list])).astype(np.int64, copy=False)
+        has_sums = sums_present[idx]
+        starts = [m.buckets[i] for i in idx_list]
+        for k, cut in enumerate(cuts):
+            first = bisect_left(starts, cut)
+            if first == len(idx_list):
+                continue
+            sel = idx[first:]
+            lo = hi = None
+            total = total_sq = None
+            if num:
+                mins, maxs = c["value_min"][sel], c["value_max"][sel]
+                mins, maxs = mins[np.isfinite(mins)], maxs[np.isfinite(maxs)]
+                lo = float(mins.min()) if mins.size else None
+                hi = float(maxs.max()) if maxs.size else None
+                total = float(np.cumsum(c["value_sum"][sel])[-1])
+                total_sq = float(np.cumsum(c["value_sumsq"][sel])[-1])
+            sums = None
+            if num and has_sums[first:].all():  # as `__add__`: per-bin sums only when every bucket has them
+                part = (sums_col[sel] if isinstance(sums_col, np.ndarray)
+                        else np.stack([sums_col[i] for i in idx_list[first:]]))
+                sums = np.cumsum(part.astype(np.float64, copy=False), axis=0)[-1]
+            out[k][feature] = StoredWindow(
+                counts[first:].sum(axis=0), int(c["missing"][sel].sum()), int(c["out_of_range"][sel].sum()),
+                np.asarray(b.edges, dtype=np.float64) if num else None, None if num else b.categories,
+                total, total_sq, lo, hi, sums,
+            )
+    return out
+
+
+def _read(model_id: int, bins: list[FeatureBaseline], level: LevelName, start: datetime, end: datetime) -> WindowRead:
+    return WindowRead(FEATURES, level, model_id, start, end, GroupBy("feature"), baseline_ids=tuple(b.id for b in bins))
+
+
 async def read_feature_state(
     snap: Snapshot, model_id: int, bins: list[FeatureBaseline], start: datetime, end: datetime
 ) -> dict[str, StoredWindow]:
     """Each feature's window state over [start, end), merged over the buckets of the finest aligned level
     (exact: refreshed buckets plus raw rows of pending ranges)."""
-    read = WindowRead(FEATURES, window_level(start, end), model_id, start, end, GroupBy("feature"),
-                      baseline_ids=tuple(b.id for b in bins))
-    [m] = await read_windows(snap, [read])
-    out: dict[str, StoredWindow] = {}
-    c = m.columns
-    for i, feature in enumerate(m.groups):
-        counts = c["counts"][i]  # a matrix row, or an array / None when bin counts differ by feature
-        if counts is None:
-            continue
-        b = next(x for x in bins if x.feature == feature)
-        sums = c["bin_sums"][i] if m.present["bin_sums"][i] else None
-        w = _window(b, counts, c["missing"][i], c["out_of_range"][i], c["value_sum"][i], c["value_sumsq"][i],
-                    c["value_min"][i], c["value_max"][i], sums)
-        out[feature] = out[feature] + w if feature in out else w
-    return out
+    level = window_level(start, end)
+    [m] = await read_windows(snap, [_read(model_id, bins, level, start, end)])
+    return _sum_states(m, bins, (LEVELS[level].floor(start),))[0] if len(m) else {}
+
+
+def _one_read_level(lo: datetime, start: datetime, end: datetime) -> LevelName | None:
+    """The level one read of [lo, end) answers both [start, end) and [lo, end) exactly from, as two separate
+    reads would (same level, `start` on a bucket edge); None if there is none."""
+    level = window_level(start, end)
+    if window_level(lo, end) != level or LEVELS[level].floor(start) != start:
+        return None
+    return level
+
+
+async def scoped_window_and_span(
+    snap: Snapshot, model_id: int, bins: list[FeatureBaseline], start: datetime, end: datetime, lo: datetime,
+    scope: Scope,
+) -> tuple[dict[str, StoredWindow], dict[str, StoredWindow]]:
+    """The feature state over [start, end) and over the longer [lo, end) (lo <= start; the sustained rule's
+    trailing span): one read of [lo, end) summed from two cuts when that is exactly what two reads give."""
+    level = None if scope.restricted else _one_read_level(lo, start, end)
+    if level is None:
+        return (await scoped_feature_windows(snap, model_id, bins, start, end, scope),
+                await scoped_feature_windows(snap, model_id, bins, lo, end, scope))
+    [m] = await read_windows(snap, [_read(model_id, bins, level, lo, end)])
+    if not len(m):
+        return {}, {}
+    window, span = _sum_states(m, bins, (start, LEVELS[level].floor(lo)))  # a bucket's label is its start
+    return window, span
 
 
 async def scoped_feature_windows(
