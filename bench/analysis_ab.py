@@ -41,6 +41,17 @@ def _cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * TICK_MS
 
 
+def _peak_rss_mb(pid: int) -> float | None:
+    """Peak resident set size (VmHWM) of a live process, MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def _socket_ports(pid: int) -> set[int]:
     """Local TCP ports of the sockets `pid` holds open (its database connections among them)."""
     inodes = set()
@@ -150,6 +161,7 @@ async def run(url: str, base: Path, reps: int) -> None:
         out["analysis7"] = await _phase(trees, admin, db_name, reps, analysis7)
         for call in analysis7:
             out[f"analysis7_{call[0].rsplit('/', 1)[1]}"] = await _phase(trees, admin, db_name, max(5, reps // 2), [call])
+        out["server_peak_rss_mb"] = {t.name: _peak_rss_mb(t.proc.pid) for t in trees}
     finally:
         await admin.close()
         for t in trees:
