@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.analysis_bench import DAYS, START, iso, pct, record
+from bench.analysis_bench import pct, record, timed_calls
 
 TICK_MS = 1000.0 / os.sysconf("SC_CLK_TCK")
 
@@ -135,16 +134,7 @@ async def _phase(trees: list[Tree], admin: asyncpg.Connection, db: str, reps: in
 
 async def run(url: str, base: Path, reps: int) -> None:
     db_name = url.rsplit("/", 1)[1]
-    end = START + timedelta(days=DAYS)
-    week = end - timedelta(days=7)
-    m = "/api/v1/models/bench"
-    drift30 = [(f"{m}/drift", {"start": iso(START), "end": iso(end)})]
-    analysis7 = [
-        (f"{m}/drift", {"start": iso(week), "end": iso(end)}),
-        (f"{m}/quality", {"start": iso(week), "end": iso(end)}),
-        (f"{m}/degradation", {"start": iso(week), "end": iso(end)}),
-        (f"{m}/trend", {"metric": "accuracy", "start": iso(week), "end": iso(end)}),
-    ]
+    drift30, analysis7 = timed_calls()
     here = Path(__file__).resolve().parents[1]
     head = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True, check=False).stdout.strip()

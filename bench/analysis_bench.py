@@ -269,18 +269,26 @@ async def _time(client: httpx.AsyncClient, reps: int, calls: list[tuple[str, dic
     return {"p50_ms": pct(samples, 50), "p95_ms": pct(samples, 95), "max_ms": max(samples), "reps": reps}
 
 
-async def measure(url: str, rows: int, reps: int) -> None:
-    db = await ensure_db(url, rows)
+Calls = list[tuple[str, dict[str, Any]]]
+
+
+def timed_calls() -> tuple[Calls, Calls]:
+    """The measured requests: the 30-day drift report, and the 7-day analysis set (drift, quality,
+    degradation, trend)."""
     end = START + timedelta(days=DAYS)
     week = end - timedelta(days=7)
     m = "/api/v1/models/bench"
-    drift30 = [(f"{m}/drift", {"start": iso(START), "end": iso(end)})]
-    analysis7 = [
-        (f"{m}/drift", {"start": iso(week), "end": iso(end)}),
-        (f"{m}/quality", {"start": iso(week), "end": iso(end)}),
-        (f"{m}/degradation", {"start": iso(week), "end": iso(end)}),
-        (f"{m}/trend", {"metric": "accuracy", "start": iso(week), "end": iso(end)}),
+    drift30: Calls = [(f"{m}/drift", {"start": iso(START), "end": iso(end)})]
+    analysis7: Calls = [
+        (f"{m}/{kind}", {"start": iso(week), "end": iso(end)}) for kind in ("drift", "quality", "degradation")
     ]
+    analysis7.append((f"{m}/trend", {"metric": "accuracy", "start": iso(week), "end": iso(end)}))
+    return drift30, analysis7
+
+
+async def measure(url: str, rows: int, reps: int) -> None:
+    db = await ensure_db(url, rows)
+    drift30, analysis7 = timed_calls()
     out: dict[str, Any] = {"db": db, "load_avg_before": os.getloadavg()}
     server = Server(db)
     try:
