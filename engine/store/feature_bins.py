@@ -1,12 +1,25 @@
 """Feature histograms of raw rows against the active baseline bins of a model.
 
-One pass over the model's rows in a time range computes, per 1-minute bucket and per feature with an active
-baseline, the counts per bin, missing and out-of-range counts, and (numeric features) the sum, sum of squares,
-minimum and maximum of the present values and their sum per bin. The bin index of a value is
+One statement over the model's rows in a time range computes, per 1-minute bucket and per feature with an
+active baseline, the counts per bin, missing and out-of-range counts, and (numeric features) the sum, sum
+of squares, minimum and maximum of the present values and their sum per bin. The bin index of a value is
 `width_bucket(x, edges)` (numeric; numpy `searchsorted(edges, x, side='right')`) or its position in the
-baseline's categories (categorical), and the counts per index come from TimescaleDB's `histogram()` over
-that integer index (unit-wide bins, so exact): one C aggregate per feature in a single scan, instead of an
-`unnest` + `GROUP BY` per value (3–6× slower on this machine, see TIMESCALE.md).
+baseline's categories (categorical).
+
+- `r` (MATERIALIZED): one row per raw row with one column per feature: the present value (NULL when
+  missing: NULL or NaN) and its bin (numeric), or the category and its index (categorical). Each value is
+  taken out of the row's array once; written inline into the aggregates, as before, every aggregate
+  argument and FILTER re-evaluated the subscript and the NaN test (~15 times per feature and row).
+- `w`: per minute, counts per bin from TimescaleDB's `histogram()` over the integer bin (unit-wide bins,
+  so exact; one C aggregate per feature), missing / out-of-range counts and the moments.
+- `g` / `s` (numeric features): the per-bin sums by one `GROUP BY (minute, key)` over one tuple per present
+  value, key = the feature's offset + its bin, plus a zero for every (minute, key) of `w`, so that the
+  minute's `array_agg(s ORDER BY key)` is dense and a feature's sums are its slice of it. This replaced
+  a correlated subplan per (minute, feature) (`array_agg` of the minute's values, `unnest`, `GROUP BY`
+  bin, zero-filled by a join), whose per-execution setup dominated. A bin's sum is the same float8
+  additions in the same (scan) order as before: the zero comes after the values.
+
+bench/results/analysis.md (re-bucketing) has the measurements.
 """
 
 from __future__ import annotations
@@ -78,14 +91,9 @@ def feature_source_sql(
     `model`, over raw rows with `lo <= time < hi` (all three are placeholders from `p`). `rows_filter`,
     composed of placeholders too, narrows the rows further (` AND p.version_id = $n`, a segment containment).
 
-    Two passes over the rows (see the module docstring): `w`, one row per minute with every feature's
-    counts and moments, each feature value taken out of the row's array once (a subquery kept apart by
-    `OFFSET 0`, which the planner would otherwise flatten into every aggregate's arguments and filters);
-    and `g`, the per-bin sums of the numeric features, one (minute, key, value) per present value where
-    key = the feature's offset + its bin, summed by `GROUP BY`, plus a zero for every (minute, key) of `w`
-    so that each minute's `array_agg(... ORDER BY key)` is dense; a numeric feature's bin sums are its
-    slice of that array. The zeros are added after the values, so a bin's sum is the same float8
-    additions in the same (scan) order as summing the bin's values alone."""
+    A `WITH` query (r, w, g, s; see the module docstring): usable as `INSERT INTO … <sql>` and as a
+    subquery `FROM (<sql>) x`. Work memory: `r` holds the range's rows and `g` one group per (minute,
+    numeric bin); the refresher raises work_mem for its transaction (`refresher.FEATURE_WORK_MEM`)."""
     if not baselines:
         raise ValueError("no active baselines: nothing to bin")
     cols: list[str] = []
