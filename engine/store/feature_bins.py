@@ -109,7 +109,7 @@ def feature_source_sql(
             y = f"r.y_{i}"
             present = f"CASE WHEN {x} <> 'NaN' THEN {x} END"  # NULL: missing (NULL or NaN)
             edges = p(list(b.edges or ()), "float8[]")
-            cols.append(f"{present} AS y_{i}, {offset} + width_bucket({present}, {edges}) AS k_{i}")
+            cols.append(f"{present} AS y_{i}, {offset} + width_bucket({x}, {edges}) AS k_{i}")
             aggs.append(f"count(*) - count({y}) AS miss_{i}")
             bounds = []
             if b.lower is not None:
@@ -118,7 +118,7 @@ def feature_source_sql(
                 bounds.append(f"{y} > {p(b.upper, 'float8')}")
             oor = f"count(*) FILTER (WHERE {' OR '.join(bounds)})" if bounds else "0::bigint"
             aggs.append(f"{oor} AS oor_{i}")
-            aggs.append(f"histogram(r.k_{i}, {offset}, {offset + k}, {k}) FILTER (WHERE r.k_{i} IS NOT NULL) AS h_{i}")
+            aggs.append(f"histogram(r.k_{i}, {offset}, {offset + k}, {k}) FILTER (WHERE {y} IS NOT NULL) AS h_{i}")
             aggs.append(f"sum({y}) AS s_{i}, sum({y} * {y}) AS q_{i}, min({y}) AS lo_{i}, max({y}) AS hi_{i}")
             keys.append(f"r.k_{i}")
             ys.append(y)
@@ -149,12 +149,11 @@ def feature_source_sql(
     join = ""
     if offset:  # numeric features: their per-bin sums
         sql += (
-            ",\ng AS (\n  SELECT t.bucket, t.key, sum(t.v) AS s\n  FROM (SELECT u.bucket, u.key, u.v FROM (SELECT r.bucket,"
-            f" unnest(ARRAY[{', '.join(keys)}]) AS key, unnest(ARRAY[{', '.join(ys)}]) AS v FROM r) u\n"
-            "      WHERE u.key IS NOT NULL\n"
+            ",\ng AS (\n  SELECT t.bucket, t.key, sum(t.v) AS s\n  FROM (SELECT r.bucket,"
+            f" unnest(ARRAY[{', '.join(keys)}]) AS key, unnest(ARRAY[{', '.join(ys)}]) AS v FROM r\n"
             f"      UNION ALL\n      SELECT w.bucket, z.key, 0::float8 FROM w CROSS JOIN generate_series(0, {offset - 1}) AS z(key)) t\n"
             "  GROUP BY 1, 2),\n"
-            "s AS (SELECT g.bucket, array_agg(g.s ORDER BY g.key) AS sums FROM g GROUP BY 1)"
+            "s AS (SELECT g.bucket, array_agg(g.s ORDER BY g.key) FILTER (WHERE g.key IS NOT NULL) AS sums FROM g GROUP BY 1)"
         )
         join = " JOIN s ON s.bucket = w.bucket"
     return (
