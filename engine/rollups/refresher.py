@@ -46,8 +46,13 @@ REFRESH_CAGG = "CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz,
 # work_mem of a transaction recomputing feature windows (SET LOCAL: back to the server's at commit). The 1m
 # feature statement materialises the range's rows (one column per feature) and hash-aggregates one tuple
 # per present numeric value (per-bin sums): ~70 MB and ~45 MB for 6 hours of 463 rows a minute with 20
-# numeric features, which spill to temporary files at PostgreSQL's default of 4 MB.
+# numeric features, which spill to temporary files at PostgreSQL's default of 4 MB. No parallel plan: a
+# Gather hands the rows over in an arbitrary order, so the float8 sums (value_sum, bin_sums) of a bucket
+# would change in their last bits from one recomputation to the next; one backend reads them in the
+# table's order, as the statement did before the rows were materialised (a parallel scan was chosen for
+# whole chunks and only moved the rows between processes on the shared cores).
 FEATURE_WORK_MEM = "128MB"
+FEATURE_SETTINGS = "SELECT set_config('work_mem', $1, true), set_config('max_parallel_workers_per_gather', '0', true)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +178,7 @@ async def _recompute_tables(
         assert model_id is not None
         baselines = await active_baselines(conn, model_id)
         if baselines:
-            await conn.execute("SELECT set_config('work_mem', $1, true)", FEATURE_WORK_MEM)
+            await conn.execute(FEATURE_SETTINGS, FEATURE_WORK_MEM)
             p = Params([model_id, None, None])
             source_sql = (feature_source_sql(baselines, p, "$1", "$2", "$3"), p.values[3:])
         else:  # no active baseline any more: the model's feature windows are emptied for these minutes
