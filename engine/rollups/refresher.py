@@ -46,13 +46,17 @@ REFRESH_CAGG = "CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz,
 # work_mem of a transaction recomputing feature windows (SET LOCAL: back to the server's at commit). The 1m
 # feature statement materialises the range's rows (one column per feature) and hash-aggregates one tuple
 # per present numeric value (per-bin sums): ~70 MB and ~45 MB for 6 hours of 463 rows a minute with 20
-# numeric features, which spill to temporary files at PostgreSQL's default of 4 MB. No parallel plan: a
-# Gather hands the rows over in an arbitrary order, so the float8 sums (value_sum, bin_sums) of a bucket
-# would change in their last bits from one recomputation to the next; one backend reads them in the
-# table's order, as the statement did before the rows were materialised (a parallel scan was chosen for
-# whole chunks and only moved the rows between processes on the shared cores).
+# numeric features, which spill to temporary files at PostgreSQL's default of 4 MB. The float8 sums of a
+# bucket (value_sum, bin_sums) are added in the order the rows arrive, so the plan must keep the table's
+# order to give the same bits on every recomputation: no parallel plan (a Gather interleaves the workers'
+# rows) and a custom plan per range (after five executions of the cached statement PostgreSQL may switch to
+# a generic plan for an unknown range: measured, its sums differed from the old statement's in the last
+# bits on the ranges after the fifth, and equal them bit for bit with custom plans).
 FEATURE_WORK_MEM = "128MB"
-FEATURE_SETTINGS = "SELECT set_config('work_mem', $1, true), set_config('max_parallel_workers_per_gather', '0', true)"
+FEATURE_SETTINGS = (
+    "SELECT set_config('work_mem', $1, true), set_config('max_parallel_workers_per_gather', '0', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
 
 
 @dataclass(frozen=True, slots=True)
