@@ -12,9 +12,10 @@ baseline's categories (categorical).
   argument and FILTER re-evaluated the subscript and the NaN test (~15 times per feature and row).
 - `w`: per minute, counts per bin from TimescaleDB's `histogram()` over the integer bin (unit-wide bins,
   so exact; one C aggregate per feature), missing / out-of-range counts and the moments.
-- `g` / `s` (numeric features): the per-bin sums by one `GROUP BY (minute, key)` over one tuple per present
-  value, key = the feature's offset + its bin, plus a zero for every (minute, key) of `w`, so that the
-  minute's `array_agg(s ORDER BY key)` is dense and a feature's sums are its slice of it. This replaced
+- `g` / `s` (numeric features): the per-bin sums by one `GROUP BY (minute, key)` over one tuple per numeric
+  value of `r`, key = the feature's offset + its bin (NULL for a NULL value: that group is left out of the
+  array; a NaN is keyed into a bin but summed as NULL), plus a zero for every (minute, key) of `w`, so
+  that the minute's `array_agg(s ORDER BY key)` is dense and a feature's sums are its slice of it. This replaced
   a correlated subplan per (minute, feature) (`array_agg` of the minute's values, `unnest`, `GROUP BY`
   bin, zero-filled by a join), whose per-execution setup dominated. A bin's sum is the same float8
   additions in the same (scan) order as before: the zero comes after the values.
