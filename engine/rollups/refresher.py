@@ -30,6 +30,7 @@ from typing import Any
 
 import asyncpg
 
+from engine.rollups.pending_labels import apply_pending_labels
 from engine.store.feature_bins import Params, active_baselines, feature_source_sql
 from engine.store.unit import UnitOfWork
 from engine.windows.ranges import Range, align, merge_ranges, take_budget
@@ -61,6 +62,7 @@ class RefreshReport:
     # Groups (kind, model) whose refresh failed this time: their records stay pending and are retried on the
     # next call; the other groups went on.
     failed: tuple[str, ...] = ()
+    labels_applied: int = 0  # pending labels (into compressed history) applied before the windows
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class RefreshReport:
             "skipped_locked": self.skipped_locked,
             "seconds": round(self.seconds, 6),
             "failed": list(self.failed),
+            "labels_applied": self.labels_applied,
         }
 
 
@@ -331,14 +334,18 @@ async def refresh(uow: UnitOfWork, *, budget: timedelta = DEFAULT_BUDGET) -> Ref
     if conn.is_in_transaction():
         raise RuntimeError("refresh commits range by range: call it outside a transaction")
     license_ = await conn.fetchval("SELECT current_setting('timescaledb.license', true)") or "apache"
-    cutoff = await conn.fetchval("SELECT clock_timestamp()")
-    groups = await conn.fetch(
-        "SELECT DISTINCT kind, model_id FROM window_invalidations WHERE created_at <= $1 ORDER BY 1, 2",
-        cutoff,
-    )
     rollups = await present_rollups(conn)
     cagg_done: set[str] = set()
     async with _without_jit(conn):
+        # First the deferred labels: the minutes they touch are recorded before the cutoff, so this refresh
+        # brings them into the windows.
+        labels_applied, failed = await apply_pending_labels(conn)
+        tally.failed.extend(failed)
+        cutoff = await conn.fetchval("SELECT clock_timestamp()")
+        groups = await conn.fetch(
+            "SELECT DISTINCT kind, model_id FROM window_invalidations WHERE created_at <= $1 ORDER BY 1, 2",
+            cutoff,
+        )
         for g in groups:
             family = FAMILIES[g["kind"]]
             # One group's failure (a row the rollup cannot hold, a relation in a bad state) must not stop the
@@ -366,4 +373,5 @@ async def refresh(uow: UnitOfWork, *, budget: timedelta = DEFAULT_BUDGET) -> Ref
         skipped_locked=tally.skipped,
         seconds=time.perf_counter() - started,
         failed=tuple(tally.failed),
+        labels_applied=labels_applied,
     )
