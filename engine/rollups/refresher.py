@@ -15,6 +15,10 @@ Every write to `predictions` / `metrics` records the minutes it touched, in the 
   rollups right after it; it cannot run in a transaction block), then the records are deleted. This is what brings in late data older than the
   refresh policies' windows.
 
+Before either, the labels deferred into `pending_labels` (labels for predictions in compressed chunks,
+migration 0014) are applied, one transaction per model (`engine.rollups.pending_labels`): their UPDATEs
+record the touched minutes, which the same call then refreshes.
+
 Entry point for the worker and `driftline rollups refresh`: `engine.rollups.refresher.refresh(uow)`.
 """
 

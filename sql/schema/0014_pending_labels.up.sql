@@ -38,6 +38,7 @@ SET timescaledb.max_tuples_decompressed_per_dml_transaction = 0
 -- In a compressed chunk the statistics know nothing of the rows the statement decompresses; a nested loop
 -- over a chunk estimated empty rescans the targets for every decompressed row.
 SET enable_nestloop = off
+SET client_min_messages = warning  -- not a NOTICE per call for the temporary table that exists already
 AS $$
 DECLARE
     v_total bigint := 0;
