@@ -8,13 +8,15 @@ Builds `driftline_cbench_c` (the older half of the days compressed) and `driftli
 compressed) from one loaded and refreshed database (CREATE DATABASE … TEMPLATE), then measures on both:
 - label batches through the engine's ingest service (`IngestService.log_labels`) into the older half: every
   unlabelled prediction of one day, 10 % of three days, 1 % and 0.1 % of ten days — with and without the
-  prediction's `time` —
+  prediction's `time` — and the apply of the labels they left pending (`dl_apply_pending_labels`, what the
+  next refresh runs first) —
   and, for reference, 10 % of three recent (uncompressed) days. Each batch runs in a transaction that is
   rolled back, so every measurement starts from the same state. Also the label statement before this
   change (an UPDATE joined on the id with no time bound), on the compressed database with the
   decompression limit lifted, and what it answers with the default limit;
 - the refresh (`engine.rollups.refresher.refresh`) after a late batch, committed: labels in ten scattered
-  hours of the recent half, labels in ten scattered hours of the compressed half, 2,000 late predictions in
+  hours of the recent half, labels in ten scattered hours of the compressed half, 0.1 % and 1 % of ten
+  compressed days labelled, 2,000 late predictions in
   ten hours of the compressed half; and the first of these again with JIT left on (the refresher before
   this change).
 """
@@ -113,7 +115,9 @@ async def rows_outside_columnstore(conn: asyncpg.Connection) -> int:
 
 
 async def label_case(url: str, lo: datetime, hi: datetime, share: float, hint: bool) -> dict[str, Any]:
-    """One label batch through the ingest service, rolled back; labels per second."""
+    """One label batch through the ingest service, then (in the same transaction) the apply of what it
+    left pending, as the next refresh does it; rolled back. Labels per second of the ingest (what the
+    client waits for)."""
     conn = await asyncpg.connect(url)
     try:
         targets = await _ids(conn, lo, hi, share)
@@ -129,11 +133,18 @@ async def label_case(url: str, lo: datetime, hi: datetime, share: float, hint: b
                 seconds = time.perf_counter() - t
                 assert result.written == len(rows), result
                 decompressed = await rows_outside_columnstore(conn) - before
+                pending = await conn.fetchval("SELECT count(*) FROM pending_labels")
+                t = time.perf_counter()
+                applied = await conn.fetchval("SELECT dl_apply_pending_labels(1)")
+                apply_s = time.perf_counter() - t
+                assert applied == pending, (applied, pending)
+                apply_decompressed = await rows_outside_columnstore(conn) - before - decompressed
                 raise Rollback
         except Rollback:
             pass
         return {"labels": len(rows), "seconds": round(seconds, 3), "labels_per_s": round(len(rows) / seconds),
-                "rows_decompressed": decompressed}
+                "rows_decompressed": decompressed, "pending": pending, "apply_s": round(apply_s, 3),
+                "apply_rows_decompressed": apply_decompressed}
     finally:
         await conn.close()
 
@@ -171,7 +182,7 @@ async def timed_refresh(url: str, jit_as_before: bool = False) -> dict[str, Any]
         if jit_as_before:  # the refresher before this change left the server's JIT setting alone
             refresher._without_jit = _keep_jit  # type: ignore[assignment]
         report = await refresher.refresh(UnitOfWork(conn))
-        return {k: report.to_dict()[k] for k in ("seconds", "records", "minutes")}
+        return {k: report.to_dict()[k] for k in ("seconds", "records", "minutes", "labels_applied")}
     finally:
         refresher._without_jit = saved  # type: ignore[assignment]
         await conn.close()
@@ -202,6 +213,16 @@ async def late_labels(url: str, hours: list[datetime], per_hour: int) -> int:
                 rows = [{"prediction_id": r["prediction_id"], "label": "neg"} for r in targets[:per_hour]]
                 n += (await IngestService(UnitOfWork(conn)).log_labels("m", rows)).written
         return n
+    finally:
+        await conn.close()
+
+
+async def sparse_labels(url: str, lo: datetime, hi: datetime, share: float) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = [{"prediction_id": r["prediction_id"], "label": "pos"} for r in await _ids(conn, lo, hi, share)]
+        async with conn.transaction():
+            return (await IngestService(UnitOfWork(conn)).log_labels("m", rows)).written
     finally:
         await conn.close()
 
@@ -299,6 +320,10 @@ async def main() -> None:
         ("same, JIT left on (the refresher before)", lambda u: late_labels(u, scattered_hours(half + 2, 5), 1), True),
         ("1,000 late labels in 10 scattered compressed hours",
          lambda u: late_labels(u, scattered_hours(2, 11), 100), False),
+        ("0.1 % of ten compressed days labelled (sparse)",
+         lambda u: sparse_labels(u, day(2), day(half - 2), 0.001), False),
+        ("1 % of ten compressed days labelled (sparse)",
+         lambda u: sparse_labels(u, day(2), day(half - 2), 0.01), False),
         ("2,000 late predictions in 10 compressed hours",
          lambda u: late_predictions(u, scattered_hours(3, 17), 200, "a"), False),
     ]

@@ -15,6 +15,10 @@ Every write to `predictions` / `metrics` records the minutes it touched, in the 
   rollups right after it; it cannot run in a transaction block), then the records are deleted. This is what brings in late data older than the
   refresh policies' windows.
 
+Before either, the labels deferred into `pending_labels` (labels for predictions in compressed chunks,
+migration 0014) are applied, one transaction per model (`engine.rollups.pending_labels`): their UPDATEs
+record the touched minutes, which the same call then refreshes.
+
 Entry point for the worker and `driftline rollups refresh`: `engine.rollups.refresher.refresh(uow)`.
 """
 
@@ -30,6 +34,7 @@ from typing import Any
 
 import asyncpg
 
+from engine.rollups.pending_labels import apply_pending_labels
 from engine.store.feature_bins import Params, active_baselines, feature_source_sql
 from engine.store.unit import UnitOfWork
 from engine.windows.ranges import Range, align, merge_ranges, take_budget
@@ -75,6 +80,7 @@ class RefreshReport:
     # Groups (kind, model) whose refresh failed this time: their records stay pending and are retried on the
     # next call; the other groups went on.
     failed: tuple[str, ...] = ()
+    labels_applied: int = 0  # pending labels (into compressed history) applied before the windows
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +92,7 @@ class RefreshReport:
             "skipped_locked": self.skipped_locked,
             "seconds": round(self.seconds, 6),
             "failed": list(self.failed),
+            "labels_applied": self.labels_applied,
         }
 
 
@@ -346,14 +353,18 @@ async def refresh(uow: UnitOfWork, *, budget: timedelta = DEFAULT_BUDGET) -> Ref
     if conn.is_in_transaction():
         raise RuntimeError("refresh commits range by range: call it outside a transaction")
     license_ = await conn.fetchval("SELECT current_setting('timescaledb.license', true)") or "apache"
-    cutoff = await conn.fetchval("SELECT clock_timestamp()")
-    groups = await conn.fetch(
-        "SELECT DISTINCT kind, model_id FROM window_invalidations WHERE created_at <= $1 ORDER BY 1, 2",
-        cutoff,
-    )
     rollups = await present_rollups(conn)
     cagg_done: set[str] = set()
     async with _without_jit(conn):
+        # First the deferred labels: the minutes they touch are recorded before the cutoff, so this refresh
+        # brings them into the windows.
+        labels_applied, failed = await apply_pending_labels(conn)
+        tally.failed.extend(failed)
+        cutoff = await conn.fetchval("SELECT clock_timestamp()")
+        groups = await conn.fetch(
+            "SELECT DISTINCT kind, model_id FROM window_invalidations WHERE created_at <= $1 ORDER BY 1, 2",
+            cutoff,
+        )
         for g in groups:
             family = FAMILIES[g["kind"]]
             # One group's failure (a row the rollup cannot hold, a relation in a bad state) must not stop the
@@ -381,4 +392,5 @@ async def refresh(uow: UnitOfWork, *, budget: timedelta = DEFAULT_BUDGET) -> Ref
         skipped_locked=tally.skipped,
         seconds=time.perf_counter() - started,
         failed=tuple(tally.failed),
+        labels_applied=labels_applied,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +31,7 @@ def _q(segment: str) -> str:
 class Call:
     method: str
     path: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: Mapping[str, str | Sequence[str]] = field(default_factory=dict)  # a sequence: a repeated parameter
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     repeatable: bool = True  # safe to send again when the first answer was lost
@@ -245,3 +246,17 @@ def created_version(response: httpx.Response, attempts: int) -> VersionInfo | No
     if response.status_code == 409 and attempts > 1:
         return None
     return parse_version(response, attempts)
+
+
+def delete_predictions(model: str, prediction_ids: Sequence[str] | None, start: datetime | None,
+                       end: datetime | None) -> Call:
+    """`DELETE /models/{model}/predictions`: the given ids, those in [start, end), or the ids within it. Not
+    repeated on a lost answer: a second delete would answer 0."""
+    params: dict[str, str | Sequence[str]] = {}
+    if prediction_ids is not None:
+        params["prediction_id"] = list(prediction_ids)
+    if start is not None:
+        params["start"] = start.isoformat()
+    if end is not None:
+        params["end"] = end.isoformat()
+    return Call("DELETE", f"{API}/models/{_q(model)}/predictions", params=params, repeatable=False)

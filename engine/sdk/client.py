@@ -321,6 +321,14 @@ class Client(MonitorsMixin):
         target = calls.predictions_target(model, version, partial, segment_columns, idempotency_key)
         return self._ingest(target, rows_or_frame, batch_size, on_batch)
 
+    def delete_predictions(self, model: str, prediction_ids: Sequence[str] | None = None, *,
+                           start: datetime | None = None, end: datetime | None = None) -> int:
+        """Delete the model's predictions with these ids, those in [start, end), or the ids within it (at least
+        one of the two); returns how many were deleted. Their windows are recomputed at the next refresh, and
+        a label still pending for one of them is dropped."""
+        out: dict[str, Any] = analyses.parse_json(*self._send(calls.delete_predictions(model, prediction_ids, start, end)))
+        return int(out["deleted"])
+
     def log_labels(
         self, model: str, rows_or_frame: object, partial: bool = False, *, batch_size: int | None = None,
         on_batch: BatchCallback | None = None, idempotency_key: str | None = None,

@@ -35,12 +35,14 @@ ORDER BY hashtext(prediction_id), prediction_id
 LIMIT $6;
 
 -- Label-free estimation (CBPE): rows per cell, aggregated here so a window's estimate reads no row.
+-- Reads of labels from raw rows go through predictions_labelled (migration 0014): labels into compressed
+-- history that the refresher has not applied yet count too.
 -- $5 score bins (the windows' 100), $6 segment filter (jsonb containment) or NULL.
 
 -- name: score_cells
 SELECT least(greatest(floor(score * $5::integer)::integer, 0), $5::integer - 1) AS bin, predicted_class, label_class,
        count(*)::bigint AS n
-FROM predictions
+FROM predictions_labelled
 WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR version_id = $4)
   AND ($6::jsonb IS NULL OR segments @> $6::jsonb) AND score IS NOT NULL AND predicted_class IS NOT NULL
 GROUP BY 1, 2, 3;
@@ -56,7 +58,7 @@ GROUP BY 1, 2, 3;
 
 -- name: class_cells
 SELECT predicted_class, label_class, count(*)::bigint AS n
-FROM predictions
+FROM predictions_labelled
 WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR version_id = $4)
   AND ($6::jsonb IS NULL OR segments @> $6::jsonb) AND predicted_class IS NOT NULL
   AND cardinality(probabilities) = $7 AND $5::integer > 0
@@ -65,7 +67,7 @@ GROUP BY 1, 2;
 -- A tracked batch's rows, by prediction id within the batch's time range.
 -- name: batch_rows
 SELECT time, predicted_class, predicted_value, score, probabilities, label_class, label_value
-FROM predictions
+FROM predictions_labelled
 WHERE model_id = $1 AND prediction_id = ANY($2::text[]) AND time >= $3 AND time < $4
   AND ($5::integer IS NULL OR version_id = $5);
 

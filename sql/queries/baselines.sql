@@ -61,7 +61,7 @@ DELETE FROM baselines WHERE id = $1;
 -- name: reference_rows
 SELECT time, num_features, cat_features, predicted_class, predicted_value, score, probabilities,
        label_class, label_value
-FROM predictions
+FROM predictions_labelled  -- with labels not applied yet (migration 0014)
 WHERE model_id = $1 AND time >= $2 AND time < $3 AND ($4::integer IS NULL OR version_id = $4)
 ORDER BY time, prediction_id
 LIMIT $5;

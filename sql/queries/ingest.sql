@@ -29,7 +29,8 @@ CREATE TEMPORARY TABLE IF NOT EXISTS label_targets (
     time          timestamptz NOT NULL,
     label_class   text,
     label_value   double precision,
-    label_time    timestamptz NOT NULL
+    label_time    timestamptz NOT NULL,
+    known         boolean NOT NULL  -- found in prediction_times: the prediction is stored
 ) ON COMMIT DELETE ROWS;
 CREATE INDEX IF NOT EXISTS label_targets_time ON label_targets (time);
 CREATE TEMPORARY TABLE IF NOT EXISTS labels_matched (row_index integer NOT NULL) ON COMMIT DELETE ROWS;
@@ -39,8 +40,9 @@ CREATE TEMPORARY TABLE IF NOT EXISTS labels_matched (row_index integer NOT NULL)
 -- table, never the compressed predictions), restricted to the client's `time` when it sent one. A `time`
 -- not found there (a prediction older than the label horizon) is taken as sent; an id without one is not
 -- resolved and is reported as unknown.
-INSERT INTO label_targets (row_index, prediction_id, time, label_class, label_value, label_time)
-SELECT s.row_index, s.prediction_id, coalesce(t.time, s.time_hint), s.label_class, s.label_value, s.label_time
+INSERT INTO label_targets (row_index, prediction_id, time, label_class, label_value, label_time, known)
+SELECT s.row_index, s.prediction_id, coalesce(t.time, s.time_hint), s.label_class, s.label_value, s.label_time,
+       t.time IS NOT NULL
 FROM labels_stage s
 LEFT JOIN LATERAL (
     SELECT pt.time FROM prediction_times pt
@@ -79,6 +81,36 @@ INSERT INTO labels_matched SELECT row_index FROM upd;
 
 -- name: select_labels_matched
 SELECT DISTINCT row_index FROM labels_matched;
+
+-- name: defer_labels
+-- The targets known to be stored (found in prediction_times) inside the compressed groups [$2[i], $3[i]]
+-- become pending labels (migration 0014), applied by the refresher: acknowledged now without decompressing
+-- anything. Two rows of the batch naming the same prediction (one with `time`, one without): the later
+-- row wins, as two UPDATEs in row order would. They leave label_targets: what remains is applied now.
+WITH deferred AS (
+    DELETE FROM label_targets t
+    USING unnest($2::timestamptz[], $3::timestamptz[]) AS g(lo, hi)
+    WHERE t.known AND t.time >= g.lo AND t.time <= g.hi
+    RETURNING t.*
+), matched AS (
+    INSERT INTO labels_matched SELECT row_index FROM deferred
+)
+INSERT INTO pending_labels AS pl (model_id, prediction_id, time, label_class, label_value, label_time)
+SELECT DISTINCT ON (prediction_id, time) $1, prediction_id, time, label_class, label_value, label_time
+FROM deferred
+ORDER BY prediction_id, time, row_index DESC
+ON CONFLICT (model_id, prediction_id, time) DO UPDATE
+SET label_class = EXCLUDED.label_class, label_value = EXCLUDED.label_value, label_time = EXCLUDED.label_time,
+    received_at = now();
+
+-- name: has_pending_labels
+SELECT EXISTS (SELECT 1 FROM pending_labels WHERE model_id = $1);
+
+-- name: drop_superseded_pending
+-- A label applied now supersedes one still pending for the same prediction (its chunk was compressed when
+-- that one arrived): the older must not be applied over it later.
+DELETE FROM pending_labels pl USING label_targets t
+WHERE pl.model_id = $1 AND pl.prediction_id = t.prediction_id AND pl.time = t.time;
 
 -- name: insert_batch_key
 INSERT INTO ingest_batches (idempotency_key, kind, model_id, digest, result)
