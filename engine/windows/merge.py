@@ -46,7 +46,7 @@ def _column_matrix(values: Sequence[bytes | None], element: str = ">i8") -> Any:
     int64 for bigint[] (`element` ">i8"), float64 for float8[] (">f8")."""
     decode = decode_int8_array if element == ">i8" else decode_float8_array
     out_type = np.int64 if element == ">i8" else np.float64
-    lengths = {len(v) for v in values if v is not None}
+    lengths = set(map(len, filter(None, values)))  # bytes are never empty: None is the only falsy value
     if len(lengths) > 1:  # e.g. feature windows: 50 bins of a numeric feature, 2-20 categories
         return _decode_by_length(values, element, decode, out_type)
     if not lengths:
@@ -102,6 +102,35 @@ class Merged:
         return len(self.buckets)
 
 
+@dataclass(frozen=True, slots=True)
+class _Groups:
+    """Consecutive runs of rows (sorted by key) to merge: `idx` the first row of each, `width` the rows per
+    group when every group has the same number of rows (1: nothing to merge), else None."""
+
+    idx: NDArray[np.intp]
+    rows: int
+    width: int | None
+
+    @classmethod
+    def of(cls, starts: list[int], rows: int) -> _Groups:
+        idx = np.asarray(starts, dtype=np.intp)
+        width = rows // len(starts) if rows % len(starts) == 0 else None
+        if width is not None and width > 1 and not (np.diff(idx) == width).all():
+            width = None
+        return cls(idx, rows, width)
+
+    def reduce(self, ufunc: np.ufunc, arr: NDArray[Any]) -> NDArray[Any]:
+        """`ufunc.reduceat(arr, idx, axis=0)`. Groups of one width (the usual case: each key has one row per
+        version and segment) are reduced as a reshaped axis instead: `reduceat` along the first axis of a
+        matrix costs ~10× more (a (4 320, 102) count matrix in pairs: 2.4 ms vs 0.2 ms)."""
+        if self.width == 1:
+            return arr
+        if self.width is not None:
+            out: NDArray[Any] = ufunc.reduce(arr.reshape(len(self.idx), self.width, *arr.shape[1:]), axis=1)
+            return out
+        return ufunc.reduceat(arr, self.idx, axis=0)
+
+
 def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
     """Rows sorted by (bucket, grp) → merged columns per (bucket, grp) with the family's merge rules."""
     if not rows:
@@ -114,28 +143,28 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
 
     bk, gk = column("bucket"), column("grp")
     starts = [0] + [i for i in range(1, len(rows)) if bk[i] != bk[i - 1] or gk[i] != gk[i - 1]]
-    idx = np.asarray(starts)
+    groups = _Groups.of(starts, len(rows))
     columns: dict[str, Any] = {}
     present: dict[str, NDArray[np.bool_]] = {}
     for col, how in family.state:
         values = column(col)
         if how == "sums":
-            columns[col], present[col] = _merge_sums(values, idx, starts)
+            columns[col], present[col] = _merge_sums(values, groups, starts)
             continue
         if how != "counts":
             # None → NaN in C (window sums, counts, minima and maxima are never NaN themselves)
             arr = np.array(values, dtype=np.float64)
             absent = np.isnan(arr)
-            present[col] = np.add.reduceat(~absent, idx) > 0
+            present[col] = groups.reduce(np.logical_or, ~absent)
             if how == "count":
-                columns[col] = np.add.reduceat(np.where(absent, 0.0, arr).astype(np.int64), idx)
+                columns[col] = groups.reduce(np.add, np.where(absent, 0.0, arr).astype(np.int64))
             elif how == "sum":
-                columns[col] = np.add.reduceat(np.where(absent, 0.0, arr), idx)
+                columns[col] = groups.reduce(np.add, np.where(absent, 0.0, arr))
             else:
-                columns[col] = np.fmin.reduceat(arr, idx) if how == "min" else np.fmax.reduceat(arr, idx)
+                columns[col] = groups.reduce(np.fmin if how == "min" else np.fmax, arr)
             continue
         notnull = np.fromiter(map(bool, values), dtype=bool, count=len(values))  # bytes are never empty
-        present[col] = np.add.reduceat(notnull, idx) > 0
+        present[col] = groups.reduce(np.logical_or, notnull)
         trimmed = f"{col}_from" in index
         mat = (
             _placed_matrix(values, column(f"{col}_from"), column(f"{col}_len"))
@@ -143,9 +172,7 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
             else _column_matrix(values)
         )
         if isinstance(mat, np.ndarray):
-            columns[col] = (
-                np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.int64)
-            )
+            columns[col] = groups.reduce(np.add, mat) if mat.shape[1] else np.zeros((len(starts), 0), np.int64)
         else:
             bounds = [*starts[1:], len(values)]
             out: list[NDArray[np.int64] | None] = []
@@ -156,12 +183,12 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
     return Merged([bk[i] for i in starts], [gk[i] for i in starts], columns, present)
 
 
-def _merge_sums(values: Sequence[bytes | None], idx: NDArray[Any], starts: list[int]) -> tuple[Any, NDArray[np.bool_]]:
+def _merge_sums(values: Sequence[bytes | None], groups: _Groups, starts: list[int]) -> tuple[Any, NDArray[np.bool_]]:
     notnull = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
-    present = np.minimum.reduceat(notnull, idx).astype(bool)
+    present = groups.reduce(np.logical_and, notnull)
     mat = _column_matrix(values, ">f8")
     if isinstance(mat, np.ndarray):
-        summed = np.add.reduceat(mat, idx, axis=0) if mat.shape[1] else np.zeros((len(starts), 0), np.float64)
+        summed = groups.reduce(np.add, mat) if mat.shape[1] else np.zeros((len(starts), 0), np.float64)
         return summed, present
     bounds = [*starts[1:], len(values)]
     out: list[NDArray[np.float64] | None] = []
