@@ -28,7 +28,7 @@ import asyncpg
 
 from engine.store.feature_bins import Params, active_baselines, feature_source_sql
 from engine.store.unit import Snapshot
-from engine.windows.merge import Merged, merge_columns
+from engine.windows.merge import SCALARS, Merged, merge_columns
 from engine.windows.ranges import Range, clip, merge_ranges
 from engine.windows.spec import (
     FEATURES,
@@ -44,6 +44,7 @@ from engine.windows.spec import (
     LevelName,
 )
 
+NAN = "'NaN'::float8"
 MAX_PENDING_BRANCHES = 32  # beyond this, nearby pending ranges are read as one (raw rows are exact anyway)
 
 PENDING = """
@@ -195,13 +196,18 @@ def _out_columns(fam: Family) -> str:
     """The select list: count arrays in binary form; the latency histogram trimmed to the bins its
     bucket's [min, max] can occupy (one bin of margin each side), with the 1-based element the slice
     starts at (`<col>_from`) and the full length (`<col>_len`): most of its 142 elements are zeros, and
-    shipping each element costs server time."""
+    shipping each element costs server time. The scalar state columns (counts, sums, minima, maxima) travel
+    as one float8 array (`SCALARS`, in state order, NULL as NaN): decoding ~30 columns per row into Python
+    objects and back into numpy was a fifth of the client's CPU for a 4 320-row read."""
     cols = {c for c, _ in fam.state}
     out = []
+    scalars = [c for c, how in fam.state if how not in ("counts", "sums")]
+    if scalars:
+        out.append(f"array_send(ARRAY[{', '.join(f'coalesce({c}::float8, {NAN})' for c in scalars)}]) AS {SCALARS}")
     for c, how in fam.state:
         if how not in ("counts", "sums"):
-            out.append(c)
-        elif c == "latency_hist" and {"latency_min", "latency_max"} <= cols:
+            continue
+        if c == "latency_hist" and {"latency_min", "latency_max"} <= cols:
             lo, hi = _latency_element("latency_min", 1), _latency_element("latency_max", 3)
             out.append(f"{lo} AS {c}_from, cardinality({c}) AS {c}_len, array_send({c}[{lo}:{hi}]) AS {c}")
         else:

@@ -17,6 +17,9 @@ from numpy.typing import NDArray
 
 from engine.windows.spec import Family
 
+# The column holding a row's scalar state columns (count, sum, min, max merges) as one float8 array in the
+# family's state order, NULL as NaN (window counts, sums, minima and maxima are never NaN themselves).
+SCALARS = "scalars"
 _HEADER = 20  # ndim, has-null flag, element type oid, dimension length, lower bound (int32 each)
 
 
@@ -56,8 +59,10 @@ def _column_matrix(values: Sequence[bytes | None], element: str = ">i8") -> Any:
         return [decode(v) for v in values]
     n = (size - _HEADER) // 12
     rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", element)], (n,))])
-    blank = bytes(size)
-    mat = np.frombuffer(b"".join(v if v is not None else blank for v in values), dtype=rec)["e"]["v"]
+    if None in values:
+        blank = bytes(size)
+        values = [v if v is not None else blank for v in values]
+    mat = np.frombuffer(b"".join(values), dtype=rec)["e"]["v"]  # type: ignore[arg-type]
     return mat.astype(out_type)
 
 
@@ -146,14 +151,18 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
     groups = _Groups.of(starts, len(rows))
     columns: dict[str, Any] = {}
     present: dict[str, NDArray[np.bool_]] = {}
+    scalars = [(c, how) for c, how in family.state if how not in ("counts", "sums")]
+    if SCALARS in index and scalars:
+        _merge_scalars(column(SCALARS), scalars, groups, columns, present)
     for col, how in family.state:
-        values = column(col)
         if how == "sums":
-            columns[col], present[col] = _merge_sums(values, groups, starts)
+            columns[col], present[col] = _merge_sums(column(col), groups, starts)
             continue
         if how != "counts":
+            if col in columns:
+                continue  # merged from SCALARS
             # None → NaN in C (window sums, counts, minima and maxima are never NaN themselves)
-            arr = np.array(values, dtype=np.float64)
+            arr = np.array(column(col), dtype=np.float64)
             absent = np.isnan(arr)
             present[col] = groups.reduce(np.logical_or, ~absent)
             if how == "count":
@@ -163,6 +172,7 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
             else:
                 columns[col] = groups.reduce(np.fmin if how == "min" else np.fmax, arr)
             continue
+        values = column(col)
         notnull = np.fromiter(map(bool, values), dtype=bool, count=len(values))  # bytes are never empty
         present[col] = groups.reduce(np.logical_or, notnull)
         trimmed = f"{col}_from" in index
@@ -181,6 +191,37 @@ def merge_columns(family: Family, rows: Sequence[Any]) -> Merged:
                 out.append(np.sum(parts, axis=0) if parts else None)
             columns[col] = out
     return Merged([bk[i] for i in starts], [gk[i] for i in starts], columns, present)
+
+
+def _merge_scalars(
+    values: Sequence[bytes | None],
+    scalars: Sequence[tuple[str, str]],
+    groups: _Groups,
+    columns: dict[str, Any],
+    present: dict[str, NDArray[np.bool_]],
+) -> None:
+    """The scalar state columns from their packed float8 arrays (`SCALARS`), merged as one (rows, columns)
+    matrix: a handful of array operations rather than two per column. Counts are summed as floats (exact:
+    window counts are far below 2⁵³) and returned as int64."""
+    mat = _column_matrix(values, ">f8")
+    if not isinstance(mat, np.ndarray) or mat.shape[1] != len(scalars):
+        raise ValueError(f"{SCALARS}: expected {len(scalars)} values per row")
+    absent = np.isnan(mat)
+    has = groups.reduce(np.logical_or, ~absent).T
+    total = groups.reduce(np.add, np.where(absent, 0.0, mat)).T
+    hows = {how for _, how in scalars}
+    lo = groups.reduce(np.fmin, mat).T if "min" in hows else None
+    hi = groups.reduce(np.fmax, mat).T if "max" in hows else None
+    for j, (col, how) in enumerate(scalars):
+        present[col] = np.ascontiguousarray(has[j])
+        if how == "count":
+            columns[col] = total[j].astype(np.int64)
+        elif how == "sum":
+            columns[col] = np.ascontiguousarray(total[j])
+        else:
+            part = lo if how == "min" else hi
+            assert part is not None
+            columns[col] = np.ascontiguousarray(part[j])
 
 
 def _merge_sums(values: Sequence[bytes | None], groups: _Groups, starts: list[int]) -> tuple[Any, NDArray[np.bool_]]:
