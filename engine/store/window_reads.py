@@ -215,6 +215,16 @@ def _out_columns(fam: Family) -> str:
     return ", ".join(out)
 
 
+def _bucket_of(row: asyncpg.Record) -> datetime:
+    bucket: datetime = row[0]
+    return bucket
+
+
+def _hashable(grp: object) -> object:
+    """A group as a dict key (several keys arrive as a list)."""
+    return tuple(grp) if isinstance(grp, list) else grp
+
+
 async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[asyncpg.Record]:
     """The unmerged rows of `read`, sorted by (bucket, grp) (several per key where series or levels meet).
 
@@ -222,7 +232,13 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
     granularity overlapping it are [lo, hi); the parts of [lo, hi) outside the range are treated like
     pending ranges that are never read back (excluded from every level), and the pending ranges inside it
     are read from raw rows. So a bucket only partly inside the range is rebuilt from the finer levels' whole
-    buckets inside it (and raw rows where those are pending), and keeps its label (the bucket's start)."""
+    buckets inside it (and raw rows where those are pending), and keeps its label (the bucket's start).
+
+    The single-scan read (nothing pending, range on bucket edges) is not sorted by PostgreSQL: sorting every
+    wide row before sending any was ~20-25 % of the server's time for a 4 320-row read (and kept the client
+    from decoding while the server computes). Its rows are sorted here, by bucket and by the rank of their
+    group among the read's groups as PostgreSQL orders them (a `SELECT DISTINCT` of the groups: the same
+    order, collation and NULL placement as `ORDER BY 1, 2`)."""
     level = LEVELS[read.level]
     gran = read.buckets
     s, e = covered(read.start, read.end)
@@ -246,8 +262,18 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
     if not pending and not outside:
         model = _model_pred(read.model_id, p)
         where = f"{model} AND bucket >= {p(lo)} AND bucket < {p(hi)}{_filter(read, p)}"
-        sql = f"SELECT {bucket} AS bucket, {group} AS grp, {out_cols} FROM {rel} WHERE {where} ORDER BY 1, 2"
-        return await conn.fetch(sql, *p.values)
+        sql = f"SELECT {bucket} AS bucket, {group} AS grp, {out_cols} FROM {rel} WHERE {where}"
+        rows = await conn.fetch(sql, *p.values)
+        if read.group is None:
+            rows.sort(key=_bucket_of)
+            return rows
+        # the groups in PostgreSQL's order (its collation, NULL last), then every row by (bucket, that rank)
+        ranks = await conn.fetch(f"SELECT DISTINCT {group} AS grp FROM {rel} WHERE {where} ORDER BY 1", *p.values)
+        rank = {_hashable(r[0]): i for i, r in enumerate(ranks)}
+        several = isinstance(read.group, tuple)
+        rows.sort(key=(lambda r: rank[tuple(r[1])]) if several else (lambda r: rank[r[1]]))
+        rows.sort(key=_bucket_of)  # stable: by bucket, then group rank
+        return rows
 
     dirty = merge_ranges([*pending, *outside])
     d_lo = p([r[0] for r in dirty], "timestamptz[]")
