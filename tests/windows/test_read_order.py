@@ -41,8 +41,8 @@ async def test_client_sort_equals_order_by(pool: asyncpg.Pool, uow: UnitOfWork) 
         at = PRED_COLUMNS.index("segments")
         rows = []
         for i, r in enumerate(prediction_rows(rng, m, 1200, minutes=600, labeled=0.5)):
-            region = REGIONS[i % len(REGIONS)]
-            seg = json.dumps({"region": region} if region is not None else {"other": "x"})
+            value = REGIONS[i % len(REGIONS)]
+            seg = json.dumps({"region": value} if value is not None else {"other": "x"})
             rows.append((*r[:at], seg, *r[at + 1 :]))
         await copy_predictions(conn, rows)
     await refresh_windows(pool)
