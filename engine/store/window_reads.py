@@ -270,8 +270,13 @@ async def fetch_window_rows(conn: asyncpg.Connection, read: WindowRead) -> list[
         # the groups in PostgreSQL's order (its collation, NULL last), then every row by (bucket, that rank)
         ranks = await conn.fetch(f"SELECT DISTINCT {group} AS grp FROM {rel} WHERE {where} ORDER BY 1", *p.values)
         rank = {_hashable(r[0]): i for i, r in enumerate(ranks)}
-        several = isinstance(read.group, tuple)
-        rows.sort(key=(lambda r: rank[tuple(r[1])]) if several else (lambda r: rank[r[1]]))
+        by_rank = (lambda r: rank[tuple(r[1])]) if isinstance(read.group, tuple) else (lambda r: rank[r[1]])
+        try:
+            rows.sort(key=by_rank)
+        except KeyError:  # a group the DISTINCT did not see (only outside one snapshot): after the others
+            for g in sorted({_hashable(r[1]) for r in rows} - rank.keys(), key=repr):
+                rank[g] = len(rank)
+            rows.sort(key=by_rank)
         rows.sort(key=_bucket_of)  # stable: by bucket, then group rank
         return rows
 
