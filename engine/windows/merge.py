@@ -2,8 +2,10 @@
 
 Count arrays arrive as `array_send(bigint[])` bytes (PostgreSQL's binary array format: a 20-byte header
 for one dimension, then a 4-byte length and an 8-byte big-endian value per element; window arrays never
-hold NULL elements). Parsing whole columns at once with a structured dtype and summing with
-`np.add.reduceat` keeps a 30-day read in milliseconds.
+hold NULL elements). Parsing whole columns at once with a structured dtype and summing per group (a
+reshaped axis when every group has as many rows, else `np.add.reduceat`) keeps a 30-day read in milliseconds.
+The scalar state columns may arrive packed in one `float8[]` per row (`SCALARS`, what the reader sends) and
+are then merged as one matrix; rows holding them as separate columns merge alike.
 """
 
 from __future__ import annotations
