@@ -49,6 +49,7 @@ from api.deps import (
 )
 from api.edge import EdgeMiddleware
 from api.errors import EXCEPTION_HANDLERS
+from api.heap import retain_heap
 from engine.config import Settings
 from engine.ingest.offload import DecodePool
 from engine.store.db import create_pool
@@ -143,7 +144,9 @@ def warm_decode_pool(app: Litestar) -> None:
 def app_from_env() -> Litestar:
     """Factory for `uvicorn --factory api.app:app_from_env` (what `driftline serve` runs): the app of the
     served process, which freezes the long-lived heap once started."""
-    app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    retain_heap(settings.heap_retain_mb)
+    app = create_app(settings)
     app.on_startup.append(freeze_long_lived)  # runs after the lifespan has opened the pool
     app.on_startup.append(warm_decode_pool)
     return app

@@ -227,6 +227,9 @@ class Settings:
     # spawned processes (per API process; 0: none, everything in process), keeping the event loop free.
     decode_workers: int = 2
     offload_min_bytes: int = 256 * 1024
+    # Served process only: heap memory (MiB) glibc keeps for reuse instead of returning it to the kernel
+    # after every numpy array of a read (0: glibc's defaults). See api/heap.py.
+    heap_retain_mb: int = 256
     pool_min_size: int = 1
     pool_max_size: int = 10
     api_key: str | None = None
@@ -253,6 +256,7 @@ class Settings:
             max_decoded_bytes=_int(env, "DRIFTLINE_MAX_DECODED_BYTES", 64 * 1024 * 1024),
             decode_workers=_int(env, "DRIFTLINE_DECODE_WORKERS", 2, minimum=0),
             offload_min_bytes=_int(env, "DRIFTLINE_OFFLOAD_MIN_BYTES", 256 * 1024, minimum=0),
+            heap_retain_mb=_int(env, "DRIFTLINE_HEAP_RETAIN_MB", 256, minimum=0),
             pool_min_size=_int(env, "DRIFTLINE_POOL_MIN", 1),
             pool_max_size=_int(env, "DRIFTLINE_POOL_MAX", 10),
             api_key=env.get("DRIFTLINE_API_KEY") or None,

@@ -38,7 +38,7 @@ class AnalyticsController(Controller):
         group_by: FromQuery[str | None] = None,
     ) -> MetricSeries:
         lo, hi = _range(start, end)
-        return await windows_service.model_metrics(name, lo, hi, granularity, group_by, None)
+        return await windows_service.model_metrics(name, lo, hi, granularity, group_by, None, wire=True)
 
     @get("/{name:str}/predictions", responses=error_responses(400, 401, 404, 422, 503))
     async def prediction_analytics(
@@ -47,4 +47,4 @@ class AnalyticsController(Controller):
         group_by: FromQuery[str | None] = None,
     ) -> MetricSeries:
         lo, hi = _range(start, end)
-        return await windows_service.model_metrics(name, lo, hi, granularity, group_by, list(GENERAL))
+        return await windows_service.model_metrics(name, lo, hi, granularity, group_by, list(GENERAL), wire=True)

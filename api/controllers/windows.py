@@ -64,7 +64,7 @@ class WindowsController(Controller):
                 _names(include) or ())
         if format == "columns":
             return await windows_service.model_metric_columns(*args)
-        return await windows_service.model_metrics(*args)
+        return await windows_service.model_metrics(*args, wire=True)
 
     @get("/models/{name:str}/windows/features", responses=error_responses(400, 401, 404, 422, 503))
     async def feature_histograms(

@@ -18,7 +18,8 @@ confusion-count metrics, ROC AUC, average precision and expected calibration err
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,6 +60,9 @@ class ClassificationBatch:
     log_loss_sum: F64 | None = None
     brier_sum: F64 | None = None
     pos_label: Label = 1
+    # what several metrics of one batch share (float confusion counts, totals, per-class rates), computed
+    # once: a read derives ~20 confusion metrics from the same counts
+    _shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         k = len(self.labels)
@@ -82,9 +86,28 @@ class ClassificationBatch:
                 raise ValueError("histogram counts must be non-negative")
 
     def need_confusion(self, metric: str) -> NDArray[np.float64]:
+        """The confusion counts as floats (one array shared by the metrics of this batch: read-only)."""
         if self.confusion is None:
             raise ValueError(f"{metric} needs confusion counts")
-        return np.asarray(self.confusion).astype(np.float64)
+        if "m" not in self._shared:
+            self._shared["m"] = np.asarray(self.confusion).astype(np.float64)
+        m: NDArray[np.float64] = self._shared["m"]
+        return m
+
+    def rows(self, metric: str) -> tuple[F64, NDArray[np.bool_]]:
+        """`_rows` of the confusion counts, shared."""
+        if "rows" not in self._shared:
+            self._shared["rows"] = _rows(self.need_confusion(metric))
+        out: tuple[F64, NDArray[np.bool_]] = self._shared["rows"]
+        return out
+
+    def rates(self, metric: str, rate: str) -> F64:
+        """`per_class_batch` of the confusion counts, shared per rate."""
+        key = f"rate:{rate}"
+        if key not in self._shared:
+            self._shared[key] = per_class_batch(self.need_confusion(metric), rate)
+        out: F64 = self._shared[key]
+        return out
 
     @property
     def size(self) -> int:
@@ -132,15 +155,15 @@ def _value(name: str, values: F64, **kw: object) -> BatchValues:
 
 def accuracy_batch(b: ClassificationBatch) -> BatchValues:
     m = b.need_confusion("accuracy")
-    total, ok = _rows(m)
+    total, ok = b.rows("accuracy")
     trace = np.trace(m, axis1=1, axis2=2)
     return _value("accuracy", _masked(_div(trace, total), ok), labels=b.labels)
 
 
 def balanced_accuracy_batch(b: ClassificationBatch) -> BatchValues:
     m = b.need_confusion("balanced_accuracy")
-    _, ok = _rows(m)
-    recall = per_class_batch(m, "recall")
+    _, ok = b.rows("balanced_accuracy")
+    recall = b.rates("balanced_accuracy", "recall")
     present = m.sum(axis=2) > 0
     values = _div(np.where(present, recall, 0.0).sum(axis=1), present.sum(axis=1).astype(np.float64))
     return _value("balanced_accuracy", _masked(values, ok), labels=b.labels)
@@ -150,9 +173,8 @@ def _per_class_metric(rate: str) -> Callable[[ClassificationBatch], BatchValues]
     name = f"{rate}_per_class"
 
     def compute(b: ClassificationBatch) -> BatchValues:
-        m = b.need_confusion(name)
-        _, ok = _rows(m)
-        pc = _masked(per_class_batch(m, rate), ok[:, None])
+        _, ok = b.rows(name)
+        pc = _masked(b.rates(name, rate), ok[:, None])
         return _value(name, pc.mean(axis=1), labels=b.labels, per_class=pc)
 
     return compute
@@ -163,12 +185,12 @@ def _averaged(rate: str, average: str) -> Callable[[ClassificationBatch], BatchV
 
     def compute(b: ClassificationBatch) -> BatchValues:
         m = b.need_confusion(name)
-        total, ok = _rows(m)
+        total, ok = b.rows(name)
         if average == "macro":
-            values = per_class_batch(m, rate).mean(axis=1)
+            values = b.rates(name, rate).mean(axis=1)
         elif average == "weighted":
             support = m.sum(axis=2)
-            values = _div((per_class_batch(m, rate) * support).sum(axis=1), support.sum(axis=1))
+            values = _div((b.rates(name, rate) * support).sum(axis=1), support.sum(axis=1))
         elif rate == "specificity":  # pooled one-vs-rest, as `classification.micro_average`
             tp = np.trace(m, axis1=1, axis2=2)
             tn = (m.shape[1] - 2) * total + tp
@@ -184,9 +206,8 @@ def _binary(rate: str) -> Callable[[ClassificationBatch], BatchValues]:
     def compute(b: ClassificationBatch) -> BatchValues:
         if len(b.labels) != 2 or b.pos_label not in b.labels:
             raise ValueError(f"{rate} needs two labels including pos_label {b.pos_label!r}: {b.labels}")
-        m = b.need_confusion(rate)
-        _, ok = _rows(m)
-        values = per_class_batch(m, rate)[:, b.labels.index(b.pos_label)]
+        _, ok = b.rows(rate)
+        values = b.rates(rate, rate)[:, b.labels.index(b.pos_label)]
         return _value(rate, _masked(values, ok), labels=b.labels)
 
     return compute
@@ -218,15 +239,16 @@ def _histograms(b: ClassificationBatch, name: str) -> tuple[F64, F64]:
 _HARMONIC_TABLE_MAX = 1 << 22
 
 
-def _psi_plus_one(n: F64) -> F64:
-    """ψ(n + 1) for whole non-negative `n` (as floats), up to the constant -γ (it cancels in the
-    differences taken here): the harmonic number H(n) from a table, or digamma beyond the table's size."""
+def _harmonic(n: F64) -> Callable[[F64], F64]:
+    """x ↦ ψ(x + 1) for whole non-negative `x` (as floats) up to max(`n`), up to the constant -γ (it cancels in
+    the differences taken here): the harmonic number H(x) from a table (int32 lookups: the table is at most
+    2²² long), or digamma beyond the table's size."""
     top = float(n.max()) if n.size else 0.0
     if top > _HARMONIC_TABLE_MAX:
-        return np.asarray(digamma(n + 1) + np.euler_gamma, dtype=np.float64)
+        return lambda x: np.asarray(digamma(x + 1) + np.euler_gamma, dtype=np.float64)
     table = np.zeros(int(top) + 1)
     np.cumsum(1.0 / np.arange(1, int(top) + 1), out=table[1:])
-    return table[n.astype(np.int64)]
+    return lambda x: table.take(x.astype(np.int32))
 
 
 def average_precision_batch(b: ClassificationBatch) -> BatchValues:
@@ -236,19 +258,29 @@ def average_precision_batch(b: ClassificationBatch) -> BatchValues:
     n_pos = pos.sum(axis=1)
     ok = n_pos > 0
     p, q = np.ascontiguousarray(pos[:, ::-1]), np.ascontiguousarray(neg[:, ::-1])  # descending scores
-    tp = np.cumsum(p, axis=1) - p
-    fp = np.cumsum(q, axis=1) - q
     above = np.zeros((p.shape[0], p.shape[1] + 1))  # rows ranked above each bin, and above the next one
     np.cumsum(p + q, axis=1, out=above[:, 1:])
-    c = above[:, :-1]
+    c, den = above[:, :-1], above[:, 1:]
+    fp = np.cumsum(q, axis=1)
+    fp -= q  # negatives above each bin
     # Σ_{k=1..m} 1/(c+k) = ψ(c+m+1) - ψ(c+1); ψ(n+1) = H(n) - γ for whole n, so for counts a table of
-    # harmonic numbers (one cumulative sum) replaces the digamma calls
-    psi = _psi_plus_one(above)  # ψ(c + 1) of each bin and, shifted by one, ψ(c + p + q + 1)
-    best = p - fp * (_psi_plus_one(c + p) - psi[:, :-1])
-    worst = p - (fp + q) * (psi[:, 1:] - _psi_plus_one(c + q))
-    den = above[:, 1:]
-    tied = np.zeros_like(p)
-    np.divide(p * (tp + p), den, out=tied, where=den > 0)
+    # harmonic numbers (one cumulative sum) replaces the digamma calls. In place where it can be: each
+    # temporary is a (B, bins) array. best = p - fp (ψ(c+p+1) - ψ(c+1)),
+    # worst = p - (fp + q) (ψ(c+p+q+1) - ψ(c+q+1))
+    psi = _harmonic(den)
+    h = psi(above)  # ψ(c + 1) of each bin and, shifted by one, ψ(c + p + q + 1)
+    best = psi(c + p)
+    best -= h[:, :-1]
+    best *= fp
+    np.subtract(p, best, out=best)
+    fp += q  # negatives above each bin and in it
+    worst = psi(c + q)
+    np.subtract(h[:, 1:], worst, out=worst)
+    worst *= fp
+    np.subtract(p, worst, out=worst)
+    tied = den - fp  # positives above each bin and in it (tp + p)
+    tied *= p
+    np.divide(tied, den, out=tied, where=den > 0)  # den = 0: no row above or in the bin, tied is 0 already
     safe = np.where(ok, n_pos, 1.0)
     lo = np.minimum(worst, tied).sum(axis=1) / safe
     hi = np.maximum(best, tied).sum(axis=1) / safe
