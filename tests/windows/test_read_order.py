@@ -15,6 +15,7 @@ import pytest
 import engine.store.window_reads as reader
 from engine.services.windows import WindowsService
 from engine.store.unit import UnitOfWork
+from engine.windows.merge import _as_time
 from engine.windows.spec import PREDICTIONS
 from tests.conftest import refresh_windows
 from tests.windows.streams import PRED_COLUMNS, T0, copy_predictions, create_model, prediction_rows
@@ -57,7 +58,7 @@ async def test_client_sort_equals_order_by(pool: asyncpg.Pool, uow: UnitOfWork) 
             # the same select, sorted by PostgreSQL as the read did before
             p = reader.Params()
             grp = reader._group_sql(read, p)
-            bucket = "bucket" if gran == "1h" else "time_bucket('6 hours', bucket)"
+            bucket = reader._micros("bucket" if gran == "1h" else "time_bucket('6 hours', bucket)")
             sql = (
                 f"SELECT {bucket} AS bucket, {grp} AS grp FROM {fam.relation('1h')}"
                 f" WHERE model_id = {p(m.id, 'integer')} AND bucket >= {p(start)} AND bucket < {p(end)} ORDER BY 1, 2"
@@ -66,7 +67,7 @@ async def test_client_sort_equals_order_by(pool: asyncpg.Pool, uow: UnitOfWork) 
             assert len(got) == len(want) > 20
             assert _keys(got) == _keys(want), (group, gran)
             if group is region and gran == "1h":
-                by_region = _keys(want)
+                by_region = [(_as_time(b), g) for b, g in _keys(want)]
     series = await WindowsService(uow).model_metrics(m.name, start, end, granularity="1h", group_by="region")
     assert [(p.bucket, p.group) for p in series.points] == by_region
     first = [g for b, g in by_region if b == start]
