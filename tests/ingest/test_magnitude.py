@@ -18,6 +18,8 @@ from engine.errors import ValidationError
 from engine.ingest.magnitude import MAGNITUDE_REASON
 from engine.ingest.metric_frames import metric_rows
 from engine.ingest.service import IngestService
+from engine.services.baselines.service import BaselineService
+from engine.store.unit import UnitOfWork
 from tests.conftest import refresh_windows
 from tests.ingest.support import T0, good_binary_row, iso, snapshot
 
@@ -91,8 +93,11 @@ async def test_labels_and_metrics_beyond_the_bounds_are_refused(
 
 
 async def test_values_at_the_bounds_are_stored_and_refresh_to_numpy(
-    pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService,
+    pool: asyncpg.Pool, uow: UnitOfWork, models: dict[str, ModelSpec], ingest: IngestService,
 ) -> None:
+    # an active baseline, so that the feature windows (sums of squared values) are refreshed too
+    await BaselineService(uow).create_from_frame("price", "ref", pl.DataFrame(
+        {"rooms": [1.0, 2.0, 3.0], "area": [10.0, 20.0, 30.0], "city": ["a", "b", "a"]}))
     edge = [1e100, -1e100, 1e-100, -1e-100, 0.0, 3.5]
     preds = np.array(edge + edge[::-1])
     labels = np.array(edge[::-1] + edge)
@@ -139,6 +144,19 @@ async def test_values_at_the_bounds_are_stored_and_refresh_to_numpy(
         close(w["pss"], p ** 2)
         close(w["ls"], lat)
         assert (w["lmin"], w["lmax"]) == (latency[k], latency[k])
+    feats = {(r["bucket"], r["feature"]): r for r in await pool.fetch(
+        "SELECT bucket, feature, n, missing, value_sum, value_sumsq, value_min, value_max FROM feature_hist_1m"
+        " WHERE model_id = $1 AND feature IN ('rooms', 'area')", pid)}
+    assert len(feats) == 2 * len(rows)
+    for k in range(len(rows)):
+        copies = 1 if k < half else 2
+        for name, v in (("rooms", preds[k]), ("area", labels[k])):
+            f = feats[(T0 + timedelta(minutes=k), name)]
+            x = np.full(copies, v)
+            assert (f["n"], f["missing"]) == (copies, 0)
+            close(f["value_sum"], x)
+            close(f["value_sumsq"], x ** 2)
+            assert (f["value_min"], f["value_max"]) == (v, v)
     met = {r["bucket"]: r for r in await pool.fetch(
         "SELECT bucket, n, value_sum, value_sumsq, value_min, value_max FROM metrics_1m"
         " WHERE model_id = $1 AND name = 'cost'", pid)}
