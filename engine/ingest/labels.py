@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.domain import ModelSpec
 from engine.errors import RowError
+from engine.ingest.magnitude import magnitude_problem
 from engine.ingest.timeparse import parse_time
 
 STAGE_COLUMNS = ("row_index", "prediction_id", "label_class", "label_value", "label_time", "time_hint")
@@ -47,6 +48,8 @@ def label_records(
         elif model.task == "regression":
             if isinstance(label, bool) or not isinstance(label, int | float) or not math.isfinite(label):
                 errors.append(RowError(i, "label", "expected a finite number (regression model)"))
+            elif (problem := magnitude_problem(label)) is not None:
+                errors.append(RowError(i, "label", problem))
             else:
                 label_value = float(label)
         else:

@@ -1,7 +1,8 @@
 """Custom metric rows → COPY records.
 
 A metric row: `{"name": "cost_usd", "value": 0.0123, "time": "…Z", "tags": {"region": "eu"}}`.
-Names: letters, digits, '_', '.', '-', '/' (1–200 characters). Values: finite numbers.
+Names: letters, digits, '_', '.', '-', '/' (1–200 characters). Values: finite numbers, 0 or within
+[1e-100, 1e100] in magnitude (their squares are summed in float8, see `engine.ingest.magnitude`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.errors import RowError
+from engine.ingest.magnitude import magnitude_problem
 from engine.ingest.timeparse import parse_time
 
 METRIC_KEYS = frozenset({"name", "value", "time", "tags"})
@@ -63,6 +65,8 @@ def metric_records(
             errors.append(RowError(i, "value", "integer out of range (|n| must be < 2^63)"))
         elif not math.isfinite(value):
             errors.append(RowError(i, "value", "NaN and infinite values are not allowed"))
+        elif (problem := magnitude_problem(value)) is not None:
+            errors.append(RowError(i, "value", problem))
         time = parse_time(row.get("time")) if row.get("time") is not None else "required"
         if isinstance(time, str):
             errors.append(RowError(i, "time", time))

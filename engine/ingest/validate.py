@@ -11,6 +11,8 @@ Rules (README, "Ingest rules"):
 - regression: `prediction` is a finite number; `score` and `probabilities` must be absent.
 - `latency_ms`: optional, finite, >= 0.
 - numeric features: NaN or null = missing (allowed unless the feature is declared non-nullable); ±inf refused.
+- magnitudes (see magnitude): a regression prediction or label, a latency and a numeric feature value must be 0
+  or within [1e-100, 1e100] in magnitude (refused otherwise); a score or probability below 1e-100 is stored as 0.
   Values outside a declared range and unseen categories are stored: they are data-quality findings, not
   malformed input.
 - `label`: optional; a declared class label, or a finite number for regression. `label_time`: optional, only
@@ -25,6 +27,7 @@ import polars as pl
 from engine.domain import ModelSpec
 from engine.errors import RowError
 from engine.ingest.canonical import SEGMENT_PREFIX, feature_col
+from engine.ingest.magnitude import MAGNITUDE_REASON, MIN_MAGNITUDE, flush_tiny, out_of_bounds
 from engine.ingest.timeparse import MAX_TIME, MIN_TIME
 
 MAX_ID_LENGTH = 200
@@ -55,6 +58,10 @@ def _check_finite(c: _Collector, s: pl.Series, field: str) -> None:
     c.add(s.is_infinite().fill_null(False), field, "infinite values are not allowed")
 
 
+def _check_magnitude(c: _Collector, s: pl.Series, field: str) -> None:
+    c.add(out_of_bounds(s), field, MAGNITUDE_REASON)
+
+
 def validate_predictions(
     model: ModelSpec, frame: pl.DataFrame, already: set[tuple[int, str]] | None = None
 ) -> tuple[pl.DataFrame, list[RowError]]:
@@ -75,6 +82,7 @@ def validate_predictions(
 
     latency = frame.get_column("latency_ms")
     _check_finite(c, latency, "latency_ms")
+    _check_magnitude(c, latency, "latency_ms")
     c.add((latency < 0).fill_null(False), "latency_ms", "must be >= 0")
 
     pred = frame.get_column("prediction")
@@ -90,11 +98,21 @@ def validate_predictions(
         c.add(pred.is_null(), "prediction", "required for a regression model")
         _check_finite(c, pred, "prediction")
         _check_finite(c, label, "label")
+        _check_magnitude(c, pred, "prediction")
+        _check_magnitude(c, label, "label")
         c.add(score.is_not_null(), "score", "not used by a regression model")
         c.add(probs.is_not_null(), "probabilities", "not used by a regression model")
     else:
         labels = list(model.class_labels or ())
         known = pl.Series(labels, dtype=pl.Utf8)
+        frame = frame.with_columns(
+            flush_tiny(frame.get_column("score")),
+            pl.col("probabilities").list.eval(
+                pl.when((pl.element() > 0) & (pl.element() < MIN_MAGNITUDE)).then(0.0).otherwise(pl.element())
+            ),
+        )
+        score = frame.get_column("score")
+        probs = frame.get_column("probabilities")
         c.add(pred.is_not_null() & ~pred.is_in(known.implode()), "prediction", f"not a class label; known: {labels}")
         c.add(label.is_not_null() & ~label.is_in(known.implode()), "label", f"not a class label; known: {labels}")
         _check_finite(c, score, "score")
@@ -136,6 +154,7 @@ def validate_predictions(
         field = f"features.{spec.name}"
         if spec.kind == "numeric":
             c.add(s.is_infinite().fill_null(False), field, "infinite values are not allowed")
+            _check_magnitude(c, s, field)
             s = s.fill_nan(None)
             updates.append(s)
         if not spec.nullable:

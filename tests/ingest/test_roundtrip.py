@@ -311,8 +311,9 @@ async def test_segment_values_are_stored_verbatim(
 
 async def test_edge_values_round_trip(pool: asyncpg.Pool, models: dict[str, ModelSpec], ingest: IngestService, uow: UnitOfWork) -> None:
     """Values at the edges of the binary COPY encoding: times before 2000 (negative PostgreSQL epoch) and
-    with microseconds, extreme and subnormal floats, -0.0, non-ASCII text, empty strings, probabilities
-    instead of a score for a binary model."""
+    with microseconds, the largest and smallest magnitudes ingest accepts (1e±100: beyond them squares
+    overflow or underflow float8, see engine.ingest.magnitude, test_magnitude), -0.0, non-ASCII text, empty
+    strings, probabilities instead of a score for a binary model."""
     from engine.domain import NewFeature, NewModel
     from engine.services.models import ModelService
 
@@ -322,9 +323,9 @@ async def test_edge_values_round_trip(pool: asyncpg.Pool, models: dict[str, Mode
     await svc.create_version("numonly", "1", "production")
     rows = [
         {"prediction_id": "ü-1", "time": "1995-06-01T12:34:56.123456+00:00", "probabilities": [0.25, 0.75],
-         "features": {"a": 1e308, "b": 5e-324}, "latency_ms": 1e-300},
+         "features": {"a": 1e100, "b": 1e-100}, "latency_ms": 1e-100},
         {"prediction_id": "ü-2", "time": "1990-01-01T00:00:00.000001Z", "score": 0.0,
-         "features": {"a": -0.0, "b": -1e-308}},
+         "features": {"a": -0.0, "b": -1e-100}},
         {"prediction_id": "ü-3", "time": "2199-12-31T23:59:59.999999+01:00", "score": 1.0, "features": {}},
     ]
     assert (await ingest.log_predictions("numonly", rows)).written == 3
@@ -339,7 +340,7 @@ async def test_edge_values_round_trip(pool: asyncpg.Pool, models: dict[str, Mode
     assert math.copysign(1.0, stored["ü-2"]["num_features"][0]) == -1.0
     assert stored["ü-1"]["score"] == 0.75 and stored["ü-1"]["predicted_class"] == "p"
     assert stored["ü-1"]["probabilities"] is None  # binary models keep the score, not the pair
-    assert stored["ü-1"]["latency_ms"] == 1e-300
+    assert stored["ü-1"]["latency_ms"] == 1e-100
     assert (stored["ü-2"]["predicted_class"], stored["ü-3"]["predicted_class"]) == ("n", "p")
 
     text_rows = [{"prediction_id": f"t{i}", "time": T0.isoformat(), "score": 0.5,
