@@ -140,26 +140,33 @@ async def timed_refresh(pool: asyncpg.Pool) -> tuple[float, list[dict[str, Any]]
     return time.perf_counter() - t, reports
 
 
+async def register_bench_model(conn: asyncpg.Connection) -> tuple[int, int]:
+    """The binary model `bench` (one segment key, 20 numeric + 5 categorical features, version v1), created
+    when missing: (model id, version id)."""
+    mid = await conn.fetchval("SELECT id FROM models WHERE name = 'bench'")
+    if mid is None:
+        mid = await conn.fetchval(
+            "INSERT INTO models (name, task, class_labels, dimensions) VALUES "
+            "('bench', 'binary', '{neg,pos}', '{region}') RETURNING id"
+        )
+        feats = [(f"num_{j}", "numeric", j + 1) for j in range(N_NUMERIC)]
+        feats += [(f"cat_{j}", "categorical", j + 1) for j in range(N_CATEGORICAL)]
+        for ordinal, (fname, kind, pos) in enumerate(feats, 1):
+            await conn.execute(
+                "INSERT INTO model_features (model_id, name, kind, position, ordinal) VALUES ($1, $2, $3, $4, $5)",
+                mid, fname, kind, pos, ordinal,
+            )
+        await conn.execute("INSERT INTO model_versions (model_id, version) VALUES ($1, 'v1')", mid)
+    vid = await conn.fetchval("SELECT id FROM model_versions WHERE model_id = $1", mid)
+    return int(mid), int(vid)
+
+
 async def load(url: str, rows: int) -> None:
     db = await ensure_db(url, rows)
     pool = await asyncpg.create_pool(db, min_size=1, max_size=4)
     out: dict[str, Any] = {"db": db, "rows": rows}
     async with pool.acquire() as conn:
-        mid = await conn.fetchval("SELECT id FROM models WHERE name = 'bench'")
-        if mid is None:
-            mid = await conn.fetchval(
-                "INSERT INTO models (name, task, class_labels, dimensions) VALUES "
-                "('bench', 'binary', '{neg,pos}', '{region}') RETURNING id"
-            )
-            feats = [(f"num_{j}", "numeric", j + 1) for j in range(N_NUMERIC)]
-            feats += [(f"cat_{j}", "categorical", j + 1) for j in range(N_CATEGORICAL)]
-            for ordinal, (fname, kind, pos) in enumerate(feats, 1):
-                await conn.execute(
-                    "INSERT INTO model_features (model_id, name, kind, position, ordinal) VALUES ($1, $2, $3, $4, $5)",
-                    mid, fname, kind, pos, ordinal,
-                )
-            await conn.execute("INSERT INTO model_versions (model_id, version) VALUES ($1, 'v1')", mid)
-        vid = await conn.fetchval("SELECT id FROM model_versions WHERE model_id = $1", mid)
+        mid, vid = await register_bench_model(conn)
         have = await conn.fetchval("SELECT count(*) FROM predictions WHERE model_id = $1", mid)
     per_day = rows // DAYS
     sql = insert_day_sql()

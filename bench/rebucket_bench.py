@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from alembic import command  # noqa: E402
 
-from bench.analysis_bench import N_CATEGORICAL, N_NUMERIC, START, insert_day_sql  # noqa: E402
+from bench.analysis_bench import START, insert_day_sql, register_bench_model  # noqa: E402
 from engine.rollups.refresher import refresh  # noqa: E402
 from engine.services.baselines.service import BaselineService  # noqa: E402
 from engine.store.unit import unit_from_pool  # noqa: E402
@@ -92,21 +92,9 @@ async def load(url: str, days: int) -> None:
     pool = await asyncpg.create_pool(db, min_size=1, max_size=2)
     out: dict[str, Any] = {"db": db}
     async with pool.acquire() as conn:
-        mid = await conn.fetchval("SELECT id FROM models WHERE name = 'bench'")
-        if mid is None:
-            mid = await conn.fetchval(
-                "INSERT INTO models (name, task, class_labels, dimensions) VALUES "
-                "('bench', 'binary', '{neg,pos}', '{region}') RETURNING id"
-            )
-            feats = [(f"num_{j}", "numeric", j + 1) for j in range(N_NUMERIC)]
-            feats += [(f"cat_{j}", "categorical", j + 1) for j in range(N_CATEGORICAL)]
-            for ordinal, (fname, kind, pos) in enumerate(feats, 1):
-                await conn.execute(
-                    "INSERT INTO model_features (model_id, name, kind, position, ordinal) VALUES ($1, $2, $3, $4, $5)",
-                    mid, fname, kind, pos, ordinal,
-                )
-            await conn.execute("INSERT INTO model_versions (model_id, version) VALUES ($1, 'v1')", mid)
-            vid = await conn.fetchval("SELECT id FROM model_versions WHERE model_id = $1", mid)
+        fresh = await conn.fetchval("SELECT id FROM models WHERE name = 'bench'") is None
+        mid, vid = await register_bench_model(conn)
+        if fresh:
             t = time.perf_counter()
             for day in range(days):
                 await conn.execute(insert_day_sql(), mid, vid, START + timedelta(days=day), PER_DAY, 0, f"d{day}-")
