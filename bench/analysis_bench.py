@@ -103,8 +103,13 @@ FROM (SELECT i, $3::timestamptz + (i * 86400.0 / $4) * interval '1 second' AS t,
 
 
 async def ensure_db(url: str, rows: int) -> str:
+    return await ensure_named_db(url, f"driftline_bench_analysis_{rows}")
+
+
+async def ensure_named_db(url: str, name: str, migrate: bool = True) -> str:
+    """The database `name` on the cluster of `url` (created when missing, with TimescaleDB, migrated to head
+    unless `migrate` is false): its URL."""
     base = url.rsplit("/", 1)[0]
-    name = f"driftline_bench_analysis_{rows}"
     admin = await asyncpg.connect(f"{base}/postgres")
     try:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
@@ -115,7 +120,8 @@ async def ensure_db(url: str, rows: int) -> str:
     c = await asyncpg.connect(db)
     await c.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
     await c.close()
-    await asyncio.to_thread(command.upgrade, alembic_config(db), "head")
+    if migrate:
+        await asyncio.to_thread(command.upgrade, alembic_config(db), "head")
     return db
 
 

@@ -32,34 +32,18 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from alembic import command  # noqa: E402
 
-from bench.analysis_bench import START, insert_day_sql, register_bench_model  # noqa: E402
+from bench.analysis_bench import START, ensure_named_db, insert_day_sql, register_bench_model  # noqa: E402
 from engine.rollups.refresher import refresh  # noqa: E402
 from engine.services.baselines.service import BaselineService  # noqa: E402
 from engine.store.unit import unit_from_pool  # noqa: E402
-from tests.conftest import alembic_config  # noqa: E402
 
 PER_DAY = 666_666
 RESULTS = ROOT / "bench" / "results" / "rebucket.jsonl"
 
 
 async def ensure_db(url: str, days: int, migrate: bool) -> str:
-    base = url.rsplit("/", 1)[0]
-    name = f"driftline_rebucket_{days}d"
-    admin = await asyncpg.connect(f"{base}/postgres")
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    db = f"{base}/{name}"
-    c = await asyncpg.connect(db)
-    await c.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    await c.close()
-    if migrate:
-        await asyncio.to_thread(command.upgrade, alembic_config(db), "head")
-    return db
+    return await ensure_named_db(url, f"driftline_rebucket_{days}d", migrate)
 
 
 def record(step: str, out: dict[str, Any]) -> None:
