@@ -374,16 +374,21 @@ def _class_dicts(column: ClassColumn, skip_none: bool) -> Column:
     return name, dicts, has
 
 
+def interval_columns(d: DerivedColumns) -> list[Column]:
+    """The interval columns of `d` with their "key present" masks: an interval is left out where its
+    proportion has no trials (None in the column)."""
+    return [
+        (name, v, [x is not None for x in v] if h is None else [x is not None and y for x, y in zip(v, h, strict=True)])
+        for name, v, h in d.intervals
+    ]
+
+
 def assemble_parts(d: DerivedColumns) -> tuple[list[dict[str, Any]], ...]:
     """Per element of `d`, its values, error bounds, per-class rates, intervals, per-class intervals and
     sample sizes (the fields of `Derived`), as six lists."""
     if d.size == 0:
         return ([],) * 6
-    # an interval is left out where its proportion has no trials (None in the column)
-    ivs: list[Column] = [
-        (name, v, [x is not None for x in v] if h is None else [x is not None and y for x, y in zip(v, h, strict=True)])
-        for name, v, h in d.intervals
-    ]
+    ivs = interval_columns(d)
     per_class = [_class_dicts(c, False) for c in d.per_class]
     pc_intervals = [_class_dicts(c, True) for c in d.per_class_intervals]
     return tuple(

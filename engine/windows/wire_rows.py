@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from engine.windows.derive_batch import ClassColumn, Column, DerivedColumns
+from engine.windows.derive_batch import ClassColumn, Column, DerivedColumns, interval_columns
 
 _EMPTY: dict[str, Any] = {}  # shared by every element with nothing in a part: the results are read-only
 
@@ -61,10 +61,7 @@ def assemble_wire(d: DerivedColumns) -> tuple[list[Any], ...]:
     """`assemble_parts(d)` as rows that encode as the same JSON objects."""
     if d.size == 0:
         return ([],) * 6
-    ivs: list[Column] = [
-        (name, v, [x is not None for x in v] if h is None else [x is not None and y for x, y in zip(v, h, strict=True)])
-        for name, v, h in d.intervals
-    ]
+    ivs = interval_columns(d)
     per_class = [_class_rows(c, False) for c in d.per_class]
     pc_intervals = [_class_rows(c, True) for c in d.per_class_intervals]
     return tuple(_rows(d.size, c) for c in (d.values, d.error_bounds, per_class, ivs, pc_intervals, d.sample_sizes))
