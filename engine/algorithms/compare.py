@@ -73,15 +73,24 @@ def welch(n_a: int, mean_a: float, var_a: float, n_b: int, mean_b: float, var_b:
     if n_a < 2 or n_b < 2:
         return _none(test, mean_a if n_a else None, mean_b if n_b else None)
     va, vb = var_a / n_a, var_b / n_b
-    se = math.sqrt(va + vb)
     diff = mean_b - mean_a
+    if not all(map(math.isfinite, (va, vb, va + vb, diff))):  # moments beyond float range: no test
+        return _none(test, mean_a, mean_b)
+    se = math.sqrt(va + vb)
     if se == 0:
         return Difference(mean_a, mean_b, diff, diff, diff, 1.0 if diff == 0 else 0.0, test)
-    df = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
+    df = _welch_df(va, vb, n_a, n_b)
     t = diff / se
     p = float(2 * stats.t.sf(abs(t), df))
     q = float(stats.t.ppf(0.5 + confidence / 2, df))
     return Difference(mean_a, mean_b, diff, diff - q * se, diff + q * se, p, test)
+
+
+def _welch_df(va: float, vb: float, n_a: int, n_b: int) -> float:
+    """Welch–Satterthwaite degrees of freedom, (va + vb)² / (va²/(n_a − 1) + vb²/(n_b − 1)), computed on the
+    shares of va + vb so that no square leaves the float range."""
+    ra, rb = va / (va + vb), vb / (va + vb)
+    return 1.0 / (ra * ra / (n_a - 1) + rb * rb / (n_b - 1))
 
 
 def rmse_difference(n_a: int, mse_a: float, var_a: float, n_b: int, mse_b: float, var_b: float,
@@ -100,7 +109,7 @@ def rmse_difference(n_a: int, mse_a: float, var_a: float, n_b: int, mse_b: float
     diff, se = rb - ra, math.sqrt(va + vb)
     if se == 0:
         return Difference(ra, rb, diff, diff, diff, mse.p_value, test)
-    df = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
+    df = _welch_df(va, vb, n_a, n_b)
     q = float(stats.t.ppf(0.5 + confidence / 2, df))
     return Difference(ra, rb, diff, diff - q * se, diff + q * se, mse.p_value, test)
 

@@ -29,6 +29,7 @@ EMPTY = GroupMoments(0, 0.0, 0.0, None)
 
 
 def _float(v: object) -> float | None:
+    """float of a float8 or numeric (Decimal) value; a numeric beyond float8 becomes ±inf."""
     return float(v) if v is not None else None  # type: ignore[arg-type]
 
 
@@ -37,7 +38,12 @@ async def comparison_moments(
     keys: tuple[str, str],
 ) -> dict[str, GroupMoments]:
     """Per group key (version id as text when `segment_key` is None, else that segment's value) over [start, end)."""
-    rows = await conn.fetch(query("analyses.comparison_moments"), model_id, start, end, segment_key, list(keys))
-    return {r["grp"]: GroupMoments(int(r["n"]), float(r["e2_sum"] or 0.0), float(r["e4_sum"] or 0.0),
+    args = (model_id, start, end, segment_key, list(keys))
+    try:
+        async with conn.transaction():  # a savepoint: an overflow must not abort the caller's transaction
+            rows = await conn.fetch(query("analyses.comparison_moments"), *args)
+    except asyncpg.NumericValueOutOfRangeError:
+        rows = await conn.fetch(query("analyses.comparison_moments_numeric"), *args)
+    return {r["grp"]: GroupMoments(int(r["n"]), _float(r["e2_sum"]) or 0.0, _float(r["e4_sum"]) or 0.0,
                                    _float(r["e2_var"]), int(r["latency_n"]), _float(r["latency_mean"]),
                                    _float(r["latency_var"])) for r in rows}

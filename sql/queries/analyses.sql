@@ -88,3 +88,16 @@ FROM (SELECT CASE WHEN $4::text IS NULL THEN version_id::text ELSE segments ->> 
       WHERE model_id = $1 AND time >= $2 AND time < $3) AS g
 WHERE g.grp = ANY($5::text[])
 GROUP BY g.grp;
+
+-- name: comparison_moments_numeric
+-- comparison_moments in numeric arithmetic: taken only when float8 overflows (errors beyond ~1e77 make e⁴ exceed
+-- float8); the answer is converted back to float (an infinite moment gives no p-value, never an error)
+SELECT g.grp, count(g.e2)::bigint AS n, sum(g.e2) AS e2_sum, sum(g.e2 * g.e2) AS e4_sum, var_samp(g.e2) AS e2_var,
+       count(g.latency_ms)::bigint AS latency_n, avg(g.latency_ms) AS latency_mean,
+       var_samp(g.latency_ms) AS latency_var
+FROM (SELECT CASE WHEN $4::text IS NULL THEN version_id::text ELSE segments ->> $4::text END AS grp,
+             ((predicted_value::numeric - label_value::numeric) ^ 2) AS e2, latency_ms::numeric AS latency_ms
+      FROM predictions
+      WHERE model_id = $1 AND time >= $2 AND time < $3) AS g
+WHERE g.grp = ANY($5::text[])
+GROUP BY g.grp;

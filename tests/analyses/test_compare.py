@@ -203,3 +203,28 @@ async def test_compare_errors(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
     by = {x.metric: x for x in empty.metrics}
     assert all(x.p_value is None and x.b is None for x in empty.metrics) and by["mse"].n_b == 0
     assert by["mse"].a is not None and by["rmse"].a == pytest.approx(by["mse"].a ** 0.5)
+
+
+async def test_squared_error_moments_beyond_float8_answer_without_p_value(pool: asyncpg.Pool, uow: UnitOfWork) -> None:
+    """Errors of ~1e90 (within ingest's bounds) make Σe⁴ overflow float8: the raw-row moments are taken again in
+    numeric, the comparison answers, and the MSE test without a finite variance reports no p-value."""
+    models = await _setup(pool)
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE predictions SET predicted_value = predicted_value * 1e88 "
+                           "WHERE model_id = $1 AND segments ->> 'region' = 'us'", models["price"].id)
+    await refresh_windows(pool)
+    by = {x.metric: x for x in (await CompareService(uow).compare("price", CUR_START, CUR_END,
+                                                                   versions=("v1", "v2"))).metrics}
+    raw = {r: await _raw(pool, models["price"], r) for r in ("eu", "us")}
+    err = {r: np.array([x["predicted_value"] - x["label_value"] for x in raw[r]]) for r in raw}
+    assert by["mse"].n_a == by["mse"].n_b == 1500
+    assert by["mse"].b == pytest.approx(float(np.mean(err["us"] ** 2)), rel=1e-9)  # 1e180: still a float
+    assert by["mse"].p_value is None and not by["mse"].significant
+    # MAE's test still answers: Welch's t as scipy's statistic; its degrees of freedom taken without squaring
+    # the variances (scipy's own formula overflows here and falls back to df = 1), so ≈ n_us − 1
+    a, b = np.abs(err["eu"]), np.abs(err["us"])
+    t = stats.ttest_ind(b, a, equal_var=False)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    df = 1 / ((va / (va + vb)) ** 2 / (a.size - 1) + (vb / (va + vb)) ** 2 / (b.size - 1))
+    assert by["mae"].difference == pytest.approx(b.mean() - a.mean(), rel=1e-9)
+    assert by["mae"].p_value == pytest.approx(2 * stats.t.sf(abs(t.statistic), df), rel=1e-6, abs=1e-300)
