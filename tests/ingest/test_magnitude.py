@@ -187,3 +187,20 @@ async def test_tiny_scores_and_probabilities_are_stored_as_zero(
     assert (await refresh_windows(pool)).failed == ()
     brier = await pool.fetchval("SELECT sum(brier_sum) FROM predictions_1m WHERE model_id = $1", models["churn"].id)
     np.testing.assert_allclose(brier, sum(s * s for s in [0.0, 1e-100, 0.0, 0.7]), rtol=1e-12)
+
+
+async def test_uploaded_baseline_refuses_out_of_bound_values(uow: UnitOfWork, models: dict[str, ModelSpec]) -> None:
+    """A reference frame is bounded like ingest (the baseline's sums of squares are float8 too): each
+    out-of-bound numeric feature, prediction or label names its row and field, and no baseline is stored."""
+    svc = BaselineService(uow)
+    for field in ("rooms", "predicted_value", "label"):
+        for value in BEYOND:
+            frame = {"rooms": [1.0, 2.0, 3.0, 4.0], "area": [10.0, 20.0, 30.0, 40.0],
+                     "predicted_value": [1.0, 2.0, 3.0, 4.0], "label": [1.5, 2.5, 3.5, 4.5]}
+            frame[field] = [v if i != BAD else value for i, v in enumerate(frame[field])]
+            with pytest.raises(ValidationError) as err:
+                await svc.create_from_frame("price", "ref", pl.DataFrame(frame))
+            assert [(e.row, e.field, e.reason) for e in err.value.errors] == [(BAD, field, MAGNITUDE_REASON)], value
+    assert await svc.list("price") == ()
+    at_bounds = pl.DataFrame({"rooms": [1e100, -1e-100, 0.0, 3.0], "area": [10.0, 20.0, 30.0, 40.0]})
+    assert (await svc.create_from_frame("price", "edge", at_bounds)).info.name == "edge"

@@ -21,6 +21,7 @@ import polars as pl
 
 from engine.domain import FeatureBaseline, ModelSpec
 from engine.errors import NotFoundError, RowError, ValidationError
+from engine.ingest.magnitude import MAGNITUDE_REASON, out_of_bounds
 from engine.services.baselines.content import N_BINS, ReferenceData, build_content
 from engine.services.baselines.sample import reference_sample
 from engine.services.monitors.service import ensure_default_monitor
@@ -69,6 +70,13 @@ def _check_name(name: str) -> None:
         raise ValidationError([RowError(None, "name", "1–128 characters: letters, digits, '_', '.', ':', '-'")])
 
 
+def _magnitude_errors(values: pl.Series, field: str, most: int = 10) -> list[RowError]:
+    """The first rows whose value ingest would refuse for its magnitude (`engine.ingest.magnitude`): the
+    baseline's sums of squares are float8 too."""
+    bad = out_of_bounds(values).arg_true().head(most).to_list()
+    return [RowError(int(i), field, MAGNITUDE_REASON) for i in bad]
+
+
 def reference_from_frame(model: ModelSpec, frame: pl.DataFrame) -> ReferenceData:
     """Reference data from a frame with one column per feature (by name) and optionally `time`, `score`,
     `probabilities`, `predicted_class`, `predicted_value`, `label` (class or value by the model's task)."""
@@ -82,9 +90,15 @@ def reference_from_frame(model: ModelSpec, frame: pl.DataFrame) -> ReferenceData
     for f in model.numeric_features:
         if f.name in frame.columns:
             try:
-                numeric[f.name] = frame[f.name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+                values = frame[f.name].cast(pl.Float64)
             except pl.exceptions.PolarsError:
                 errors.append(RowError(None, f.name, "a numeric feature needs numbers"))
+                continue
+            errors.extend(_magnitude_errors(values, f.name))
+            numeric[f.name] = values.fill_null(np.nan).to_numpy()
+    for name in ("predicted_value", "label") if model.task == "regression" else ():
+        if name in frame.columns and frame[name].dtype.is_numeric():
+            errors.extend(_magnitude_errors(frame[name].cast(pl.Float64), name))
     for f in model.categorical_features:
         if f.name in frame.columns:
             categorical[f.name] = [None if v is None else str(v) for v in frame[f.name].to_list()]
