@@ -208,7 +208,8 @@ class Server:
 
     def __init__(self, db: str) -> None:
         self.port = _free_port()
-        env = {**os.environ, "DRIFTLINE_DATABASE_URL": db, "DRIFTLINE_POOL_MAX": "4"}
+        # the bench databases may predate the api_keys migration: open unless the caller says otherwise
+        env = {"DRIFTLINE_AUTH": "open", **os.environ, "DRIFTLINE_DATABASE_URL": db, "DRIFTLINE_POOL_MAX": "4"}
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--host", "127.0.0.1",
                "--port", str(self.port), "--log-level", "warning"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)

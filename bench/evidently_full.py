@@ -8,6 +8,10 @@ under Evidently's own interpreter (`bench/evidently-venv.sh`) and appends one JS
 `bench/results/analysis.jsonl` (seconds, peak RSS of the Evidently process, verdict).
 
     .venv/bin/python bench/evidently_full.py --columns num_0,num_5,cat_0
+
+`--driftline-reps N` first times driftline's 30-day drift report over REST on the same database (uvicorn, N
+requests), so that each column's record carries the ratio measured in the same run, and the API server's
+peak RSS beside Evidently's.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from analysis_bench import DAYS, REF_DAYS, RESULTS, START, ensure_db  # noqa: E402
+from analysis_bench import DAYS, REF_DAYS, RESULTS, START, Server, _time, ensure_db, timed_calls  # noqa: E402
 
 
 async def _column(conn: asyncpg.Connection, column: str, lo: Any, hi: Any) -> np.ndarray:
@@ -47,10 +51,32 @@ async def _column(conn: asyncpg.Connection, column: str, lo: Any, hi: Any) -> np
     return col.to_numpy(dtype=np.float64, na_value=np.nan) if kind == "num" else col.to_numpy(dtype=str)
 
 
-async def run(url: str, rows: int, columns: list[str], python: str) -> None:
+def _peak_rss_mb(pid: int) -> float | None:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+async def _driftline(db: str, reps: int) -> dict[str, Any]:
+    """The 30-day drift report of every feature over REST: p50 / p95 ms and the server's peak RSS."""
+    import httpx
+
+    server = Server(db)
+    try:
+        async with httpx.AsyncClient(base_url=server.base, timeout=600) as client:
+            await server.ready(client)
+            timing = await _time(client, reps, timed_calls()[0])
+            return {**timing, "server_peak_rss_mb": _peak_rss_mb(server.proc.pid)}
+    finally:
+        server.stop()
+
+
+async def run(url: str, rows: int, columns: list[str], python: str, driftline_reps: int) -> None:
     from datetime import timedelta
 
     db = await ensure_db(url, rows)
+    ours = await _driftline(db, driftline_reps) if driftline_reps else None
     conn = await asyncpg.connect(db)
     try:
         for column in columns:
@@ -68,6 +94,9 @@ async def run(url: str, rows: int, columns: list[str], python: str) -> None:
             result = json.loads(proc.stdout.strip().splitlines()[-1])
             record = {"step": "evidently_full_column", "column": column, "db": db,
                       "load_avg": os.getloadavg(), **result}
+            if ours is not None:
+                record["driftline_drift30"] = ours
+                record["ratio_one_column_vs_p95"] = result["seconds"] * 1000 / ours["p95_ms"]
             with RESULTS.open("a") as f:
                 f.write(json.dumps(record, default=str) + "\n")
             print(json.dumps(record, default=str))
@@ -81,8 +110,9 @@ def main() -> None:
     ap.add_argument("--evidently-python", default=str(ROOT.parent / ".driftline" / "bench-venv" / "bin" / "python"))
     ap.add_argument("--url", default=os.environ.get("DRIFTLINE_DATABASE_URL", "postgresql://postgres@127.0.0.1:55700/postgres"))
     ap.add_argument("--rows", type=int, default=20_000_000)
+    ap.add_argument("--driftline-reps", type=int, default=0)
     a = ap.parse_args()
-    asyncio.run(run(a.url, a.rows, a.columns.split(","), a.evidently_python))
+    asyncio.run(run(a.url, a.rows, a.columns.split(","), a.evidently_python, a.driftline_reps))
 
 
 if __name__ == "__main__":
