@@ -10,6 +10,9 @@ operation, derandomized so that a run is reproducible."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -188,7 +191,22 @@ WORKFLOW = [OP_GET_MODEL, OP_CREATE_VERSION, OP_GET_VERSION, OP_PREDICTIONS, OP_
             OP_FEATURE_WINDOWS, "ApiV1ModelsCreateModel"]
 
 
-def test_linked_sequences_conform_to_the_published_schema(served_api: str) -> None:
+def test_linked_sequences_conform_to_the_published_schema(db_url: str) -> None:
+    """Run in a fresh interpreter: within the whole suite the derandomized state machine has followed other
+    sequences than when run alone (state left by earlier tests in this process; not identified), and the
+    documented links must be followed for the check below to mean anything."""
+    if os.environ.get("DRIFTLINE_STATEFUL_CHILD"):
+        pytest.skip("runs only as the parent's child (see test_stateful_linked_sequences)")
+    child = subprocess.run(
+        [sys.executable, "-m", "pytest", f"{__file__}::test_stateful_linked_sequences", "-q", "-p", "no:cacheprovider",
+         "-p", "no:randomly"],
+        env={**os.environ, "DRIFTLINE_STATEFUL_CHILD": "1"}, capture_output=True, text=True, timeout=600, check=False)
+    assert child.returncode == 0, child.stdout[-6000:] + child.stderr[-3000:]
+    assert "1 passed" in child.stdout, child.stdout[-3000:]  # ran, not skipped
+
+
+@pytest.mark.skipif(not os.environ.get("DRIFTLINE_STATEFUL_CHILD"), reason="run by the parent test in a fresh interpreter")
+def test_stateful_linked_sequences(served_api: str) -> None:
     base = schema.include(operation_id=WORKFLOW).as_state_machine()
 
     class Workflow(base):  # type: ignore[misc, valid-type]
