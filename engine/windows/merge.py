@@ -1,9 +1,12 @@
 """Merging fetched window rows per (bucket, grp) in numpy.
 
-Count arrays arrive as `array_send(bigint[])` bytes (PostgreSQL's binary array format: a 20-byte header
-for one dimension, then a 4-byte length and an 8-byte big-endian value per element; window arrays never
-hold NULL elements). Parsing whole columns at once with a structured dtype and summing per group (a
-reshaped axis when every group has as many rows, else `np.add.reduceat`) keeps a 30-day read in milliseconds.
+Count arrays arrive as bytes in one of two forms, told apart by the element type oid in their header:
+`dl_array_bytes` (migration 0015: the array's stored bytes, a 20-byte header for one dimension then native
+little-endian 8-byte values; what the reader sends when the function exists) or `array_send` (PostgreSQL's
+binary array format: the same header big-endian, then a 4-byte length and an 8-byte big-endian value per
+element). Window arrays never hold NULL elements (the stored form would carry a null bitmap; refused).
+Parsing whole columns at once with a structured dtype and summing per group (a reshaped axis when every
+group has as many rows, else `np.add.reduceat`) keeps a 30-day read in milliseconds.
 The scalar state columns may arrive packed in one `float8[]` per row (`SCALARS`, what the reader sends) and
 are then merged as one matrix; rows holding them as separate columns merge alike.
 """
@@ -23,53 +26,101 @@ from engine.windows.spec import Family
 # The column holding a row's scalar state columns (count, sum, min, max merges) as one float8 array in the
 # family's state order, NULL as NaN (window counts, sums, minima and maxima are never NaN themselves).
 SCALARS = "scalars"
-_HEADER = 20  # ndim, has-null flag, element type oid, dimension length, lower bound (int32 each)
+_HEADER = 20  # one dimension: ndim, null flag / data offset, element type oid, length, lower bound (int32 each)
+_OIDS = {"i8": 20, "f8": 701}  # bigint, double precision
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """How one array's bytes are laid out, in either of the two forms a read may ship (see the module doc):
+    `array_send` (big-endian, a 4-byte length word before each 8-byte value: stride 12) or
+    `dl_array_bytes` (the stored bytes: native little-endian values, stride 8). Both have the same 20-byte
+    header for one dimension and 12 bytes for an empty array; the element type oid at bytes 8-12 says which
+    (a window array's is never a palindrome in 4 bytes)."""
+
+    stride: int
+    word: str  # numpy dtype of the header's int32 words and of the value's 32-bit halves
+
+    def values_dtype(self, kind: str, n: int) -> np.dtype[Any]:
+        element = ("<" if self.stride == 8 else ">") + kind
+        if self.stride == 8:
+            return np.dtype([("h", self.word, (5,)), ("v", element, (n,))])
+        return np.dtype([("h", self.word, (5,)), ("e", [("len", ">i4"), ("v", element)], (n,))])
+
+    def count(self, size: int) -> int:
+        return (size - _HEADER) // self.stride if size >= _HEADER else 0
+
+    def decode(self, buf: bytes, kind: str) -> Any:
+        """One array's bytes → int64 / float64 values (a 1-D copy)."""
+        return self.matrix(buf, kind, self.count(len(buf)))[0]
+
+    def matrix(self, joined: bytes, kind: str, n: int) -> Any:
+        """Concatenated arrays of n elements each → (rows, n) int64 / float64 matrix."""
+        rec = np.frombuffer(joined, dtype=self.values_dtype(kind, n))
+        if self.stride == 8:
+            if rec["h"][:, 1].any():  # a data offset: a null bitmap before the values
+                raise ValueError("a window array holds NULL elements")
+            vals = rec["v"]
+        else:
+            vals = rec["e"]["v"]
+        return vals.astype(np.int64 if kind == "i8" else np.float64)
+
+
+_SEND = _Layout(12, ">i4")
+_RAW = _Layout(8, "<i4")
+
+
+def _layout(sample: bytes, kind: str) -> _Layout:
+    oid = sample[8:12]
+    if oid == _OIDS[kind].to_bytes(4, "big"):
+        return _SEND
+    if oid == _OIDS[kind].to_bytes(4, "little"):
+        return _RAW
+    raise ValueError(f"not a one-dimensional {kind} array in a known wire form (element type bytes {oid.hex()})")
 
 
 def decode_int8_array(buf: bytes | None) -> NDArray[np.int64] | None:
+    """A bigint[] in either wire form → int64 array."""
     if buf is None:
         return None
     if len(buf) < _HEADER:  # empty array: 12-byte header, no dimensions
         return np.zeros(0, dtype=np.int64)
-    return np.frombuffer(buf, dtype=np.dtype([("len", ">i4"), ("v", ">i8")]), offset=_HEADER)["v"].astype(
-        np.int64
-    )
+    out: NDArray[np.int64] = _layout(buf, "i8").decode(buf, "i8")
+    return out
 
 
 def decode_float8_array(buf: bytes | None) -> NDArray[np.float64] | None:
-    """`array_send(float8[])` bytes → float64 array (the same layout as bigint[], 8-byte IEEE values)."""
+    """A float8[] in either wire form → float64 array."""
     if buf is None:
         return None
     if len(buf) < _HEADER:
         return np.zeros(0, dtype=np.float64)
-    return np.frombuffer(buf, dtype=np.dtype([("len", ">i4"), ("v", ">f8")]), offset=_HEADER)["v"].astype(
-        np.float64
-    )
+    out: NDArray[np.float64] = _layout(buf, "f8").decode(buf, "f8")
+    return out
 
 
 def _column_matrix(values: Sequence[bytes | None], element: str = ">i8") -> Any:
     """(rows, length) matrix when every array has the same length (NULL rows as zeros), else a list;
-    int64 for bigint[] (`element` ">i8"), float64 for float8[] (">f8")."""
-    decode = decode_int8_array if element == ">i8" else decode_float8_array
-    out_type = np.int64 if element == ">i8" else np.float64
+    int64 for bigint[] (`element` ">i8"), float64 for float8[] (">f8"). Either wire form, one per column."""
+    kind = element[1:]
+    decode = decode_int8_array if kind == "i8" else decode_float8_array
     complete = None not in values  # (an identity scan in C) then map/join without a per-row branch
     lengths = set(map(len, values)) if complete else {len(v) for v in values if v is not None}  # type: ignore[arg-type]
     if len(lengths) > 1:  # e.g. feature windows: 50 bins of a numeric feature, 2-20 categories
-        return _decode_by_length(values, element, decode, out_type)
+        return _decode_by_length(values, kind, decode)
     if not lengths:
         return [None] * len(values)
     size = lengths.pop()
     if size < _HEADER:
         return [decode(v) for v in values]
-    n = (size - _HEADER) // 12
-    rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", element)], (n,))])
-    blank = bytes(size)
+    sample = next(v for v in values if v is not None)
+    layout = _layout(sample, kind)
+    blank = bytes(8) + sample[8:12] + bytes(size - 12)  # a zero array of the same form (a NULL row)
     joined = b"".join(values) if complete else b"".join(v if v is not None else blank for v in values)  # type: ignore[arg-type]
-    mat = np.frombuffer(joined, dtype=rec)["e"]["v"]
-    return mat.astype(out_type)
+    return layout.matrix(joined, kind, layout.count(size))
 
 
-def _decode_by_length(values: Sequence[bytes | None], element: str, decode: Any, out_type: Any) -> list[Any]:
+def _decode_by_length(values: Sequence[bytes | None], kind: str, decode: Any) -> list[Any]:
     """Arrays of several lengths: each length's arrays decoded at once (a structured view of their
     concatenation) rather than one by one."""
     out: list[Any] = [None] * len(values)
@@ -82,9 +133,8 @@ def _decode_by_length(values: Sequence[bytes | None], element: str, decode: Any,
             for i in rows:
                 out[i] = decode(values[i])
             continue
-        n = (size - _HEADER) // 12
-        rec = np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", element)], (n,))])
-        mat = np.frombuffer(b"".join(values[i] for i in rows), dtype=rec)["e"]["v"].astype(out_type)  # type: ignore[misc]
+        layout = _layout(values[rows[0]], kind)  # type: ignore[arg-type]
+        mat = layout.matrix(b"".join(values[i] for i in rows), kind, layout.count(size))  # type: ignore[misc]
         for k, i in enumerate(rows):
             out[i] = mat[k]
     return out
@@ -269,22 +319,34 @@ def _placed_matrix(
     """(rows, full length) matrix from arrays sent as slices `arr[start:...]` (1-based start) of
     arrays of `lengths` elements that are zero outside the slice; NULL rows are zeros."""
     bufs = [v or b"" for v in values]
-    sizes = np.fromiter(map(len, bufs), dtype=np.int64, count=len(bufs))
-    lens = np.where(sizes >= _HEADER, (sizes - _HEADER) // 12, 0)
-    first = np.asarray([s or 1 for s in starts], dtype=np.int64) - 1
+    sample = next((b for b in bufs if len(b) >= _HEADER), None)
     width = max((n for n in lengths if n is not None), default=0)
+    mat = np.zeros((len(bufs), width), dtype=np.int64)
+    if sample is None:
+        return mat
+    layout = _layout(sample, "i8")
+    sizes = np.fromiter(map(len, bufs), dtype=np.int64, count=len(bufs))
+    lens = np.where(sizes >= _HEADER, (sizes - _HEADER) // layout.stride, 0)
+    first = np.asarray([s or 1 for s in starts], dtype=np.int64) - 1
     if np.any(first + lens > width):
         raise ValueError("a histogram slice reaches past the array length")
-    mat = np.zeros((len(bufs), width), dtype=np.int64)
     total = int(lens.sum())
     if total == 0:
         return mat
-    # every array is 20 + 12·n bytes, so each 8-byte value starts on a 4-byte word: read the two
-    # big-endian 32-bit halves of each value from a word view of the concatenated buffers
-    words = np.frombuffer(b"".join(bufs), dtype=">u4")
+    # every array is 20 + 12·n (array_send) or 20 + 8·n (stored bytes) long, so each 8-byte value starts on
+    # a 4-byte word: read its two 32-bit halves from a word view of the concatenated buffers
+    words = np.frombuffer(b"".join(bufs), dtype=layout.word.replace("i", "u"))
     row = np.repeat(np.arange(len(bufs)), lens)
     j = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)  # element index within its slice
-    word = np.repeat((np.cumsum(sizes) - sizes + _HEADER + 4) // 4, lens) + 3 * j  # past header, length
-    vals = (words[word].astype(np.int64) << 32) | words[word + 1].astype(np.int64)
+    base = np.repeat(np.cumsum(sizes) - sizes + _HEADER, lens)
+    if layout is _SEND:  # past the header and the length word; big-endian: high half first
+        word = (base + 4) // 4 + 3 * j
+        vals = (words[word].astype(np.int64) << 32) | words[word + 1].astype(np.int64)
+    else:
+        offsets = (np.cumsum(sizes) - sizes)[sizes >= _HEADER] // 4 + 1  # each array's data offset word
+        if words[offsets].any():
+            raise ValueError("a window array holds NULL elements")
+        word = base // 4 + 2 * j
+        vals = words[word].astype(np.int64) | (words[word + 1].astype(np.int64) << 32)
     mat[row, np.repeat(first, lens) + j] = vals
     return mat
