@@ -222,6 +222,9 @@ CASES: tuple[tuple[str, str | None, str | None, dict[str, str], str], ...] = (
     ("1h", None, None, {"filter": "region=eu"}, "_region_eu"),
     ("6h", None, "version,region", {}, ""),
     ("1h", None, "version,region", {}, ""),
+    ("1h", None, "version,region", {"start": (END - timedelta(days=7)).isoformat()}, "_7d"),
+    ("1h", None, "region", {"start": (END - timedelta(days=14)).isoformat()}, "_14d"),
+    ("1d", None, "version,region", {}, ""),
     ("1m", "count", None, {}, ""),
     ("1m", FIVE, None, {}, ""),
 )
