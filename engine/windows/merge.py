@@ -28,99 +28,63 @@ from engine.windows.spec import Family
 SCALARS = "scalars"
 _HEADER = 20  # one dimension: ndim, null flag / data offset, element type oid, length, lower bound (int32 each)
 _OIDS = {"i8": 20, "f8": 701}  # bigint, double precision
+_TYPES: dict[str, Any] = {"i8": np.int64, "f8": np.float64}
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """How one array's bytes are laid out, in either of the two forms a read may ship (see the module doc):
-    `array_send` (big-endian, a 4-byte length word before each 8-byte value: stride 12) or
-    `dl_array_bytes` (the stored bytes: native little-endian values, stride 8). Both have the same 20-byte
-    header for one dimension and 12 bytes for an empty array; the element type oid at bytes 8-12 says which
-    (a window array's is never a palindrome in 4 bytes)."""
-
-    stride: int
-    word: str  # numpy dtype of the header's int32 words and of the value's 32-bit halves
-
-    def values_dtype(self, kind: str, n: int) -> np.dtype[Any]:
-        element = ("<" if self.stride == 8 else ">") + kind
-        if self.stride == 8:
-            return np.dtype([("h", self.word, (5,)), ("v", element, (n,))])
-        return np.dtype([("h", self.word, (5,)), ("e", [("len", ">i4"), ("v", element)], (n,))])
-
-    def count(self, size: int) -> int:
-        return (size - _HEADER) // self.stride if size >= _HEADER else 0
-
-    def decode(self, buf: bytes, kind: str) -> Any:
-        """One array's bytes → int64 / float64 values (a 1-D copy)."""
-        return self.matrix(buf, kind, self.count(len(buf)))[0]
-
-    def matrix(self, joined: bytes, kind: str, n: int) -> Any:
-        """Concatenated arrays of n elements each → (rows, n) int64 / float64 matrix."""
-        rec = np.frombuffer(joined, dtype=self.values_dtype(kind, n))
-        if self.stride == 8:
-            if rec["h"][:, 1].any():  # a data offset: a null bitmap before the values
-                raise ValueError("a window array holds NULL elements")
-            vals = rec["v"]
-        else:
-            vals = rec["e"]["v"]
-        return vals.astype(np.int64 if kind == "i8" else np.float64)
-
-
-_SEND = _Layout(12, ">i4")
-_RAW = _Layout(8, "<i4")
-
-
-def _layout(sample: bytes, kind: str) -> _Layout:
+def _stored_form(sample: bytes, kind: str) -> bool:
+    """True for the stored form (`dl_array_bytes`), False for `array_send`'s: the element type oid at bytes
+    8-12 is little- or big-endian (a window array's oid is never a palindrome in 4 bytes)."""
     oid = sample[8:12]
-    if oid == _OIDS[kind].to_bytes(4, "big"):
-        return _SEND
     if oid == _OIDS[kind].to_bytes(4, "little"):
-        return _RAW
+        return True
+    if oid == _OIDS[kind].to_bytes(4, "big"):
+        return False
     raise ValueError(f"not a one-dimensional {kind} array in a known wire form (element type bytes {oid.hex()})")
 
 
-def decode_int8_array(buf: bytes | None) -> NDArray[np.int64] | None:
-    """A bigint[] in either wire form → int64 array."""
+def _matrix(joined: bytes, kind: str, size: int) -> Any:
+    """Concatenated arrays of `size` bytes each (at least one dimension's header), all in one form →
+    (rows, elements) int64 ("i8") / float64 ("f8") matrix. Stored form: 8-byte little-endian values after
+    the header; `array_send`: a 4-byte length word and an 8-byte big-endian value per element."""
+    if _stored_form(joined, kind):
+        n = (size - _HEADER) // 8
+        rec = np.frombuffer(joined, dtype=np.dtype([("h", "<i4", (5,)), ("v", "<" + kind, (n,))]))
+        if rec["h"][:, 1].any():  # a data offset: a null bitmap before the values
+            raise ValueError("a window array holds NULL elements")
+        return rec["v"].astype(_TYPES[kind])
+    n = (size - _HEADER) // 12
+    rec = np.frombuffer(joined, dtype=np.dtype([("h", "V20"), ("e", [("len", ">i4"), ("v", ">" + kind)], (n,))]))
+    return rec["e"]["v"].astype(_TYPES[kind])
+
+
+def decode_array(buf: bytes | None, kind: str = "i8") -> Any:
+    """A bigint[] ("i8") or float8[] ("f8") in either wire form → int64 / float64 array; None for NULL."""
     if buf is None:
         return None
     if len(buf) < _HEADER:  # empty array: 12-byte header, no dimensions
-        return np.zeros(0, dtype=np.int64)
-    out: NDArray[np.int64] = _layout(buf, "i8").decode(buf, "i8")
-    return out
+        return np.zeros(0, dtype=_TYPES[kind])
+    return _matrix(buf, kind, len(buf))[0]
 
 
-def decode_float8_array(buf: bytes | None) -> NDArray[np.float64] | None:
-    """A float8[] in either wire form → float64 array."""
-    if buf is None:
-        return None
-    if len(buf) < _HEADER:
-        return np.zeros(0, dtype=np.float64)
-    out: NDArray[np.float64] = _layout(buf, "f8").decode(buf, "f8")
-    return out
-
-
-def _column_matrix(values: Sequence[bytes | None], element: str = ">i8") -> Any:
+def _column_matrix(values: Sequence[bytes | None], kind: str = "i8") -> Any:
     """(rows, length) matrix when every array has the same length (NULL rows as zeros), else a list;
-    int64 for bigint[] (`element` ">i8"), float64 for float8[] (">f8"). Either wire form, one per column."""
-    kind = element[1:]
-    decode = decode_int8_array if kind == "i8" else decode_float8_array
+    int64 for bigint[] (`kind` "i8"), float64 for float8[] ("f8"). Either wire form, one per column."""
     complete = None not in values  # (an identity scan in C) then map/join without a per-row branch
     lengths = set(map(len, values)) if complete else {len(v) for v in values if v is not None}  # type: ignore[arg-type]
     if len(lengths) > 1:  # e.g. feature windows: 50 bins of a numeric feature, 2-20 categories
-        return _decode_by_length(values, kind, decode)
+        return _decode_by_length(values, kind)
     if not lengths:
         return [None] * len(values)
     size = lengths.pop()
     if size < _HEADER:
-        return [decode(v) for v in values]
+        return [decode_array(v, kind) for v in values]
     sample = next(v for v in values if v is not None)
-    layout = _layout(sample, kind)
     blank = bytes(8) + sample[8:12] + bytes(size - 12)  # a zero array of the same form (a NULL row)
     joined = b"".join(values) if complete else b"".join(v if v is not None else blank for v in values)  # type: ignore[arg-type]
-    return layout.matrix(joined, kind, layout.count(size))
+    return _matrix(joined, kind, size)
 
 
-def _decode_by_length(values: Sequence[bytes | None], kind: str, decode: Any) -> list[Any]:
+def _decode_by_length(values: Sequence[bytes | None], kind: str) -> list[Any]:
     """Arrays of several lengths: each length's arrays decoded at once (a structured view of their
     concatenation) rather than one by one."""
     out: list[Any] = [None] * len(values)
@@ -131,10 +95,9 @@ def _decode_by_length(values: Sequence[bytes | None], kind: str, decode: Any) ->
     for size, rows in by_size.items():
         if size < _HEADER:
             for i in rows:
-                out[i] = decode(values[i])
+                out[i] = decode_array(values[i], kind)
             continue
-        layout = _layout(values[rows[0]], kind)  # type: ignore[arg-type]
-        mat = layout.matrix(b"".join(values[i] for i in rows), kind, layout.count(size))  # type: ignore[misc]
+        mat = _matrix(b"".join(values[i] for i in rows), kind, size)  # type: ignore[misc]
         for k, i in enumerate(rows):
             out[i] = mat[k]
     return out
@@ -275,7 +238,7 @@ def _merge_scalars(
     """The scalar state columns from their packed float8 arrays (`SCALARS`), merged as one (rows, columns)
     matrix: a handful of array operations rather than two per column. Counts are summed as floats (exact:
     window counts are far below 2⁵³) and returned as int64."""
-    mat = _column_matrix(values, ">f8")
+    mat = _column_matrix(values, "f8")
     if not isinstance(mat, np.ndarray) or mat.shape[1] != len(scalars):
         raise ValueError(f"{SCALARS}: expected {len(scalars)} values per row")
     absent = np.isnan(mat)
@@ -299,7 +262,7 @@ def _merge_scalars(
 def _merge_sums(values: Sequence[bytes | None], groups: _Groups, starts: list[int]) -> tuple[Any, NDArray[np.bool_]]:
     notnull = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
     present = groups.reduce(np.logical_and, notnull)
-    mat = _column_matrix(values, ">f8")
+    mat = _column_matrix(values, "f8")
     if isinstance(mat, np.ndarray):
         summed = groups.reduce(np.add, mat) if mat.shape[1] else np.zeros((len(starts), 0), np.float64)
         return summed, present
@@ -319,34 +282,27 @@ def _placed_matrix(
     """(rows, full length) matrix from arrays sent as slices `arr[start:...]` (1-based start) of
     arrays of `lengths` elements that are zero outside the slice; NULL rows are zeros."""
     bufs = [v or b"" for v in values]
-    sample = next((b for b in bufs if len(b) >= _HEADER), None)
     width = max((n for n in lengths if n is not None), default=0)
     mat = np.zeros((len(bufs), width), dtype=np.int64)
+    sample = next((b for b in bufs if len(b) >= _HEADER), None)
     if sample is None:
         return mat
-    layout = _layout(sample, "i8")
+    if _stored_form(sample, "i8"):
+        raise ValueError("histogram slices are sent with array_send (the stored form ships whole arrays)")
     sizes = np.fromiter(map(len, bufs), dtype=np.int64, count=len(bufs))
-    lens = np.where(sizes >= _HEADER, (sizes - _HEADER) // layout.stride, 0)
+    lens = np.where(sizes >= _HEADER, (sizes - _HEADER) // 12, 0)
     first = np.asarray([s or 1 for s in starts], dtype=np.int64) - 1
     if np.any(first + lens > width):
         raise ValueError("a histogram slice reaches past the array length")
     total = int(lens.sum())
     if total == 0:
         return mat
-    # every array is 20 + 12·n (array_send) or 20 + 8·n (stored bytes) long, so each 8-byte value starts on
-    # a 4-byte word: read its two 32-bit halves from a word view of the concatenated buffers
-    words = np.frombuffer(b"".join(bufs), dtype=layout.word.replace("i", "u"))
+    # every array is 20 + 12·n bytes, so each 8-byte value starts on a 4-byte word: read the two
+    # big-endian 32-bit halves of each value from a word view of the concatenated buffers
+    words = np.frombuffer(b"".join(bufs), dtype=">u4")
     row = np.repeat(np.arange(len(bufs)), lens)
     j = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)  # element index within its slice
-    base = np.repeat(np.cumsum(sizes) - sizes + _HEADER, lens)
-    if layout is _SEND:  # past the header and the length word; big-endian: high half first
-        word = (base + 4) // 4 + 3 * j
-        vals = (words[word].astype(np.int64) << 32) | words[word + 1].astype(np.int64)
-    else:
-        offsets = (np.cumsum(sizes) - sizes)[sizes >= _HEADER] // 4 + 1  # each array's data offset word
-        if words[offsets].any():
-            raise ValueError("a window array holds NULL elements")
-        word = base // 4 + 2 * j
-        vals = words[word].astype(np.int64) | (words[word + 1].astype(np.int64) << 32)
+    word = np.repeat((np.cumsum(sizes) - sizes + _HEADER + 4) // 4, lens) + 3 * j  # past header, length
+    vals = (words[word].astype(np.int64) << 32) | words[word + 1].astype(np.int64)
     mat[row, np.repeat(first, lens) + j] = vals
     return mat

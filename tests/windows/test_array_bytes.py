@@ -20,8 +20,7 @@ from engine.windows.merge import (
     Merged,
     _column_matrix,
     _placed_matrix,
-    decode_float8_array,
-    decode_int8_array,
+    decode_array,
 )
 from engine.windows.spec import FEATURES, PREDICTIONS, PREDICTIONS_BY_MODEL, PREDICTIONS_BY_VERSION
 from tests.conftest import refresh_windows
@@ -184,7 +183,8 @@ async def test_migration_as_a_non_superuser_creates_nothing(pool: asyncpg.Pool) 
 
 async def test_null_elements_are_refused_in_the_stored_form(pool: asyncpg.Pool) -> None:
     """The stored form of an array with NULLs carries a bitmap before the values: refused, never misread;
-    arrays without NULLs decode to PostgreSQL's own values in both forms."""
+    arrays without NULLs decode to PostgreSQL's own values in both forms. Histogram slices (what a read
+    trims with `array_send`) are placed from `array_send` bytes only."""
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT dl_array_bytes(ARRAY[1, NULL, 3]::int8[]) AS holed,"
@@ -195,18 +195,20 @@ async def test_null_elements_are_refused_in_the_stored_form(pool: asyncpg.Pool) 
     with pytest.raises(ValueError, match="NULL"):
         _column_matrix([row["holed"], row["holed"]])
     with pytest.raises(ValueError, match="NULL"):
-        _placed_matrix([row["holed"]], [1], [3])
+        decode_array(row["holed"])
+    with pytest.raises(ValueError, match="array_send"):
+        _placed_matrix([row["raw"]], [1], [3])
+    assert _placed_matrix([row["sent"], None], [2, None], [5, 5]).tolist() == [[0, 5, -7, 9007199254740993, 0], [0] * 5]
     for form in ("raw", "sent"):
-        assert decode_int8_array(row[form]).tolist() == [5, -7, 9007199254740993]  # type: ignore[union-attr]
+        assert decode_array(row[form]).tolist() == [5, -7, 9007199254740993]
         assert _column_matrix([row[form], None, row[form]]).tolist() == [[5, -7, 9007199254740993], [0, 0, 0], [5, -7, 9007199254740993]]
-        assert _placed_matrix([row[form], None], [2, None], [5, 5]).tolist() == [[0, 5, -7, 9007199254740993, 0], [0] * 5]
     for form in ("fraw", "fsent"):
-        got = decode_float8_array(row[form])
+        got = decode_array(row[form], "f8")
         assert got is not None and got[:2].tolist() == [0.5, -1e300] and np.isnan(got[2])
-    assert decode_int8_array(row["empty"]).tolist() == []  # type: ignore[union-attr]
-    assert decode_int8_array(row["slice"]).tolist() == [2, 3]  # type: ignore[union-attr]
+    assert decode_array(row["empty"]).tolist() == []
+    assert decode_array(row["slice"]).tolist() == [2, 3]
     with pytest.raises(ValueError, match="known wire form"):
-        decode_int8_array(row["fraw"])  # a float8[] is not read as bigint[]
+        decode_array(row["fraw"])  # a float8[] is not read as bigint[]
 
 
 async def test_feature_windows_both_forms(pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> None:
