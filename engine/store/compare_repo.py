@@ -1,5 +1,5 @@
 """Raw-row aggregates of a comparison that the prediction windows cannot give, per group: the squared errors'
-Σe⁴ (and their sample variance) for the MSE / RMSE Welch test, and the latency's sample variance for its Welch
+sample variance (it needs Σe⁴) for the MSE / RMSE Welch test, and the latency's sample variance for its Welch
 test. One grouped scan of the window's rows, bind parameters only (`analyses.comparison_moments`)."""
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ class GroupMoments:
 
     n: int
     e2_sum: float
-    e4_sum: float
     e2_var: float | None  # sample variance (ddof = 1) of e²; None below two rows
     latency_n: int = 0
     latency_mean: float | None = None
     latency_var: float | None = None  # ddof = 1
 
 
-EMPTY = GroupMoments(0, 0.0, 0.0, None)
+EMPTY = GroupMoments(0, 0.0, None)
 
 
 def _float(v: object) -> float | None:
@@ -44,6 +43,5 @@ async def comparison_moments(
             rows = await conn.fetch(query("analyses.comparison_moments"), *args)
     except asyncpg.NumericValueOutOfRangeError:
         rows = await conn.fetch(query("analyses.comparison_moments_numeric"), *args)
-    return {r["grp"]: GroupMoments(int(r["n"]), _float(r["e2_sum"]) or 0.0, _float(r["e4_sum"]) or 0.0,
-                                   _float(r["e2_var"]), int(r["latency_n"]), _float(r["latency_mean"]),
-                                   _float(r["latency_var"])) for r in rows}
+    return {r["grp"]: GroupMoments(int(r["n"]), _float(r["e2_sum"]) or 0.0, _float(r["e2_var"]), int(r["latency_n"]),
+                                   _float(r["latency_mean"]), _float(r["latency_var"])) for r in rows}

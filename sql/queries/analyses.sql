@@ -73,13 +73,13 @@ WHERE model_id = $1 AND prediction_id = ANY($2::text[]) AND time >= $3 AND time 
 
 -- Comparison of two versions / segment values (services/analyses/compare.py), what the prediction windows cannot
 -- give, in one grouped scan of the window's rows: per group, the squared errors e² = (prediction − label)² of the
--- labelled regression rows — count, Σe², Σe⁴ and their sample variance (var_samp: the stable single-pass update,
+-- labelled regression rows — count, Σe² and their sample variance (var_samp: the stable single-pass update,
 -- which (Σe⁴ − n·mean²)/(n − 1) is not) — for the MSE / RMSE Welch test (the windows keep Σe², not Σe⁴), and the
 -- latency's count, mean and sample variance (the windows keep its sum and a log histogram, no second moment).
 -- $4 NULL groups by version id, else by the value of that segment key; $5 the two group keys (version ids as
 -- text, or segment values).
 -- name: comparison_moments
-SELECT g.grp, count(g.e2)::bigint AS n, sum(g.e2) AS e2_sum, sum(g.e2 * g.e2) AS e4_sum, var_samp(g.e2) AS e2_var,
+SELECT g.grp, count(g.e2)::bigint AS n, sum(g.e2) AS e2_sum, var_samp(g.e2) AS e2_var,
        count(g.latency_ms)::bigint AS latency_n, avg(g.latency_ms) AS latency_mean,
        var_samp(g.latency_ms) AS latency_var
 FROM (SELECT CASE WHEN $4::text IS NULL THEN version_id::text ELSE segments ->> $4::text END AS grp,
@@ -92,7 +92,7 @@ GROUP BY g.grp;
 -- name: comparison_moments_numeric
 -- comparison_moments in numeric arithmetic: taken only when float8 overflows (errors beyond ~1e77 make e⁴ exceed
 -- float8); the answer is converted back to float (an infinite moment gives no p-value, never an error)
-SELECT g.grp, count(g.e2)::bigint AS n, sum(g.e2) AS e2_sum, sum(g.e2 * g.e2) AS e4_sum, var_samp(g.e2) AS e2_var,
+SELECT g.grp, count(g.e2)::bigint AS n, sum(g.e2) AS e2_sum, var_samp(g.e2) AS e2_var,
        count(g.latency_ms)::bigint AS latency_n, avg(g.latency_ms) AS latency_mean,
        var_samp(g.latency_ms) AS latency_var
 FROM (SELECT CASE WHEN $4::text IS NULL THEN version_id::text ELSE segments ->> $4::text END AS grp,

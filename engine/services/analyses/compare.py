@@ -7,7 +7,7 @@ bootstrap of the confusion matrices), binary score histograms of positives / neg
 the 100 bins), predicted-class counts (binary positive rate). Regression: Σe, Σ|e|, Σe² (mean error and MAE:
 Welch's t); MSE and RMSE: Welch's t on e² (RMSE: the same p-value, a delta-method interval), whose variance
 needs Σe⁴, which the windows do not keep — it comes from one grouped aggregate over the window's raw rows
-(`compare_repo.comparison_moments`: count, Σe², Σe⁴, var_samp(e²) per group), the same rows the windows
+(`compare_repo.comparison_moments`: count, Σe², var_samp(e²) per group), the same rows the windows
 hold (labelled rows with a prediction in [start, end) of each version / segment value). Mean latency (every
 task): Welch's t from its count, mean and var_samp per group from the same scan (the windows keep its sum and a
 log histogram, no second moment). The groups are disjoint sets of rows, so the tests are for independent samples.
