@@ -17,7 +17,7 @@ softmax gives such values) is stored as 0.0 instead of refusing the row (`flush_
 [False, False, False, True, True, False, False, False]
 >>> magnitude_problem(1e-170), magnitude_problem(-1e100), magnitude_problem(0)
 ('magnitude must be 0 or within [1e-100, 1e100]: squares are summed in float8', None, None)
->>> flush_tiny(pl.Series([1e-101, 1e-100, 0.5, None])).to_list()
+>>> pl.DataFrame({"s": [1e-101, 1e-100, 0.5, None]}).select(flush_tiny(pl.col("s")).alias("s"))["s"].to_list()
 [0.0, 1e-100, 0.5, None]
 """
 
@@ -48,6 +48,7 @@ def magnitude_problem(value: float) -> str | None:
     return None
 
 
-def flush_tiny(s: pl.Series) -> pl.Series:
-    """Values in (0, MIN_MAGNITUDE) → 0.0 (for scores and probabilities, which lie in [0, 1])."""
-    return pl.select(pl.when((s > 0) & (s < MIN_MAGNITUDE)).then(0.0).otherwise(s).alias(s.name)).to_series()
+def flush_tiny(e: pl.Expr) -> pl.Expr:
+    """Values in (0, MIN_MAGNITUDE) → 0.0 (for scores and probabilities, which lie in [0, 1]); of a column
+    (alias the result: it is named after the literal) or of a list's `pl.element()`."""
+    return pl.when((e > 0) & (e < MIN_MAGNITUDE)).then(0.0).otherwise(e)

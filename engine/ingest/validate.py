@@ -27,7 +27,7 @@ import polars as pl
 from engine.domain import ModelSpec
 from engine.errors import RowError
 from engine.ingest.canonical import SEGMENT_PREFIX, feature_col
-from engine.ingest.magnitude import MAGNITUDE_REASON, MIN_MAGNITUDE, flush_tiny, out_of_bounds
+from engine.ingest.magnitude import MAGNITUDE_REASON, flush_tiny, out_of_bounds
 from engine.ingest.timeparse import MAX_TIME, MIN_TIME
 
 MAX_ID_LENGTH = 200
@@ -106,10 +106,7 @@ def validate_predictions(
         labels = list(model.class_labels or ())
         known = pl.Series(labels, dtype=pl.Utf8)
         frame = frame.with_columns(
-            flush_tiny(frame.get_column("score")),
-            pl.col("probabilities").list.eval(
-                pl.when((pl.element() > 0) & (pl.element() < MIN_MAGNITUDE)).then(0.0).otherwise(pl.element())
-            ),
+            flush_tiny(pl.col("score")).alias("score"), pl.col("probabilities").list.eval(flush_tiny(pl.element()))
         )
         score = frame.get_column("score")
         probs = frame.get_column("probabilities")
